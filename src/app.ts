@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { bootstrapIfEmpty, type BootstrapResult } from './bootstrap.ts';
+import type { Config } from './config.ts';
+import { createContext, type AppContext } from './context.ts';
+import { openDatabase } from './db/database.ts';
+import { migrate } from './db/migrate.ts';
+import { buildServer } from './http/server.ts';
+
+export interface Aviary {
+  url: string;
+  ctx: AppContext;
+  server: FastifyInstance;
+  /** Set when this start created the starter workspace (first start on an empty store). */
+  bootstrap?: BootstrapResult;
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({ level: config.logLevel, base: { service: 'aviary' } });
+}
+
+/** Opens the store, migrates it, bootstraps an empty one and starts listening. */
+export async function startAviary(config: Config, log: Logger = createLogger(config)): Promise<Aviary> {
+  const database = await openDatabase(config, log);
+  try {
+    const applied = await migrate(database.db, (name) => log.info({ migration: name }, 'applying migration'));
+    log.info({ database: database.kind, location: database.location, applied: applied.length }, 'store ready');
+    const bootstrap = config.bootstrap ? await bootstrapIfEmpty(database.db) : undefined;
+    const ctx = createContext(config, log, database);
+    const server = buildServer(ctx);
+    await server.listen({ host: config.host, port: config.port });
+    const addr = server.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    const url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      ctx,
+      server,
+      bootstrap,
+      close: () =>
+        (closing ??= (async () => {
+          // Stop accepting, let in-flight requests finish (their writes complete), then close the store.
+          await server.close();
+          await ctx.messageWriter.drain();
+          await database.close();
+        })()),
+    };
+  } catch (err) {
+    await database.close().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,112 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../context.ts';
+import { errors } from '../errors.ts';
+import { bodyValidator } from '../http/validate.ts';
+import { channelJson, createChannel, deleteChannel, listChannels, updateChannel, type NewChannel } from './channels.ts';
+import { PLATFORM_NAMES, PLATFORMS, type Platform } from './platforms.ts';
+
+const platformIds = Object.values(PLATFORMS).map((p) => p.platformId);
+
+const editable = {
+  name: { type: 'string', minLength: 1, maxLength: 255 },
+  status: { type: 'string', enum: ['active', 'inactive'] },
+  identifier: { type: ['string', 'null'], maxLength: 255 },
+  connector: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      type: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
+      config: { type: 'object' },
+    },
+  },
+  settings: { type: 'object' },
+};
+
+interface ChannelBody {
+  name?: string;
+  platform?: Platform;
+  platformId?: string;
+  status?: 'active' | 'inactive';
+  identifier?: string | null;
+  connector?: { type?: string; config?: Record<string, unknown> };
+  settings?: Record<string, unknown>;
+}
+
+const validateCreate = bodyValidator<ChannelBody>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  anyOf: [{ required: ['platform'] }, { required: ['platformId'] }],
+  properties: {
+    ...editable,
+    platform: { type: 'string', enum: PLATFORM_NAMES },
+    platformId: { type: 'string', enum: platformIds },
+  },
+});
+
+const validatePatch = bodyValidator<ChannelBody>({
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: editable,
+});
+
+export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
+  app.post<{ Params: { workspaceId: string } }>('/channels', async (request, reply) => {
+    const body = validateCreate(request.body ?? {});
+    const platform =
+      body.platform ?? (Object.entries(PLATFORMS).find(([, p]) => p.platformId === body.platformId)![0] as Platform);
+    if (body.platform && body.platformId && PLATFORMS[body.platform].platformId !== body.platformId) {
+      throw errors.invalidPayload({ '.platformId': [`does not belong to platform "${body.platform}"`] });
+    }
+    const input: NewChannel = {
+      platform,
+      name: body.name!,
+      status: body.status,
+      senderIdentifier: body.identifier,
+      connectorType: body.connector?.type,
+      connectorConfig: body.connector?.config,
+      settings: body.settings,
+    };
+    const channel = await createChannel(ctx.db, request.principal.workspace.id, input);
+    return reply.code(201).send(channelJson(channel));
+  });
+
+  app.get<{ Params: { workspaceId: string } }>('/channels', async (request) => {
+    const channels = await listChannels(ctx.db, request.principal.workspace.id);
+    return { results: channels.map(channelJson), nextPageToken: null };
+  });
+
+  app.get<{ Params: { workspaceId: string; channelId: string } }>('/channels/:channelId', async (request) => {
+    const channel = await ctx.channels.get(request.principal.workspace.id, request.params.channelId);
+    if (!channel) throw errors.notFound('channel');
+    return channelJson(channel);
+  });
+
+  app.patch<{ Params: { workspaceId: string; channelId: string } }>('/channels/:channelId', async (request) => {
+    const body = validatePatch(request.body ?? {});
+    const ws = request.principal.workspace.id;
+    const channel = await ctx.channels.get(ws, request.params.channelId);
+    if (!channel) throw errors.notFound('channel');
+    const updated = await updateChannel(ctx.db, ws, channel.id, {
+      name: body.name,
+      status: body.status,
+      senderIdentifier: body.identifier,
+      connectorType: body.connector?.type,
+      // A patch of connector.config merges, so a secret need not be re-sent to change another field.
+      connectorConfig: body.connector?.config ? { ...channel.connectorConfig, ...body.connector.config } : undefined,
+      settings: body.settings,
+    });
+    ctx.channels.forget(ws, channel.id);
+    if (!updated) throw errors.notFound('channel');
+    return channelJson(updated);
+  });
+
+  app.delete<{ Params: { workspaceId: string; channelId: string } }>('/channels/:channelId', async (request, reply) => {
+    const ws = request.principal.workspace.id;
+    const channel = await ctx.channels.get(ws, request.params.channelId);
+    if (!channel || !(await deleteChannel(ctx.db, ws, channel.id))) throw errors.notFound('channel');
+    ctx.channels.forget(ws, channel.id);
+    return reply.code(204).send();
+  });
+}

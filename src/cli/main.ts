@@ -1,0 +1,105 @@
+import { createLogger, startAviary } from '../app.ts';
+import { ConfigError, OPTIONS, describeOptions, loadConfig, type Config } from '../config.ts';
+import { DataDirLockedError } from '../db/data-dir-lock.ts';
+import { adminCommands, type CommandArgs } from './admin-commands.ts';
+
+// `aviary <command> [options]`. Store options (--data-dir, --database-url, --memory, ...) apply to
+// every command; the rest belong to the command.
+
+const USAGE = `Usage: aviary <command> [options]
+
+Commands:
+  serve                       Run the API (default). Migrates and, on an empty store, bootstraps.
+  migrate                     Apply pending migrations and exit.
+  workspaces list             List workspaces.
+  workspaces create <name>    Create a workspace (--organization <id>, default: the first).
+  keys list                   List access keys (never the keys themselves).
+  keys create                 Create an access key and print it once (--workspace <id> to bind it to one
+                              workspace, --name <label>; default: organization-wide).
+  keys revoke <id|key>        Revoke an access key.
+  channels list --workspace <id>
+  channels create --workspace <id> --platform <sms|whatsapp|email|...> --name <name>
+                  [--identifier <sender>] [--connector <type>] [--config '<json>'] [--inactive]
+  help                        This text.
+
+Options (flag, environment variable, default):
+`;
+
+function split(argv: string[]): { positional: string[]; storeArgs: string[]; commandFlags: Map<string, string> } {
+  const configFlags = new Set<string>(OPTIONS.map((o) => o.flag));
+  const booleanConfig = new Set<string>(OPTIONS.filter((o) => typeof o.default === 'boolean').map((o) => o.flag));
+  const positional: string[] = [];
+  const storeArgs: string[] = [];
+  const commandFlags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const bare = name.startsWith('--no-') ? `--${name.slice(5)}` : name;
+    if (configFlags.has(bare)) {
+      storeArgs.push(arg);
+      if (inline === undefined && !booleanConfig.has(bare) && argv[i + 1] !== undefined) storeArgs.push(argv[++i]);
+      continue;
+    }
+    if (inline !== undefined) commandFlags.set(name, inline);
+    else if (argv[i + 1] !== undefined && !argv[i + 1].startsWith('--')) commandFlags.set(name, argv[++i]);
+    else commandFlags.set(name, 'true');
+  }
+  return { positional, storeArgs, commandFlags };
+}
+
+async function serve(config: Config): Promise<void> {
+  const log = createLogger(config);
+  const aviary = await startAviary(config, log);
+  log.info({ url: aviary.url, database: aviary.ctx.database.kind, location: aviary.ctx.database.location }, 'aviary listening');
+  if (aviary.bootstrap) process.stdout.write(`${(await import('../bootstrap.ts')).welcomeText(aviary.bootstrap, aviary.url)}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const timer = setTimeout(() => {
+      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    aviary.close().then(
+      () => {
+        log.info('stopped cleanly');
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { positional, storeArgs, commandFlags } = split(argv);
+  const [command = 'serve', ...rest] = positional;
+  if (command === 'help' || commandFlags.has('--help') || commandFlags.has('-h')) {
+    process.stdout.write(USAGE + describeOptions() + '\n');
+    return 0;
+  }
+  const config = loadConfig(process.env, storeArgs);
+  if (command === 'serve') {
+    if (commandFlags.size) throw new ConfigError(`unknown option ${[...commandFlags.keys()][0]} (see \`aviary help\`)`);
+    await serve(config);
+    return -1; // keep running
+  }
+  const run = adminCommands[command];
+  if (!run) throw new ConfigError(`unknown command "${command}" (see \`aviary help\`)`);
+  const args: CommandArgs = { positional: rest, flags: commandFlags };
+  return run(config, args);
+}
+

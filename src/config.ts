@@ -1,0 +1,113 @@
+// One typed config. Every option has a default so `aviary serve` runs with zero settings; each can be
+// set by environment variable or by command-line flag (flags win). The table below is also what
+// `aviary help` prints and what docs/configuration.md documents, so an option cannot exist undocumented.
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  memory: boolean;
+  databaseUrl: string | undefined;
+  pgPoolSize: number;
+  logLevel: string;
+  bootstrap: boolean;
+  publicUrl: string | undefined;
+  bodyLimit: number;
+  rateLimit: boolean;
+  rateLimitGet: number;
+  rateLimitPost: number;
+  shutdownTimeoutMs: number;
+}
+
+interface Option<K extends keyof Config> {
+  key: K;
+  env: string;
+  flag: string;
+  default: Config[K];
+  parse: (raw: string) => Config[K];
+  doc: string;
+}
+
+const int = (name: string, min: number) => (raw: string) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  return n;
+};
+const bool = (name: string) => (raw: string) => {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+};
+const str = (raw: string) => raw;
+const optStr = (raw: string) => (raw === '' ? undefined : raw);
+
+export class ConfigError extends Error {}
+
+function opt<K extends keyof Config>(o: Option<K>): Option<K> {
+  return o;
+}
+
+export const OPTIONS = [
+  opt({ key: 'host', env: 'AVIARY_HOST', flag: '--host', default: '127.0.0.1', parse: str, doc: 'Interface to listen on; 0.0.0.0 to accept outside connections.' }),
+  opt({ key: 'port', env: 'PORT', flag: '--port', default: 8080, parse: int('port', 0), doc: 'HTTP port (0 picks a free one).' }),
+  opt({ key: 'dataDir', env: 'AVIARY_DATA_DIR', flag: '--data-dir', default: './.aviary', parse: str, doc: 'Embedded PGlite data directory (ignored with DATABASE_URL or --memory). One process at a time: it is locked.' }),
+  opt({ key: 'memory', env: 'AVIARY_MEMORY', flag: '--memory', default: false, parse: bool('memory'), doc: 'Keep everything in memory (PGlite, nothing written to disk): for tests and throwaway emulators.' }),
+  opt({ key: 'databaseUrl', env: 'DATABASE_URL', flag: '--database-url', default: undefined, parse: optStr, doc: 'PostgreSQL connection string; when set, PostgreSQL is used instead of PGlite and any number of processes may share it.' }),
+  opt({ key: 'pgPoolSize', env: 'AVIARY_PG_POOL_SIZE', flag: '--pg-pool-size', default: 10, parse: int('pgPoolSize', 1), doc: 'Maximum PostgreSQL connections per process.' }),
+  opt({ key: 'logLevel', env: 'AVIARY_LOG_LEVEL', flag: '--log-level', default: 'info', parse: str, doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' }),
+  opt({ key: 'bootstrap', env: 'AVIARY_BOOTSTRAP', flag: '--bootstrap', default: true, parse: bool('bootstrap'), doc: 'On first start with an empty store, create an organization, workspace, access key and one sandbox channel per platform.' }),
+  opt({ key: 'publicUrl', env: 'AVIARY_PUBLIC_URL', flag: '--public-url', default: undefined, parse: optStr, doc: 'Base URL clients reach this server at (used in printed examples); defaults to http://<host>:<port>.' }),
+  opt({ key: 'bodyLimit', env: 'AVIARY_BODY_LIMIT', flag: '--body-limit', default: 1_048_576, parse: int('bodyLimit', 1024), doc: 'Largest accepted JSON request body in bytes; larger bodies get 413.' }),
+  opt({ key: 'rateLimit', env: 'AVIARY_RATE_LIMIT', flag: '--rate-limit', default: true, parse: bool('rateLimit'), doc: "Enforce Bird's per-workspace request rate limits (429 beyond them)." }),
+  opt({ key: 'rateLimitGet', env: 'AVIARY_RATE_LIMIT_GET', flag: '--rate-limit-get', default: 50, parse: int('rateLimitGet', 1), doc: 'GET requests per second per workspace (Bird: 50).' }),
+  opt({ key: 'rateLimitPost', env: 'AVIARY_RATE_LIMIT_POST', flag: '--rate-limit-post', default: 500, parse: int('rateLimitPost', 1), doc: 'POST/PATCH/DELETE requests per second per workspace (Bird: 500).' }),
+  opt({ key: 'shutdownTimeoutMs', env: 'AVIARY_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', default: 10_000, parse: int('shutdownTimeoutMs', 0), doc: 'How long SIGTERM/SIGINT waits for in-flight requests before closing anyway.' }),
+] as const;
+
+export function defaultConfig(): Config {
+  const c = {} as Record<string, unknown>;
+  for (const o of OPTIONS) c[o.key] = o.default;
+  return c as unknown as Config;
+}
+
+/** Builds the config from defaults, then the environment, then `--flag value` / `--flag=value` arguments. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = [], overrides: Partial<Config> = {}): Config {
+  const c = defaultConfig() as unknown as Record<string, unknown>;
+  for (const o of OPTIONS) {
+    const raw = env[o.env];
+    if (raw !== undefined && raw !== '') c[o.key] = o.parse(raw);
+  }
+  const flags = parseFlags(argv);
+  for (const o of OPTIONS) {
+    const raw = flags.get(o.flag);
+    if (raw !== undefined) c[o.key] = o.parse(raw);
+  }
+  for (const name of flags.keys()) {
+    if (!OPTIONS.some((o) => o.flag === name)) throw new ConfigError(`unknown option ${name} (see \`aviary help\`)`);
+  }
+  return { ...(c as unknown as Config), ...overrides };
+}
+
+const BOOLEAN_FLAGS = new Set(OPTIONS.filter((o) => typeof o.default === 'boolean').map((o) => o.flag));
+
+function parseFlags(argv: string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    if (eq > 0) flags.set(arg.slice(0, eq), arg.slice(eq + 1));
+    else if (BOOLEAN_FLAGS.has(arg) && (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))) flags.set(arg, 'true');
+    else if (arg.startsWith('--no-') && BOOLEAN_FLAGS.has(`--${arg.slice(5)}`)) flags.set(`--${arg.slice(5)}`, 'false');
+    else {
+      if (argv[i + 1] === undefined) throw new ConfigError(`option ${arg} needs a value`);
+      flags.set(arg, argv[++i]);
+    }
+  }
+  return flags;
+}
+
+export function describeOptions(): string {
+  return OPTIONS.map((o) => `  ${o.flag.padEnd(24)} ${o.env.padEnd(28)} default: ${JSON.stringify(o.default) ?? '(unset)'}\n      ${o.doc}`).join('\n');
+}

@@ -1,0 +1,118 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+// Kysely's view of the tables in migrations/. Columns with database defaults are Generated.
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json = ColumnType<unknown, string | undefined, string>;
+type JsonRequired = ColumnType<unknown, string, string>;
+
+export interface OrganizationsTable {
+  id: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface WorkspacesTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface AccessKeysTable {
+  id: string;
+  organization_id: string;
+  workspace_id: string | null;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  created_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface ChannelsTable {
+  workspace_id: string;
+  id: string;
+  platform: string;
+  platform_id: string;
+  name: string;
+  status: Generated<string>;
+  sender_identifier: string | null;
+  connector_id: string;
+  connector_type: string;
+  connector_config: Json;
+  settings: Json;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ContactsTable {
+  workspace_id: string;
+  id: string;
+  display_name: string | null;
+  attributes: Json;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ContactIdentifiersTable {
+  workspace_id: string;
+  identifier_key: string;
+  identifier_value: string;
+  contact_id: string;
+  created_at: Timestamp;
+}
+
+export interface MessagesTable {
+  workspace_id: string;
+  id: string;
+  channel_id: string;
+  platform: string;
+  direction: string;
+  status: string;
+  sender: JsonRequired;
+  receiver: JsonRequired;
+  body: Json;
+  template: Json;
+  meta: Json;
+  reference: string | null;
+  reply_to: Json;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  short_links: Json;
+  scheduled_for: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  validity: number | null;
+  notification_url: string | null;
+  options: Json;
+  batch_id: string | null;
+  navigator_id: string | null;
+  from_identifier: string | null;
+  to_identifiers: ColumnType<string[], string[] | undefined, string[]>;
+  country_codes: ColumnType<string[], string[] | undefined, string[]>;
+  email_subject: string | null;
+  reason: string | null;
+  details: string | null;
+  failure: Json;
+  failure_code: number | null;
+  failure_source_code: string | null;
+  failure_source_name: string | null;
+  parts: Json;
+  chargeable_units: number | null;
+  origin: Json;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_status_at: Timestamp;
+}
+
+export interface DB {
+  organizations: OrganizationsTable;
+  workspaces: WorkspacesTable;
+  access_keys: AccessKeysTable;
+  channels: ChannelsTable;
+  contacts: ContactsTable;
+  contact_identifiers: ContactIdentifiersTable;
+  messages: MessagesTable;
+}
+
+export type ChannelRow = Selectable<ChannelsTable>;
+export type MessageRow = Selectable<MessagesTable>;
+export type NewMessage = Insertable<MessagesTable>;

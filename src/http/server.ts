@@ -1,0 +1,57 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Principal } from '../auth/authenticate.ts';
+import { channelRoutes } from '../channels/routes.ts';
+import { contactRoutes } from '../contacts/routes.ts';
+import type { AppContext } from '../context.ts';
+import { messageRoutes } from '../messages/routes.ts';
+import { docsRoutes } from './docs.ts';
+import { installErrorHandling } from './error-handler.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export function buildServer(ctx: AppContext): FastifyInstance {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: ctx.log as unknown as FastifyBaseLogger,
+    bodyLimit: ctx.config.bodyLimit,
+    // One log line per request costs more than the request at these rates; responses are logged
+    // below at a level that depends on their status instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+  installErrorHandling(app, ctx.config.bodyLimit);
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const status = reply.statusCode;
+    const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
+    if (ctx.log.isLevelEnabled(level)) {
+      request.log[level]({ method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    }
+    done();
+  });
+
+  app.get('/health', async () => ({ status: 'ok', database: ctx.database.kind }));
+  docsRoutes(app);
+
+  app.register(
+    async (scope) => {
+      scope.decorateRequest('principal', null as unknown as Principal);
+      scope.addHook('onRequest', async (request) => {
+        const key = await ctx.auth.authenticate(request);
+        const { workspaceId } = request.params as { workspaceId: string };
+        const workspace = await ctx.auth.authorizeWorkspace(key, workspaceId);
+        if (ctx.config.rateLimit) ctx.rateLimiter.take(workspace.id, request.method);
+        request.principal = { key, workspace };
+      });
+      channelRoutes(scope, ctx);
+      messageRoutes(scope, ctx);
+      contactRoutes(scope, ctx);
+    },
+    { prefix: '/workspaces/:workspaceId' },
+  );
+  return app;
+}

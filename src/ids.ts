@@ -1,0 +1,34 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+// UUIDv7: time-ordered, so new rows land at the right edge of the primary-key index instead of
+// scattering across it, and ids sort like createdAt, which keyset pagination relies on to break ties.
+let lastMs = 0;
+let seq = 0;
+export function uuidv7(now = Date.now()): string {
+  // A 12-bit counter in rand_a keeps ids generated within the same millisecond strictly increasing.
+  if (now <= lastMs) {
+    seq++;
+    if (seq > 0xfff) {
+      lastMs++;
+      seq = 0;
+    }
+    now = lastMs;
+  } else {
+    lastMs = now;
+    seq = 0;
+  }
+  const b = randomBytes(16);
+  b.writeUIntBE(now, 0, 6);
+  b[6] = 0x70 | (seq >> 8);
+  b[7] = seq & 0xff;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export const uuidv4 = randomUUID;
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID_RE.test(value);
+}

@@ -1,0 +1,214 @@
+import { sql } from 'kysely';
+import parsePhoneNumber from 'libphonenumber-js';
+import metadata from 'libphonenumber-js/min/metadata';
+import type { Channel } from '../channels/channels.ts';
+import { PLATFORMS } from '../channels/platforms.ts';
+import { contactIdFor, resolveContacts, type ContactCache, type Identifier } from '../contacts/contacts.ts';
+import type { Db } from '../db/database.ts';
+import type { MessageRow } from '../db/schema.ts';
+import { errors } from '../errors.ts';
+import { uuidv7 } from '../ids.ts';
+import type { CreateMessageRequest } from './validate-message.ts';
+
+// Turning a validated send request into a stored message: resolve who it goes to, then write it.
+// The write is batched (db/group-commit.ts), so `writeMessages` takes many at once.
+
+export const DEFAULT_VALIDITY_SECONDS = 129_600; // Bird: 36 hours
+
+export interface Recipient {
+  identifier: Identifier;
+  type?: 'to' | 'cc' | 'bcc';
+  platformAddress: string;
+  platformAddressSelector?: string | null;
+  countryCode?: string;
+  /** Set when the request named the contact by id. */
+  contactId?: string;
+}
+
+export interface PendingMessage {
+  channel: Channel;
+  request: CreateMessageRequest;
+  recipients: Recipient[];
+  batchId?: string;
+  /** Set for entries of a batch that failed validation: stored as `rejected`. */
+  rejection?: { code: number; description: string; details: string };
+}
+
+type RequestContact = NonNullable<CreateMessageRequest['receiver']['contacts']>[number];
+
+/**
+ * Works out each receiver's identifier for this channel's platform. Contacts named only by `id` are
+ * looked up (and must exist in the workspace); everything else needs no database.
+ */
+export async function resolveRecipients(db: Db, channel: Channel, request: CreateMessageRequest): Promise<Recipient[]> {
+  const defaultKey = PLATFORMS[channel.platform].identifierKey;
+  const out: Recipient[] = [];
+  const contacts = request.receiver.contacts ?? [];
+  for (let i = 0; i < contacts.length; i++) {
+    const c: RequestContact = contacts[i];
+    let identifier: Identifier | undefined;
+    if (c.identifierValue !== undefined) identifier = { key: c.identifierKey ?? defaultKey, value: c.identifierValue };
+    else if (c.identifiers?.length) {
+      const match = c.identifiers.find((x) => x.identifierKey === defaultKey) ?? c.identifiers[0];
+      identifier = { key: match.identifierKey, value: match.identifierValue };
+    } else if (c.id !== undefined) {
+      identifier = await identifierOfContact(db, channel.workspaceId, c.id, defaultKey);
+      if (!identifier) throw errors.invalidPayload({ [`.receiver.contacts[${i}].id`]: ['contact not found'] });
+    } else if (c.platformAddress !== undefined) {
+      identifier = { key: defaultKey, value: c.platformAddress };
+    } else {
+      throw errors.invalidPayload({ [`.receiver.contacts[${i}]`]: ['needs an identifierValue, identifiers, id or platformAddress'] });
+    }
+    identifier = normalizeIdentifier(identifier);
+    out.push({
+      identifier,
+      type: c.type,
+      platformAddress: c.platformAddress ?? identifier.value,
+      platformAddressSelector: c.platformAddressSelector,
+      countryCode: identifier.key === 'phonenumber' ? countryOf(identifier.value) : undefined,
+      contactId: c.id,
+    });
+  }
+  return out;
+}
+
+function normalizeIdentifier(id: Identifier): Identifier {
+  const key = id.key.toLowerCase();
+  const value = key === 'emailaddress' ? id.value.trim().toLowerCase() : id.value.trim();
+  return { key, value };
+}
+
+// A number outside any allocated range (test and fictional numbers such as +44 7700 900xxx) still
+// belongs to its calling code's main country, which is what a countryCode filter user expects.
+const MAIN_COUNTRY = (metadata as { country_calling_codes: Record<string, string[]> }).country_calling_codes;
+
+function countryOf(phone: string): string | undefined {
+  try {
+    const parsed = parsePhoneNumber(phone);
+    return parsed?.country ?? (parsed ? MAIN_COUNTRY[parsed.countryCallingCode]?.[0] : undefined);
+  } catch {
+    return undefined;
+  }
+}
+
+async function identifierOfContact(db: Db, workspaceId: string, contactId: string, preferredKey: string): Promise<Identifier | undefined> {
+  if (!/^[0-9a-f-]{36}$/i.test(contactId)) return undefined;
+  const rows = await db
+    .selectFrom('contact_identifiers')
+    .select(['identifier_key', 'identifier_value'])
+    .where('workspace_id', '=', workspaceId)
+    .where('contact_id', '=', contactId)
+    .orderBy('created_at')
+    .execute();
+  const pick = rows.find((r) => r.identifier_key === preferredKey) ?? rows[0];
+  return pick && { key: pick.identifier_key, value: pick.identifier_value };
+}
+
+/** Writes many accepted messages in the caller's transaction; returns their stored rows in order. */
+export async function writeMessages(trx: Db, pending: PendingMessage[], cache: ContactCache): Promise<MessageRow[]> {
+  const byWorkspace = new Map<string, Identifier[]>();
+  for (const p of pending) {
+    const ws = p.channel.workspaceId;
+    for (const r of p.recipients) {
+      if (r.contactId || cache.get(ws, r.identifier)) continue;
+      let list = byWorkspace.get(ws);
+      if (!list) byWorkspace.set(ws, (list = []));
+      list.push(r.identifier);
+    }
+  }
+  const resolved = new Map<string, Map<string, string>>();
+  for (const [ws, ids] of byWorkspace) resolved.set(ws, await resolveContacts(trx, ws, ids));
+
+  const now = new Date();
+  const rows = pending.map((p) => {
+    const ws = p.channel.workspaceId;
+    for (const r of p.recipients) {
+      r.contactId ??= cache.get(ws, r.identifier) ?? contactIdFor(resolved.get(ws)!, ws, r.identifier);
+    }
+    return buildOutgoingRow(p, now);
+  });
+  await sql`insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(rows)}::json)`.execute(trx);
+  return rows;
+}
+
+export function rememberContacts(pending: PendingMessage[], cache: ContactCache): void {
+  for (const p of pending) for (const r of p.recipients) if (r.contactId) cache.set(p.channel.workspaceId, r.identifier, r.contactId);
+}
+
+function buildOutgoingRow(p: PendingMessage, now: Date): MessageRow {
+  const { channel, request: req } = p;
+  const senderValue = req.sender?.connector.identifierValue ?? channel.senderIdentifier ?? '';
+  const sender = {
+    connector: {
+      id: channel.connectorId,
+      identifierValue: senderValue,
+      ...(req.sender?.connector.annotations ? { annotations: req.sender.connector.annotations } : {}),
+    },
+  };
+  const receiver = {
+    contacts: p.recipients.map((r) => ({
+      id: r.contactId!,
+      identifierKey: r.identifier.key,
+      identifierValue: r.identifier.value,
+      ...(r.type ? { type: r.type } : {}),
+      ...(r.countryCode ? { countryCode: r.countryCode } : {}),
+      platformAddress: r.platformAddress,
+      ...(r.platformAddressSelector ? { platformAddressSelector: r.platformAddressSelector } : {}),
+    })),
+  };
+  const options = pickOptions(req);
+  const rejection = p.rejection;
+  return {
+    workspace_id: channel.workspaceId,
+    id: uuidv7(now.getTime()),
+    channel_id: channel.id,
+    platform: channel.platform,
+    direction: 'outgoing',
+    status: rejection ? 'rejected' : 'accepted',
+    sender,
+    receiver,
+    body: req.body ?? null,
+    template: req.template ?? null,
+    meta: req.meta ?? null,
+    reference: req.reference ?? null,
+    reply_to: req.replyTo ?? null,
+    tags: req.tags ?? [],
+    short_links: req.shortLinks ?? null,
+    scheduled_for: req.scheduledFor ? new Date(req.scheduledFor) : null,
+    // Bird sets no upper bound; anything past int4 (68 years) means "forever" just as well.
+    validity: Math.min(req.validity ?? DEFAULT_VALIDITY_SECONDS, 2_147_483_647),
+    notification_url: req.notification?.url ?? null,
+    options,
+    batch_id: p.batchId ?? null,
+    navigator_id: req.meta?.navigatorId ?? null,
+    from_identifier: senderValue || null,
+    to_identifiers: p.recipients.map((r) => r.identifier.value),
+    country_codes: [...new Set(p.recipients.flatMap((r) => (r.countryCode ? [r.countryCode] : [])))],
+    email_subject: emailSubject(req),
+    reason: rejection ? rejection.details : null,
+    details: rejection ? rejection.details : null,
+    failure: rejection ? { code: rejection.code, description: rejection.description, source: { name: 'pre-processing' } } : null,
+    failure_code: rejection?.code ?? null,
+    failure_source_code: null,
+    failure_source_name: rejection ? 'pre-processing' : null,
+    parts: null,
+    chargeable_units: null,
+    origin: null,
+    created_at: now,
+    updated_at: now,
+    last_status_at: now,
+  };
+}
+
+function pickOptions(req: CreateMessageRequest): Record<string, boolean> | null {
+  const out: Record<string, boolean> = {};
+  for (const k of ['capFrequency', 'enableLinkTracking', 'ignoreQuietHours', 'ignoreGlobalHoldout'] as const) {
+    if (req[k] !== undefined) out[k] = req[k]!;
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+function emailSubject(req: CreateMessageRequest): string | null {
+  const body = req.body as { text?: { metadata?: { subject?: string } }; html?: { metadata?: { subject?: string } } } | undefined;
+  return body?.text?.metadata?.subject ?? body?.html?.metadata?.subject ?? req.meta?.email?.subject ?? null;
+}

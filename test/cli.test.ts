@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+
+// The binary as an operator runs it: real processes on a real data directory.
+const BIN = new URL('../bin/aviary.js', import.meta.url).pathname;
+const env = { ...process.env, AVIARY_LOG_LEVEL: 'warn', PORT: '0' };
+
+function run(args: string[], extraEnv: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function startServe(dir: string): Promise<{ stop: (signal?: NodeJS.Signals) => Promise<number | null>; output: () => string; url: Promise<string> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dir, '--log-level', 'info'], { env });
+  let out = '';
+  let resolveUrl: (u: string) => void;
+  const url = new Promise<string>((r) => (resolveUrl = r));
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    const m = /"url":"(http:[^"]+)"/.exec(out);
+    if (m) resolveUrl(m[1]);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return Promise.resolve({
+    url,
+    output: () => out,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      child.kill(signal);
+      return exited;
+    },
+  });
+}
+
+describe('aviary CLI', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aviary-cli-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('serve bootstraps, prints a working curl line, refuses a second process, stops cleanly on SIGTERM', async () => {
+    const server = await startServe(dir);
+    const url = await server.url;
+    // Wait for the welcome text (printed after listening).
+    for (let i = 0; i < 50 && !server.output().includes('curl -sS'); i++) await new Promise((r) => setTimeout(r, 100));
+    const out = server.output();
+    const key = /access key\s+(avk_\S+)/.exec(out)?.[1];
+    assert.ok(key, out);
+    const curlUrl = /curl -sS -X POST '([^']+)'/.exec(out)![1];
+    assert.ok(curlUrl.startsWith(url));
+    const res = await fetch(curlUrl, {
+      method: 'POST',
+      headers: { authorization: `AccessKey ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ receiver: { contacts: [{ identifierValue: '+31612345678' }] }, body: { type: 'text', text: { text: 'Hello from Aviary' } } }),
+    });
+    assert.equal(res.status, 202);
+
+    const second = run(['serve', '--data-dir', dir]);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, new RegExp(`in use by process \\d+`));
+
+    assert.equal(await server.stop('SIGTERM'), 0);
+    assert.match(server.output(), /stopped cleanly/);
+  });
+
+  test('operator commands: workspaces, keys, channels', () => {
+    const ws = run(['workspaces', 'create', 'Marketing', '--data-dir', dir]);
+    assert.equal(ws.code, 0, ws.stderr);
+    const wsId = JSON.parse(ws.stdout).id;
+    assert.match(run(['workspaces', 'list', '--data-dir', dir]).stdout, /Marketing/);
+
+    const key = run(['keys', 'create', '--workspace', wsId, '--name', 'ci', '--data-dir', dir]);
+    assert.equal(key.code, 0, key.stderr);
+    const plain = key.stdout.trim();
+    assert.match(plain, /^avk_[A-Za-z0-9_-]{43}$/);
+    const listed = run(['keys', 'list', '--data-dir', dir]).stdout;
+    assert.ok(listed.includes(plain.slice(0, 10)));
+    assert.ok(!listed.includes(plain), 'keys are never shown again');
+    assert.equal(run(['keys', 'revoke', plain, '--data-dir', dir]).code, 0);
+    assert.equal(run(['keys', 'revoke', plain, '--data-dir', dir]).code, 1);
+
+    const ch = run(['channels', 'create', '--workspace', wsId, '--platform', 'telegram', '--name', 'Bot', '--config', '{"botToken":"123:abc"}', '--data-dir', dir]);
+    assert.equal(ch.code, 0, ch.stderr);
+    assert.equal(JSON.parse(ch.stdout).connector.config.botToken, '********');
+    assert.match(run(['channels', 'list', '--workspace', wsId, '--data-dir', dir]).stdout, /telegram\s+Bot/);
+
+    const bad = run(['channels', 'create', '--workspace', wsId, '--platform', 'pigeon', '--name', 'x', '--data-dir', dir]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--platform must be one of/);
+    assert.equal(run(['frobnicate', '--data-dir', dir]).code, 2);
+    assert.match(run(['help']).stdout, /AVIARY_DATA_DIR/);
+  });
+});

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createAccessKey, revokeAccessKey } from '../src/auth/access-keys.ts';
+import { createStarterWorkspace } from '../src/bootstrap.ts';
+import { createWorkspace } from '../src/workspaces/workspaces.ts';
+import { startTestAviary, type TestAviary } from './support/harness.ts';
+
+// Each error status Aviary documents, produced by a real request. Store-independent: PGlite only.
+describe('HTTP errors', () => {
+  let t: TestAviary;
+  let path: string;
+  before(async () => {
+    t = await startTestAviary('pglite', { bodyLimit: 4096 });
+    path = `/workspaces/${t.workspaceId}/channels/${t.channel('sms')}/messages`;
+  });
+  after(() => t.close());
+  const valid = { receiver: { contacts: [{ identifierValue: '+31612345678' }] }, body: { type: 'text', text: { text: 'x' } } };
+
+  test('401 without a key, with a malformed header, with an unknown or revoked key', async () => {
+    for (const authorization of ['', 'Basic abc', 'AccessKey', 'AccessKey avk_unknown']) {
+      const r = await t.request('GET', path, undefined, { authorization });
+      assert.equal(r.status, 401, authorization);
+      assert.equal(r.body.code, 'Unauthorized');
+    }
+    const { key } = await createAccessKey(t.aviary.ctx.db, { organizationId: t.organizationId, name: 'temp' });
+    assert.equal(await revokeAccessKey(t.aviary.ctx.db, key), true);
+    assert.equal((await t.request('GET', path, undefined, { authorization: `AccessKey ${key}` })).status, 401);
+  });
+
+  test('403 for a workspace the key may not use, 404 for one that does not exist', async () => {
+    const db = t.aviary.ctx.db;
+    const other = await createWorkspace(db, t.organizationId, 'other');
+    const { key: bound } = await createAccessKey(db, { organizationId: t.organizationId, workspaceId: other.id, name: 'bound' });
+    const r = await t.request('GET', path, undefined, { authorization: `AccessKey ${bound}` });
+    assert.equal(r.status, 403);
+    assert.deepEqual(r.body, { code: 'Forbidden', message: 'User has no access to the requested resource' });
+    const foreign = await createStarterWorkspace(db, undefined, 'another org');
+    const r2 = await t.request('GET', `/workspaces/${foreign.workspace.id}/channels`);
+    assert.equal(r2.status, 403);
+    const r3 = await t.request('GET', '/workspaces/00000000-0000-4000-8000-000000000000/channels');
+    assert.equal(r3.status, 404);
+    assert.equal(r3.body.message, 'The requested resource does not exist: workspace not found');
+  });
+
+  test('400 malformed JSON, empty body, prototype poisoning; 415 wrong content type; 413 too large', async () => {
+    const bad = await t.request('POST', path, '{"receiver": ');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.code, 'BadRequest');
+    assert.equal((await t.request('POST', path, '')).status, 400);
+    assert.equal((await t.request('POST', path, '{"__proto__": {"x": 1}}')).status, 400);
+    const form = await t.request('POST', path, 'a=b', { 'content-type': 'application/x-www-form-urlencoded' });
+    assert.equal(form.status, 415);
+    assert.equal(form.body.code, 'UnsupportedMediaType');
+    const big = await t.request('POST', path, { ...valid, reference: 'x'.repeat(5000) });
+    assert.equal(big.status, 413);
+    assert.equal(big.body.code, 'PayloadTooLarge');
+    const none = await t.request('POST', path);
+    assert.equal(none.status, 400);
+  });
+
+  test('404 for unknown routes and channels', async () => {
+    const r = await t.request('GET', '/nope');
+    assert.equal(r.status, 404);
+    assert.equal(r.body.code, 'NotFound');
+    const c = await t.request('POST', `/workspaces/${t.workspaceId}/channels/00000000-0000-4000-8000-000000000000/messages`, valid);
+    assert.deepEqual(c.body, { code: 'NotFound', message: 'The requested resource does not exist: channel not found' });
+  });
+
+  test('no input produces a 500', async () => {
+    const junk: unknown[] = [null, [], 1, 'x', true, {}, { receiver: null }, { receiver: { contacts: 'x' } }, { receiver: { contacts: [null] } },
+      { receiver: { contacts: [{}] }, body: {} }, { body: { type: 'carousel', carousel: { items: [{ actions: [{ type: 'buy' }] }] } } },
+      { receiver: { contacts: [{ identifierValue: '+31612345678' }] }, template: { parameters: [{ type: 'object', key: 'k', value: [] }] } },
+      { receiver: { contacts: [{ identifierValue: '\u0000' }] }, body: { type: 'text', text: { text: '\u0000' } } },
+      { receiver: { contacts: [{ identifierValue: '+31612345678' }] }, body: { type: 'text', text: { text: 'x' } }, scheduledFor: 'garbage', validity: -1 },
+      { receiver: { contacts: [{ identifierValue: '+31612345678' }] }, body: { type: 'text', text: { text: 'x' } }, validity: 1e300 }];
+    for (const body of junk) {
+      const r = await t.request('POST', path, JSON.stringify(body));
+      assert.ok(r.status < 500, `${JSON.stringify(body)} -> ${r.status} ${JSON.stringify(r.body)}`);
+    }
+    for (const q of ['limit=1&limit=2', 'id[]=', 'platform[]=a&platform=b', 'pageToken=' + 'A'.repeat(9000), 'tag=%F0%9F%98%80']) {
+      const r = await t.request('GET', `/workspaces/${t.workspaceId}/messages?${q}`);
+      assert.ok(r.status === 200 || r.status === 400, `${q} -> ${r.status}`);
+    }
+  });
+});
+
+describe('rate limits', () => {
+  let t: TestAviary;
+  before(async () => {
+    t = await startTestAviary('pglite', { rateLimit: true, rateLimitGet: 5, rateLimitPost: 500 });
+  });
+  after(() => t.close());
+
+  test('429 beyond the per-workspace GET rate, with Retry-After', async () => {
+    const results = await Promise.all(Array.from({ length: 12 }, () => t.request('GET', `/workspaces/${t.workspaceId}/channels`)));
+    const limited = results.filter((r) => r.status === 429);
+    assert.ok(limited.length >= 6, `expected most of 12 to be limited, got ${limited.length}`);
+    assert.equal(limited[0].body.code, 'TooManyRequests');
+    assert.ok(Number(limited[0].headers.get('retry-after')) >= 1);
+    assert.equal(results.filter((r) => r.status === 200).length, 12 - limited.length);
+  });
+});
