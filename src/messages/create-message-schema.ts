@@ -566,7 +566,7 @@ export const createMessageSchema: SchemaObject = {
         reply: {
           type: 'object',
           required: ['text'],
-          properties: { text: string, imageUrl: string, metadata: { type: 'object' } },
+          properties: { text: string, imageUrl: string, metadata: ref('ActionMetadata') },
         },
       },
     },
@@ -598,8 +598,15 @@ export const createMessageSchema: SchemaObject = {
         postback: {
           type: 'object',
           required: ['text'],
-          properties: { text: string, payload: string, imageUrl: string, metadata: { type: 'object' } },
+          properties: { text: string, payload: string, imageUrl: string, metadata: ref('ActionMetadata') },
         },
+      },
+    },
+    // Open apart from `description`, which is closed (Bird's ActionReplyMetadata / ActionPostbackMetadata).
+    ActionMetadata: {
+      type: 'object',
+      properties: {
+        description: { type: 'object', additionalProperties: false, properties: { label: { type: 'string', maxLength: 72 } } },
       },
     },
     MetadataTelegram: {
@@ -841,6 +848,7 @@ export const createMessageSchema: SchemaObject = {
         additionalProperties: false,
         properties: {
           title: string,
+          description: string,
           mediaUrl: { type: 'string', format: 'uri', nullable: true },
           altText: string,
           actions: ref('Actions'),
