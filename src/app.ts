@@ -5,12 +5,15 @@ import type { Config } from './config.ts';
 import { createContext, type AppContext } from './context.ts';
 import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
+import { Dispatcher } from './dispatch/dispatcher.ts';
+import { listenForWork } from './dispatch/notifications.ts';
 import { buildServer } from './http/server.ts';
 
 export interface Aviary {
   url: string;
   ctx: AppContext;
   server: FastifyInstance;
+  dispatcher?: Dispatcher;
   /** Set when this start created the starter workspace (first start on an empty store). */
   bootstrap?: BootstrapResult;
   close(): Promise<void>;
@@ -29,7 +32,25 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
     const bootstrap = config.bootstrap ? await bootstrapIfEmpty(database.db) : undefined;
     const ctx = createContext(config, log, database);
     const server = buildServer(ctx);
-    await server.listen({ host: config.host, port: config.port });
+    let dispatcher: Dispatcher | undefined;
+    let listener: { close: () => Promise<void> } | undefined;
+    if (config.roles.includes('worker')) {
+      dispatcher = new Dispatcher(
+        { db: database.db, log, channels: ctx.channels, connectors: ctx.connectors, signal: ctx.workSignal },
+        {
+          batchSize: config.dispatchBatchSize,
+          leaseMs: config.dispatchLeaseMs,
+          retryBaseMs: config.dispatchRetryBaseMs,
+          maxAttempts: config.dispatchMaxAttempts,
+          pollMs: config.dispatchPollMs,
+          // PGlite has one session: more loops would only queue behind each other.
+          concurrency: database.kind === 'pglite' ? 1 : config.workerConcurrency,
+        },
+      );
+      if (config.databaseUrl) listener = listenForWork(config.databaseUrl, log, () => ctx.workSignal.notify());
+      dispatcher.start();
+    }
+    if (config.roles.includes('api')) await server.listen({ host: config.host, port: config.port });
     const addr = server.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -38,12 +59,15 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
       url,
       ctx,
       server,
+      dispatcher,
       bootstrap,
       close: () =>
         (closing ??= (async () => {
           // Stop accepting, let in-flight requests finish (their writes complete), then close the store.
           await server.close();
           await ctx.messageWriter.drain();
+          await dispatcher?.stop();
+          await listener?.close();
           await database.close();
         })()),
     };

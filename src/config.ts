@@ -17,7 +17,16 @@ export interface Config {
   rateLimitGet: number;
   rateLimitPost: number;
   shutdownTimeoutMs: number;
+  roles: Role[];
+  workerConcurrency: number;
+  dispatchBatchSize: number;
+  dispatchLeaseMs: number;
+  dispatchRetryBaseMs: number;
+  dispatchMaxAttempts: number;
+  dispatchPollMs: number;
 }
+
+export type Role = 'api' | 'worker';
 
 interface Option<K extends keyof Config> {
   key: K;
@@ -40,6 +49,11 @@ const bool = (name: string) => (raw: string) => {
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 };
 const str = (raw: string) => raw;
+const roles = (raw: string): Role[] => {
+  const list = raw.split(',').map((r) => r.trim()).filter(Boolean);
+  if (list.length === 0 || list.some((r) => r !== 'api' && r !== 'worker')) throw new ConfigError(`roles must be a comma-separated list of api, worker; got "${raw}"`);
+  return [...new Set(list)] as Role[];
+};
 const optStr = (raw: string) => (raw === '' ? undefined : raw);
 
 export class ConfigError extends Error {}
@@ -63,6 +77,13 @@ export const OPTIONS = [
   opt({ key: 'rateLimitGet', env: 'AVIARY_RATE_LIMIT_GET', flag: '--rate-limit-get', default: 50, parse: int('rateLimitGet', 1), doc: 'GET requests per second per workspace (Bird: 50).' }),
   opt({ key: 'rateLimitPost', env: 'AVIARY_RATE_LIMIT_POST', flag: '--rate-limit-post', default: 500, parse: int('rateLimitPost', 1), doc: 'POST/PATCH/DELETE requests per second per workspace (Bird: 500).' }),
   opt({ key: 'shutdownTimeoutMs', env: 'AVIARY_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', default: 10_000, parse: int('shutdownTimeoutMs', 0), doc: 'How long SIGTERM/SIGINT waits for in-flight requests before closing anyway.' }),
+  opt({ key: 'roles', env: 'AVIARY_ROLES', flag: '--roles', default: ['api', 'worker'] as Role[], parse: roles, doc: 'What this process does: api (HTTP), worker (dispatch and provider events), or both. Several worker processes may share one PostgreSQL.' }),
+  opt({ key: 'workerConcurrency', env: 'AVIARY_WORKER_CONCURRENCY', flag: '--worker-concurrency', default: 2, parse: int('workerConcurrency', 1), doc: 'Dispatch loops per worker process (on PGlite they share its single session).' }),
+  opt({ key: 'dispatchBatchSize', env: 'AVIARY_DISPATCH_BATCH_SIZE', flag: '--dispatch-batch-size', default: 200, parse: int('dispatchBatchSize', 1), doc: 'Messages (and provider events) claimed per round.' }),
+  opt({ key: 'dispatchLeaseMs', env: 'AVIARY_DISPATCH_LEASE_MS', flag: '--dispatch-lease-ms', default: 30_000, parse: int('dispatchLeaseMs', 100), doc: 'How long a claimed message is held; after a crash it is retried once this has passed.' }),
+  opt({ key: 'dispatchRetryBaseMs', env: 'AVIARY_DISPATCH_RETRY_BASE_MS', flag: '--dispatch-retry-base-ms', default: 1_000, parse: int('dispatchRetryBaseMs', 0), doc: 'First retry delay after a transient connector error; doubles each attempt (capped at 10 minutes).' }),
+  opt({ key: 'dispatchMaxAttempts', env: 'AVIARY_DISPATCH_MAX_ATTEMPTS', flag: '--dispatch-max-attempts', default: 10, parse: int('dispatchMaxAttempts', 1), doc: "Send attempts before a message is sending_failed (Bird: 10)." }),
+  opt({ key: 'dispatchPollMs', env: 'AVIARY_DISPATCH_POLL_MS', flag: '--dispatch-poll-ms', default: 1_000, parse: int('dispatchPollMs', 10), doc: 'Longest a worker sleeps without a wake-up; new work wakes it at once (in-process signal, LISTEN/NOTIFY).' }),
 ] as const;
 
 export function defaultConfig(): Config {

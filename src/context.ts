@@ -6,6 +6,9 @@ import { ContactCache } from './contacts/contacts.ts';
 import type { Database, Db } from './db/database.ts';
 import { GroupCommit } from './db/group-commit.ts';
 import type { MessageRow } from './db/schema.ts';
+import { createConnectorRegistry } from './connectors/registry.ts';
+import type { Connector } from './connectors/connector.ts';
+import { Signal } from './dispatch/signal.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { rememberContacts, writeMessages, type PendingMessage } from './messages/accept-message.ts';
 
@@ -21,11 +24,15 @@ export interface AppContext {
   channels: ChannelCache;
   contacts: ContactCache;
   messageWriter: GroupCommit<PendingMessage, MessageRow>;
+  connectors: Map<string, Connector>;
+  /** Wakes this process's dispatcher when work is committed here. */
+  workSignal: Signal;
 }
 
 export function createContext(config: Config, log: Logger, database: Database): AppContext {
   const db = database.db;
   const contacts = new ContactCache();
+  const workSignal = new Signal();
   return {
     config,
     log,
@@ -38,8 +45,13 @@ export function createContext(config: Config, log: Logger, database: Database): 
     messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (trx, items) => writeMessages(trx, items, contacts), {
       maxConcurrent: database.concurrency,
       maxBatch: 500,
-      afterCommit: (items) => rememberContacts(items, contacts),
+      afterCommit: (items) => {
+        rememberContacts(items, contacts);
+        workSignal.notify();
+      },
     }),
+    connectors: createConnectorRegistry(),
+    workSignal,
   };
 }
 

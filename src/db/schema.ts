@@ -101,6 +101,49 @@ export interface MessagesTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   last_status_at: Timestamp;
+  next_attempt_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  attempts: Generated<number>;
+  lease_owner: string | null;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  platform_reference: string | null;
+}
+
+export interface MessageStatusHistoryTable {
+  workspace_id: string;
+  message_id: string;
+  seq: Generated<number>;
+  status: string;
+  at: Timestamp;
+  reason: string | null;
+  failure: Json;
+}
+
+export interface ConnectorEventsTable {
+  workspace_id: string;
+  id: string;
+  channel_id: string;
+  message_id: string | null;
+  kind: string;
+  payload: JsonRequired;
+  due_at: Timestamp;
+  lease_owner: string | null;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface SuppressionsTable {
+  workspace_id: string;
+  identifier_key: string;
+  identifier_value: string;
+  reason: string | null;
+  created_at: Timestamp;
+}
+
+export interface ChannelContactsTable {
+  workspace_id: string;
+  channel_id: string;
+  contact_id: string;
+  last_inbound_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  metadata: Json;
 }
 
 export interface DB {
@@ -111,6 +154,10 @@ export interface DB {
   contacts: ContactsTable;
   contact_identifiers: ContactIdentifiersTable;
   messages: MessagesTable;
+  message_status_history: MessageStatusHistoryTable;
+  connector_events: ConnectorEventsTable;
+  suppressions: SuppressionsTable;
+  channel_contacts: ChannelContactsTable;
 }
 
 export type ChannelRow = Selectable<ChannelsTable>;

@@ -6,6 +6,7 @@ import { PLATFORMS } from '../channels/platforms.ts';
 import { contactIdFor, resolveContacts, type ContactCache, type Identifier } from '../contacts/contacts.ts';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
+import { WORK_CHANNEL } from '../dispatch/notifications.ts';
 import { errors } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import type { CreateMessageRequest } from './validate-message.ts';
@@ -128,7 +129,18 @@ export async function writeMessages(trx: Db, pending: PendingMessage[], cache: C
     return buildOutgoingRow(p, now);
   });
   await sql`insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(rows)}::json)`.execute(trx);
+  await recordAccepted(trx, rows);
+  // Wakes workers in other processes when this commits (this process is woken by its own signal).
+  await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
   return rows;
+}
+
+/** The first entry of each message's status history. */
+async function recordAccepted(trx: Db, rows: MessageRow[]): Promise<void> {
+  await sql`
+    insert into message_status_history (workspace_id, message_id, status, at, reason, failure)
+    select w, m, s, a, r, f from json_to_recordset(${JSON.stringify(rows.map((r) => ({ w: r.workspace_id, m: r.id, s: r.status, a: r.created_at, r: r.reason, f: r.failure })))}::json)
+      as t(w uuid, m uuid, s text, a timestamptz, r text, f jsonb)`.execute(trx);
 }
 
 export function rememberContacts(pending: PendingMessage[], cache: ContactCache): void {
@@ -197,6 +209,12 @@ function buildOutgoingRow(p: PendingMessage, now: Date): MessageRow {
     created_at: now,
     updated_at: now,
     last_status_at: now,
+    // Due at once: the dispatcher decides whether it is scheduled, expired, suppressed or sendable.
+    next_attempt_at: rejection ? null : now,
+    attempts: 0,
+    lease_owner: null,
+    lease_expires_at: null,
+    platform_reference: null,
   };
 }
 

@@ -1,0 +1,223 @@
+import { smsBody } from './bodies.ts';
+import { startServer, type ServerChild } from './child.ts';
+import { coresBetween, machineCoresBetween, snapshot } from './cpu.ts';
+import { runAutocannon, runPaced, type LoadResult, type LoadSpec } from './load.ts';
+import { createBenchDatabase, diffCounters, dropBenchDatabase, pgCounters, postgresPids, withAdmin } from './pg.ts';
+import { sleep, target, type CpuBreakdown, type ScenarioResult } from './scenario.ts';
+import type { ServeMode } from './serve-for-bench.ts';
+
+// POST /workspaces/{ws}/channels/{sms}/messages: a text SMS to one of RECEIVERS distinct E.164 numbers
+// per request, so the first pass creates contacts and later ones reuse them. Every scenario starts a
+// fresh server (and a fresh PostgreSQL database), warms it up on a *different* set of receivers, then
+// measures; the measured run therefore includes creating RECEIVERS new contacts.
+
+export const RECEIVERS = 10_000;
+const MAIN_PREFIX = '+3161'; // +31 61 xxxxxxx: Dutch mobile numbers
+const WARMUP_PREFIX = '+3162';
+const WRITER_PREFIX = '+3163';
+
+export interface PostOptions {
+  duration: number;
+  warmup: number;
+  connections: number;
+  pipelining: number;
+  rate: number;
+  pgPoolSize?: number;
+  profileDir?: string;
+  /** Subset of scenario keys to run; all when empty. */
+  scenarios: string[];
+  log: (line: string) => void;
+}
+
+type LoadKind = { kind: 'max' } | { kind: 'rate'; rate: number } | { kind: 'paced'; rate: number };
+
+interface HttpScenario {
+  key: string;
+  name: string;
+  mode: ServeMode;
+  load: LoadKind;
+  path: 'hello-get' | 'hello-post' | 'messages';
+}
+
+export function postScenarios(rate: number): HttpScenario[] {
+  return [
+    { key: 'hello-get', name: 'hello-world GET', mode: 'hello', load: { kind: 'max' }, path: 'hello-get' },
+    { key: 'hello-post', name: 'hello-world POST (same body)', mode: 'hello', load: { kind: 'max' }, path: 'hello-post' },
+    { key: 'nowrite', name: 'POST /messages, write stubbed', mode: 'nowrite', load: { kind: 'max' }, path: 'messages' },
+    { key: 'pglite', name: 'POST /messages max', mode: 'pglite', load: { kind: 'max' }, path: 'messages' },
+    { key: 'postgres', name: 'POST /messages max', mode: 'postgres', load: { kind: 'max' }, path: 'messages' },
+    { key: 'postgres-rate', name: `POST /messages @${rate}/s (overallRate)`, mode: 'postgres', load: { kind: 'rate', rate }, path: 'messages' },
+    { key: 'postgres-paced', name: `POST /messages @${rate}/s (paced)`, mode: 'postgres', load: { kind: 'paced', rate }, path: 'messages' },
+  ];
+}
+
+export const WRITER_SCENARIOS = ['pglite-writer', 'postgres-writer'];
+
+function specFor(s: HttpScenario, server: ServerChild, prefix: string): LoadSpec {
+  const info = server.info;
+  const body = (i: number) => JSON.stringify(smsBody(prefix, i, RECEIVERS));
+  if (s.path === 'hello-get') return { url: info.url, method: 'GET', path: '/hello' };
+  if (s.path === 'hello-post') return { url: info.url, method: 'POST', path: '/hello', body };
+  return {
+    url: info.url,
+    method: 'POST',
+    path: `/workspaces/${info.workspaceId}/channels/${info.channels!.sms}/messages`,
+    headers: { authorization: `AccessKey ${info.key}` },
+    body,
+  };
+}
+
+function cpuOf(load: LoadResult, a: ReturnType<typeof snapshot>, b: ReturnType<typeof snapshot>, serverPid: number, pgPids: number[]): CpuBreakdown {
+  const machine = machineCoresBetween(a, b);
+  const server = coresBetween(a, b, [serverPid]);
+  const postgres = pgPids.length ? coresBetween(a, b, pgPids) : undefined;
+  const wall = (b.at - a.at) / 1000;
+  const loadgen = load.loadgenCpuSec / wall;
+  return { machine, server, postgres, loadgen, other: machine - server - (postgres ?? 0) - loadgen };
+}
+
+async function runHttpScenario(s: HttpScenario, o: PostOptions): Promise<ScenarioResult> {
+  const settings =
+    s.load.kind === 'paced' ? `paced open loop, ≤${o.connections} sockets` : `c=${o.connections} p=${o.pipelining}${s.load.kind === 'rate' ? ` overallRate=${s.load.rate}` : ''}`;
+  const result: ScenarioResult = { group: 'post', name: s.name, store: s.mode, settings, targets: [], notes: [] };
+  const db = s.mode === 'postgres' ? await createBenchDatabase('post') : undefined;
+  let server: ServerChild | undefined;
+  let pg0;
+  try {
+    server = await startServer(
+      { mode: s.mode, databaseUrl: db?.url, pgPoolSize: o.pgPoolSize },
+      o.profileDir ? { dir: o.profileDir, name: `${s.key}` } : undefined,
+    );
+    if (db) pg0 = await pgCounters(db.name);
+    const warm = await runAutocannon(specFor(s, server, WARMUP_PREFIX), { connections: o.connections, pipelining: o.pipelining, duration: o.warmup });
+    result.warmup = { completed: warm.completed, rps: warm.rps, seconds: warm.wallSec };
+    await sleep(300);
+    const rows0 = await server.count();
+    const pgPids = db ? await postgresPids(db.name) : [];
+    await server.statsBegin();
+    const snap0 = snapshot([server.pid, ...pgPids]);
+    const spec = specFor(s, server, MAIN_PREFIX);
+    let load: LoadResult;
+    if (s.load.kind === 'max') {
+      // A fixed number of requests (not a duration) so every request sent gets its response and the
+      // row count can be checked exactly; sized from the warm-up rate to last about `duration` s.
+      const amount = s.mode === 'hello' ? undefined : Math.max(o.connections * 20, Math.round(warm.rps * o.duration));
+      load = await runAutocannon(spec, { connections: o.connections, pipelining: o.pipelining, ...(amount ? { amount } : { duration: o.duration }) });
+    } else if (s.load.kind === 'rate') {
+      load = await runAutocannon(spec, { connections: o.connections, pipelining: o.pipelining, overallRate: s.load.rate, amount: s.load.rate * o.duration });
+    } else {
+      load = await runPaced(spec, { rate: s.load.rate, seconds: o.duration, maxSockets: o.connections });
+    }
+    const snap1 = snapshot([server.pid, ...pgPids]);
+    result.server = await server.statsEnd();
+    result.load = load;
+    result.cpu = cpuOf(load, snap0, snap1, server.pid, pgPids);
+    if (s.path === 'messages') {
+      const accepted = load.byStatus['202'] ?? 0;
+      const non202 = load.completed - accepted + load.errors + load.timeouts;
+      if (s.mode === 'nowrite') {
+        result.check = { expected: accepted, rows: 0, ok: non202 === 0, detail: `${non202} non-202 (rows not written by design)` };
+      } else {
+        const rows1 = await server.count();
+        const rows = rows1 - rows0;
+        result.check = { expected: accepted, rows, ok: non202 === 0 && rows === accepted, detail: `${accepted} × 202, ${non202} non-202, ${rows} new rows` };
+      }
+    } else {
+      const non2xx = load.completed - Object.entries(load.byStatus).filter(([k]) => k.startsWith('2')).reduce((a, [, v]) => a + v, 0);
+      result.check = { expected: load.completed, rows: 0, ok: non2xx === 0 && load.errors === 0, detail: `${non2xx} non-2xx` };
+    }
+  } finally {
+    if (server) await server.close();
+    if (db) {
+      if (pg0) {
+        // Backends flush their statistics when they exit, so read the counters after the server closed.
+        const pg1 = await pgCounters(db.name).catch(() => undefined);
+        const messages = await countRows(db.url).catch(() => 0);
+        if (pg1) result.pg = { ...diffCounters(pg0, pg1), messages };
+      }
+      await dropBenchDatabase(db.name);
+    }
+  }
+  return result;
+}
+
+async function countRows(url: string): Promise<number> {
+  return withAdmin(async (c) => Number((await c.query('select count(*)::int as n from messages')).rows[0].n), url);
+}
+
+async function runWriterScenario(key: string, o: PostOptions): Promise<ScenarioResult> {
+  const mode: ServeMode = key.startsWith('pglite') ? 'pglite' : 'postgres';
+  const concurrency = 200;
+  const result: ScenarioResult = {
+    group: 'post',
+    name: 'group-commit writer only (no HTTP)',
+    store: `${mode} (writer only)` as ScenarioResult['store'],
+    settings: `${concurrency} submits in flight`,
+    targets: [],
+    notes: [],
+  };
+  const db = mode === 'postgres' ? await createBenchDatabase('writer') : undefined;
+  let server: ServerChild | undefined;
+  try {
+    server = await startServer({ mode, databaseUrl: db?.url, pgPoolSize: o.pgPoolSize }, o.profileDir ? { dir: o.profileDir, name: key } : undefined);
+    await server.writerBench({ seconds: Math.min(2, o.warmup), concurrency, receivers: RECEIVERS, prefix: WARMUP_PREFIX });
+    const rows0 = await server.count();
+    const pgPids = db ? await postgresPids(db.name) : [];
+    await server.statsBegin();
+    const snap0 = snapshot([server.pid, ...pgPids]);
+    const w = await server.writerBench({ seconds: o.duration, concurrency, receivers: RECEIVERS, prefix: WRITER_PREFIX });
+    const snap1 = snapshot([server.pid, ...pgPids]);
+    result.server = await server.statsEnd();
+    result.writer = w;
+    const machine = machineCoresBetween(snap0, snap1);
+    const srv = coresBetween(snap0, snap1, [server.pid]);
+    const pgc = pgPids.length ? coresBetween(snap0, snap1, pgPids) : undefined;
+    result.cpu = { machine, server: srv, postgres: pgc, loadgen: 0, other: machine - srv - (pgc ?? 0) };
+    const rows = (await server.count()) - rows0;
+    result.check = { expected: w.ok, rows, ok: w.failed === 0 && rows === w.ok, detail: `${w.ok} committed, ${w.failed} failed, ${rows} new rows` };
+  } finally {
+    if (server) await server.close();
+    if (db) await dropBenchDatabase(db.name);
+  }
+  return result;
+}
+
+export async function runPostBenchmarks(o: PostOptions): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  const want = (k: string) => o.scenarios.length === 0 || o.scenarios.includes(k);
+  for (const s of postScenarios(o.rate)) {
+    if (!want(s.key)) continue;
+    o.log(`post: ${s.name} [${s.mode}] ...`);
+    const r = await runHttpScenario(s, o);
+    o.log(`  ${r.load!.rps.toFixed(0)} req/s, p50 ${r.load!.p50.toFixed(2)} ms, p99 ${r.load!.p99.toFixed(2)} ms; ${r.check?.detail ?? ''}`);
+    results.push(r);
+  }
+  for (const k of WRITER_SCENARIOS) {
+    if (!want(k)) continue;
+    o.log(`post: writer only [${k}] ...`);
+    const r = await runWriterScenario(k, o);
+    o.log(`  ${r.writer!.perSec.toFixed(0)} msg/s; ${r.check?.detail ?? ''}`);
+    results.push(r);
+  }
+  addPostTargets(results, o.rate);
+  return results;
+}
+
+/** The issue's POST targets, attached to the scenarios they judge. */
+function addPostTargets(results: ScenarioResult[], rate: number): void {
+  const find = (store: string, name: string) => results.find((r) => r.store === store && r.name.startsWith(name));
+  const helloPost = find('hello', 'hello-world POST');
+  const helloGet = find('hello', 'hello-world GET');
+  const baseline = helloPost ?? helloGet;
+  const pgMax = find('postgres', 'POST /messages max');
+  if (pgMax?.load && baseline?.load) {
+    const accepted = (pgMax.load.byStatus['202'] ?? 0) / pgMax.load.wallSec;
+    pgMax.targets.push(target(`≥ 20% of hello-world ${baseline === helloPost ? 'POST' : 'GET'} req/s`, accepted / baseline.load.rps, 0.2, 'min'));
+    if (helloGet?.load && baseline !== helloGet) pgMax.notes.push(`vs hello-world GET: ${((100 * accepted) / helloGet.load.rps).toFixed(1)}%`);
+  }
+  for (const r of results.filter((x) => x.store === 'postgres' && x.name.includes(`@${rate}/s`))) {
+    if (r.load) r.targets.push(target(`p99 < 25 ms at ${rate}/s`, r.load.p99, 25, 'max'));
+  }
+  const pglite = find('pglite', 'POST /messages max');
+  if (pglite?.load) pglite.targets.push(target('≥ 5,000 msg/s', (pglite.load.byStatus['202'] ?? 0) / pglite.load.wallSec, 5000, 'min'));
+}

@@ -1,0 +1,290 @@
+// The server side of a benchmark, run in its own process so that the load generator does not share
+// its event loop. Started by bench/child.ts with an IPC channel:
+//
+//   node --import tsx bench/serve-for-bench.ts '{"mode":"postgres","databaseUrl":"postgres://..."}'
+//
+// Modes: hello (bare Fastify), pglite (in-memory PGlite), postgres (databaseUrl), nowrite (Aviary on
+// PGlite with the message writer replaced by a stub that builds the row but never touches the
+// database: everything a send costs except the write). Once listening it prints one JSON line with
+// url/key/ids on stdout and sends the same over IPC, then answers IPC commands (count, stats-begin,
+// stats-end, writer-bench, close).
+
+import { performance } from 'node:perf_hooks';
+import { sql } from 'kysely';
+import { startAviary, createLogger, type Aviary } from '../src/app.ts';
+import { defaultConfig, type Config } from '../src/config.ts';
+import type { MessageRow } from '../src/db/schema.ts';
+import { uuidv7 } from '../src/ids.ts';
+import { resolveRecipients, type PendingMessage } from '../src/messages/accept-message.ts';
+import { validateCreateMessage } from '../src/messages/validate-message.ts';
+import { smsBody } from './bodies.ts';
+import { startHelloWorld } from './hello-world.ts';
+
+export type ServeMode = 'hello' | 'pglite' | 'postgres' | 'nowrite';
+
+export interface ServeOptions {
+  mode: ServeMode;
+  databaseUrl?: string;
+  pgPoolSize?: number;
+  logLevel?: string;
+}
+
+export interface ServeInfo {
+  mode: ServeMode;
+  pid: number;
+  url: string;
+  key?: string;
+  workspaceId?: string;
+  channels?: Record<string, string>;
+  database?: string;
+}
+
+export interface ServerStats {
+  wallSec: number;
+  cpuSec: number;
+  eventLoopUtilization: number;
+  rssMb: number;
+  batches?: BatchStats;
+}
+
+export interface BatchStats {
+  count: number;
+  items: number;
+  meanSize: number;
+  p50Size: number;
+  maxSize: number;
+  /** Time from the batch's transaction start to its commit, per batch. */
+  writeMsP50: number;
+  writeMsP99: number;
+  writeMsMean: number;
+  /** Sum over batches of their write time divided by wall time: how many writes were in flight on average. */
+  meanInFlight: number;
+}
+
+type Command =
+  | { id: number; cmd: 'count' }
+  | { id: number; cmd: 'stats-begin' }
+  | { id: number; cmd: 'stats-end' }
+  | { id: number; cmd: 'writer-bench'; seconds: number; concurrency: number; receivers: number; prefix: string }
+  | { id: number; cmd: 'close' };
+
+const opts = JSON.parse(process.argv[2] ?? '{}') as ServeOptions;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+// Batch sizes and durations of the group commit, observed by wrapping its (private) write method.
+// Defensive: if the writer's shape changes, the stats are simply absent.
+const batchSizes: number[] = [];
+const batchMs: number[] = [];
+function observeWriter(aviary: Aviary): boolean {
+  const w = aviary.ctx.messageWriter as unknown as { write?: (items: unknown[]) => Promise<unknown[]> };
+  if (typeof w.write !== 'function') return false;
+  const original = w.write.bind(w);
+  w.write = async (items: unknown[]) => {
+    const t = performance.now();
+    try {
+      return await original(items);
+    } finally {
+      batchSizes.push(items.length);
+      batchMs.push(performance.now() - t);
+    }
+  };
+  return true;
+}
+
+function stubWriter(aviary: Aviary): void {
+  // Builds what the real writer returns, minus contact resolution and the INSERT.
+  const stub = {
+    submit: async (p: PendingMessage): Promise<MessageRow> => {
+      const now = new Date();
+      const row = {
+        workspace_id: p.channel.workspaceId,
+        id: uuidv7(now.getTime()),
+        channel_id: p.channel.id,
+        platform: p.channel.platform,
+        direction: 'outgoing',
+        status: 'accepted',
+        sender: { connector: { id: p.channel.connectorId, identifierValue: p.channel.senderIdentifier ?? '' } },
+        receiver: {
+          contacts: p.recipients.map((r) => ({
+            id: uuidv7(),
+            identifierKey: r.identifier.key,
+            identifierValue: r.identifier.value,
+            ...(r.countryCode ? { countryCode: r.countryCode } : {}),
+            platformAddress: r.platformAddress,
+          })),
+        },
+        body: p.request.body ?? null,
+        template: null,
+        meta: null,
+        reference: null,
+        reply_to: null,
+        tags: p.request.tags ?? [],
+        short_links: null,
+        scheduled_for: null,
+        batch_id: null,
+        parts: null,
+        reason: null,
+        details: null,
+        failure: null,
+        origin: null,
+        chargeable_units: null,
+        created_at: now,
+        updated_at: now,
+        last_status_at: now,
+      };
+      return row as unknown as MessageRow;
+    },
+    drain: async () => {},
+  };
+  (aviary.ctx as unknown as { messageWriter: unknown }).messageWriter = stub;
+}
+
+/** Submits messages straight to the group-commit writer (no HTTP), `concurrency` outstanding at a time. */
+async function writerBench(aviary: Aviary, info: ServeInfo, seconds: number, concurrency: number, receivers: number, prefix: string) {
+  const ctx = aviary.ctx;
+  const channel = (await ctx.channels.get(info.workspaceId!, info.channels!.sms))!;
+  let sent = 0;
+  let ok = 0;
+  let failed = 0;
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  async function worker() {
+    while (performance.now() < deadline) {
+      const i = sent++;
+      const body = smsBody(prefix, i, receivers);
+      const checked = validateCreateMessage(body);
+      if (!checked.ok) throw new Error('writer-bench body does not validate');
+      const recipients = await resolveRecipients(ctx.db, channel, checked.value);
+      const t = performance.now();
+      try {
+        await ctx.messageWriter.submit({ channel, request: checked.value, recipients });
+        ok++;
+      } catch {
+        failed++;
+      }
+      latencies.push(performance.now() - t);
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const wall = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { sent, ok, failed, wallSec: wall, perSec: ok / wall, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function main() {
+  let info: ServeInfo;
+  let aviary: Aviary | undefined;
+  let closeHello: (() => Promise<void>) | undefined;
+  let observed = false;
+  if (opts.mode === 'hello') {
+    const h = await startHelloWorld();
+    closeHello = () => h.app.close();
+    info = { mode: 'hello', pid: process.pid, url: h.url };
+  } else {
+    const config: Config = {
+      ...defaultConfig(),
+      host: '127.0.0.1',
+      port: 0,
+      memory: opts.mode !== 'postgres',
+      databaseUrl: opts.mode === 'postgres' ? opts.databaseUrl : undefined,
+      pgPoolSize: opts.pgPoolSize ?? defaultConfig().pgPoolSize,
+      logLevel: opts.logLevel ?? 'warn',
+      rateLimit: false,
+      bootstrap: true,
+    };
+    aviary = await startAviary(config, createLogger(config));
+    const boot = aviary.bootstrap;
+    if (!boot) throw new Error('expected an empty store to bootstrap');
+    if (opts.mode === 'nowrite') stubWriter(aviary);
+    else observed = observeWriter(aviary);
+    info = {
+      mode: opts.mode,
+      pid: process.pid,
+      url: aviary.url,
+      key: boot.accessKey,
+      workspaceId: boot.workspace.id,
+      channels: Object.fromEntries(boot.channels.map((c) => [c.platform, c.id])),
+      database: aviary.ctx.database.kind,
+    };
+  }
+
+  let t0 = performance.now();
+  let cpu0 = process.cpuUsage();
+  let elu0 = performance.eventLoopUtilization();
+
+  process.on('message', async (raw: unknown) => {
+    const m = raw as Command;
+    const reply = (result: unknown, error?: string) => process.send!({ id: m.id, result, error });
+    try {
+      switch (m.cmd) {
+        case 'count': {
+          if (!aviary) return reply(0);
+          await aviary.ctx.messageWriter.drain();
+          const r = await sql<{ n: number }>`select count(*)::int as n from messages`.execute(aviary.ctx.db);
+          return reply(r.rows[0].n);
+        }
+        case 'stats-begin':
+          batchSizes.length = 0;
+          batchMs.length = 0;
+          t0 = performance.now();
+          cpu0 = process.cpuUsage();
+          elu0 = performance.eventLoopUtilization();
+          return reply(true);
+        case 'stats-end': {
+          const wallSec = (performance.now() - t0) / 1000;
+          const cpu = process.cpuUsage(cpu0);
+          const stats: ServerStats = {
+            wallSec,
+            cpuSec: (cpu.user + cpu.system) / 1e6,
+            eventLoopUtilization: performance.eventLoopUtilization(elu0).utilization,
+            rssMb: Math.round(process.memoryUsage().rss / 1e6),
+          };
+          if (observed && batchSizes.length > 0) {
+            const sizes = [...batchSizes].sort((a, b) => a - b);
+            const ms = [...batchMs].sort((a, b) => a - b);
+            const items = sizes.reduce((a, b) => a + b, 0);
+            const msSum = ms.reduce((a, b) => a + b, 0);
+            stats.batches = {
+              count: sizes.length,
+              items,
+              meanSize: items / sizes.length,
+              p50Size: percentile(sizes, 50),
+              maxSize: sizes[sizes.length - 1],
+              writeMsP50: percentile(ms, 50),
+              writeMsP99: percentile(ms, 99),
+              writeMsMean: msSum / ms.length,
+              meanInFlight: msSum / 1000 / wallSec,
+            };
+          }
+          return reply(stats);
+        }
+        case 'writer-bench':
+          if (!aviary) throw new Error('no Aviary in hello mode');
+          return reply(await writerBench(aviary, info, m.seconds, m.concurrency, m.receivers, m.prefix));
+        case 'close':
+          if (aviary) await aviary.close();
+          if (closeHello) await closeHello();
+          reply(true);
+          // Let the reply flush, then exit normally so that --cpu-prof writes its profile.
+          setTimeout(() => process.exit(0), 50);
+          return;
+      }
+    } catch (err) {
+      reply(undefined, (err as Error).stack ?? String(err));
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+
+  process.stdout.write(`${JSON.stringify(info)}\n`);
+  process.send?.({ ready: info });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

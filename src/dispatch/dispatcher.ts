@@ -1,0 +1,177 @@
+import { hostname } from 'node:os';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { Channel } from '../channels/channels.ts';
+import type { ChannelCache } from '../channels/channel-cache.ts';
+import type { Connector, ProviderEvent, SendResult } from '../connectors/connector.ts';
+import type { Db } from '../db/database.ts';
+import { uuidv7 } from '../ids.ts';
+import { claimConnectorEvents, claimMessages, nextDueAt } from './claim.ts';
+import { failures } from './failures.ts';
+import { prepare, type Prepared } from './prepare.ts';
+import { applyProviderEvents } from './provider-events.ts';
+import { SendRateLimiter } from './send-rate.ts';
+import type { Signal } from './signal.ts';
+import { applyTransitions, reschedule, type Transition } from './status-writer.ts';
+
+// The worker loop: claim due messages, decide, send, record; then apply due provider events
+// (receipts, replies). It sleeps only when there is nothing due, until the next scheduled moment or a
+// wake-up (a new message in this process, or NOTIFY from another), whichever is first.
+
+export interface DispatcherOptions {
+  batchSize: number;
+  leaseMs: number;
+  retryBaseMs: number;
+  maxAttempts: number;
+  pollMs: number;
+  concurrency: number;
+}
+
+export interface DispatcherDeps {
+  db: Db;
+  log: Logger;
+  channels: ChannelCache;
+  connectors: Map<string, Connector>;
+  signal: Signal;
+}
+
+export class Dispatcher {
+  readonly id = `${hostname()}:${process.pid}:${uuidv7().slice(-12)}`;
+  private stopped = true;
+  private loops: Promise<void>[] = [];
+  private readonly sendRate = new SendRateLimiter();
+
+  constructor(
+    private readonly deps: DispatcherDeps,
+    private readonly opts: DispatcherOptions,
+  ) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loops = Array.from({ length: this.opts.concurrency }, (_, i) => this.loop(i));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (let i = 0; i < this.loops.length; i++) this.deps.signal.notify();
+    await Promise.all(this.loops);
+    this.loops = [];
+  }
+
+  private async loop(index: number): Promise<void> {
+    let failuresInARow = 0;
+    while (!this.stopped) {
+      try {
+        const done = await this.tick();
+        failuresInARow = 0;
+        if (done >= this.opts.batchSize) continue;
+        const now = new Date();
+        const next = await nextDueAt(this.deps.db, now);
+        const sleep = next ? Math.min(next.getTime() - now.getTime(), this.opts.pollMs) : this.opts.pollMs;
+        if (!this.stopped) await this.deps.signal.wait(sleep);
+      } catch (err) {
+        if (this.stopped) break;
+        failuresInARow++;
+        this.deps.log.error({ err, loop: index }, 'dispatch loop failed; backing off');
+        await this.deps.signal.wait(Math.min(30_000, 250 * 2 ** Math.min(failuresInARow, 7)));
+      }
+    }
+  }
+
+  /** One round of work: returns how many messages and events it handled. Exposed for tests and tools. */
+  async tick(): Promise<number> {
+    const { db } = this.deps;
+    const now = new Date();
+    const claimed = await claimMessages(db, this.id, now, this.opts.batchSize, this.opts.leaseMs);
+    if (claimed.length > 0) {
+      const prepared = await prepare(db, claimed, {
+        channels: this.deps.channels,
+        connectors: this.deps.connectors,
+        now,
+        inFlightMs: this.opts.leaseMs,
+        takeSendSlot: (channel: Channel) => this.sendRate.take(channel, now.getTime()),
+      });
+      await db.transaction().execute(async (trx) => {
+        await applyTransitions(trx, prepared.transitions);
+        await reschedule(trx, prepared.reschedules);
+      });
+      if (prepared.sends.length > 0) await this.sendAll(prepared.sends);
+    }
+    const events = await claimConnectorEvents(db, this.id, new Date(), this.opts.batchSize, this.opts.leaseMs);
+    if (events.length > 0) {
+      await db.transaction().execute(async (trx) => {
+        await applyProviderEvents(trx, this.deps.channels, events);
+        await sql`delete from connector_events e using unnest(${events.map((e) => e.workspace_id)}::uuid[], ${events.map((e) => e.id)}::uuid[]) as t(w, i)
+          where e.workspace_id = t.w and e.id = t.i`.execute(trx);
+      });
+    }
+    return claimed.length + events.length;
+  }
+
+  private async sendAll(sends: Prepared['sends']): Promise<void> {
+    const results = await Promise.all(
+      sends.map(({ connector, message }) =>
+        connector.send(message).catch(
+          (err: Error): SendResult => ({ ok: false, retryable: true, failure: failures.dependencyError(err.message, message.channel.platformId) }),
+        ),
+      ),
+    );
+    const now = new Date();
+    const transitions: Transition[] = [];
+    const retries: Parameters<typeof reschedule>[1] = [];
+    const followUps: { workspace_id: string; id: string; channel_id: string; message_id: string | null; kind: string; payload: string; due_at: Date }[] = [];
+    sends.forEach(({ row, message }, i) => {
+      const r = results[i];
+      const base = { workspaceId: row.workspace_id, messageId: row.id, at: now, from: ['processing'] };
+      if (r.ok) {
+        transitions.push({
+          ...base,
+          status: 'sent',
+          parts: r.parts,
+          platformReference: r.parts[0]?.platformReference,
+          chargeableUnits: r.chargeableUnits,
+          attempts: message.attempt,
+          nextAttemptAt: null,
+        });
+        for (const f of r.followUps ?? []) {
+          followUps.push({
+            workspace_id: row.workspace_id,
+            id: uuidv7(),
+            channel_id: row.channel_id,
+            message_id: f.event.kind === 'status' ? f.event.messageId : row.id,
+            kind: f.event.kind,
+            payload: JSON.stringify(f.event satisfies ProviderEvent),
+            due_at: new Date(now.getTime() + f.afterMs),
+          });
+        }
+        return;
+      }
+      if (r.retryable && message.attempt < this.opts.maxAttempts) {
+        const backoff = Math.min(this.opts.retryBaseMs * 2 ** (message.attempt - 1), 10 * 60_000);
+        retries.push({
+          workspaceId: row.workspace_id,
+          messageId: row.id,
+          nextAttemptAt: new Date(now.getTime() + Math.max(backoff, r.retryAfterMs ?? 0)),
+          attempts: message.attempt,
+          reason: r.reason ?? r.failure.description,
+        });
+        return;
+      }
+      transitions.push({
+        ...base,
+        status: 'sending_failed',
+        failure: r.failure,
+        reason: r.reason ?? r.failure.description,
+        details: r.details,
+        attempts: message.attempt,
+        nextAttemptAt: null,
+      });
+    });
+    await this.deps.db.transaction().execute(async (trx) => {
+      await applyTransitions(trx, transitions);
+      await reschedule(trx, retries);
+      if (followUps.length) await trx.insertInto('connector_events').values(followUps).execute();
+    });
+  }
+}

@@ -1,0 +1,89 @@
+import { sql } from 'kysely';
+import type { Channel } from '../channels/channels.ts';
+import { resolveContacts, contactIdFor, type Identifier } from '../contacts/contacts.ts';
+import type { Db } from '../db/database.ts';
+import type { MessageRow } from '../db/schema.ts';
+import { uuidv7 } from '../ids.ts';
+
+// A message from a contact to a channel: stored `delivered`, direction `incoming`, the contact as
+// sender and the channel's connector as receiver (Bird's inbound shape), and the contact's service
+// window on this channel reopened.
+
+export interface InboundInput {
+  contact: Identifier;
+  body: Record<string, unknown>;
+  replyTo?: Record<string, unknown> | null;
+  meta?: Record<string, unknown> | null;
+  reference?: string | null;
+  platformReference?: string;
+  at?: Date;
+}
+
+export async function recordInbound(trx: Db, channel: Channel, input: InboundInput): Promise<MessageRow> {
+  const ws = channel.workspaceId;
+  const contact = { key: input.contact.key.toLowerCase(), value: input.contact.value.trim() };
+  const contactId = contactIdFor(await resolveContacts(trx, ws, [contact]), ws, contact)!;
+  const at = input.at ?? new Date();
+  const id = uuidv7(at.getTime());
+  const platformReference = input.platformReference ?? `${id}:inbound`;
+  const row: MessageRow = {
+    workspace_id: ws,
+    id,
+    channel_id: channel.id,
+    platform: channel.platform,
+    direction: 'incoming',
+    status: 'delivered',
+    sender: { contact: { id: contactId, identifierKey: contact.key, identifierValue: contact.value } },
+    receiver: { connector: { id: channel.connectorId, identifierValue: channel.senderIdentifier ?? '' } },
+    body: input.body,
+    template: null,
+    meta: input.meta ?? { extraInformation: { timestamp: String(Math.floor(at.getTime() / 1000)) } },
+    reference: input.reference ?? '',
+    reply_to: input.replyTo ?? null,
+    tags: [],
+    short_links: null,
+    scheduled_for: null,
+    validity: null,
+    notification_url: null,
+    options: null,
+    batch_id: null,
+    navigator_id: null,
+    from_identifier: contact.value,
+    to_identifiers: channel.senderIdentifier ? [channel.senderIdentifier] : [],
+    country_codes: [],
+    email_subject: emailSubject(input.body),
+    reason: '',
+    details: null,
+    failure: null,
+    failure_code: null,
+    failure_source_code: null,
+    failure_source_name: null,
+    parts: [{ platformReference }],
+    chargeable_units: null,
+    origin: null,
+    created_at: at,
+    updated_at: at,
+    last_status_at: at,
+    next_attempt_at: null,
+    attempts: 0,
+    lease_owner: null,
+    lease_expires_at: null,
+    platform_reference: platformReference,
+  };
+  await sql`insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify([row])}::json)`.execute(trx);
+  await trx
+    .insertInto('message_status_history')
+    .values({ workspace_id: ws, message_id: id, status: 'delivered', at, reason: null, failure: undefined })
+    .execute();
+  await sql`
+    insert into channel_contacts (workspace_id, channel_id, contact_id, last_inbound_at)
+    values (${ws}, ${channel.id}, ${contactId}, ${at})
+    on conflict (workspace_id, channel_id, contact_id)
+    do update set last_inbound_at = greatest(channel_contacts.last_inbound_at, excluded.last_inbound_at)`.execute(trx);
+  return row;
+}
+
+function emailSubject(body: Record<string, unknown>): string | null {
+  const b = body as { text?: { metadata?: { subject?: string } } };
+  return b.text?.metadata?.subject ?? null;
+}
