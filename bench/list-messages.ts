@@ -74,7 +74,7 @@ async function bulkLoad(url: string, workspaceId: string, rows: number, log: (l:
              case when g % 100 = 0 then 'sandbox' end,
              case when g % 100 = 0 then 'Message expired' end,
              ts, ts, ts
-           from generate_series($2::int, $3::int) g
+           from generate_series($2::bigint, $3::bigint) g
            cross join lateral (select
                $4::bigint + g::bigint * ${SPACING_MS} as ms,
                md5(g::text) as h,

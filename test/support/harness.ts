@@ -50,6 +50,9 @@ export interface TestAviary {
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
   reset(): Promise<void>;
   close(): Promise<void>;
+  /** Polls the message until it has `status` (or any of them); fails after timeoutMs. */
+  waitForStatus(messageId: string, status: string | string[], timeoutMs?: number): Promise<any>;
+  history(messageId: string): Promise<string[]>;
 }
 
 export async function startTestAviary(kind: StoreKind, overrides: Partial<Config> = {}): Promise<TestAviary> {
@@ -61,6 +64,8 @@ export async function startTestAviary(kind: StoreKind, overrides: Partial<Config
     databaseUrl: pgdb?.url,
     logLevel: process.env.AVIARY_TEST_LOG_LEVEL ?? 'silent',
     rateLimit: false,
+    dispatchRetryBaseMs: 1,
+    dispatchPollMs: 200,
     ...overrides,
   };
   const aviary = await startAviary(config, createLogger(config));
@@ -98,13 +103,36 @@ export async function startTestAviary(kind: StoreKind, overrides: Partial<Config
     async reset() {
       const db = aviary.ctx.db;
       await aviary.ctx.messageWriter.drain();
-      await sql`truncate messages, contact_identifiers, contacts, channels, access_keys, workspaces, organizations`.execute(db);
+      await sql`truncate messages, message_status_history, connector_events, suppressions, channel_contacts,
+        contact_identifiers, contacts, channels, access_keys, workspaces, organizations`.execute(db);
       clearCaches(aviary.ctx);
       const boot = (await bootstrapIfEmpty(db))!;
       t.boot = boot;
       t.key = boot.accessKey;
       t.workspaceId = boot.workspace.id;
       t.organizationId = boot.organizationId;
+    },
+    async waitForStatus(messageId, status, timeoutMs = 10_000) {
+      const want = Array.isArray(status) ? status : [status];
+      const deadline = Date.now() + timeoutMs;
+      let last: any;
+      while (Date.now() < deadline) {
+        const res = await t.request('GET', `/workspaces/${t.workspaceId}/messages/${messageId}`);
+        last = res.body;
+        if (want.includes(last?.status)) return last;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`message ${messageId} did not reach ${want.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    },
+    async history(messageId) {
+      const rows = await aviary.ctx.db
+        .selectFrom('message_status_history')
+        .select('status')
+        .where('workspace_id', '=', t.workspaceId)
+        .where('message_id', '=', messageId)
+        .orderBy('seq')
+        .execute();
+      return rows.map((r) => r.status);
     },
     async close() {
       await aviary.close();
