@@ -92,11 +92,15 @@ export class Dispatcher {
         inFlightMs: this.opts.leaseMs,
         takeSendSlot: (channel: Channel) => this.sendRate.take(channel, now.getTime()),
       });
-      await db.transaction().execute(async (trx) => {
-        await applyTransitions(trx, prepared.transitions);
+      const applied = await db.transaction().execute(async (trx) => {
+        const rows = await applyTransitions(trx, prepared.transitions);
         await reschedule(trx, prepared.reschedules);
+        return rows;
       });
-      if (prepared.sends.length > 0) await this.sendAll(prepared.sends);
+      // Send what is now ours to send: moved to processing here, or already processing (a retry).
+      const processing = new Set(applied.filter((r) => r.status === 'processing').map((r) => r.id));
+      const sends = prepared.sends.filter((s) => s.row.status === 'processing' || processing.has(s.row.id));
+      if (sends.length > 0) await this.sendAll(sends);
     }
     const events = await claimConnectorEvents(db, this.id, new Date(), this.opts.batchSize, this.opts.leaseMs);
     if (events.length > 0) {

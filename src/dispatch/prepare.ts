@@ -5,7 +5,7 @@ import type { Connector, OutboundMessage } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { failures } from './failures.ts';
-import type { Transition } from './status-writer.ts';
+import { PENDING_STATUSES, type Transition } from './status-writer.ts';
 
 // Before anything is sent, each claimed message is checked against what can stop it: its schedule,
 // its validity, the suppression list, the WhatsApp service window and what the connector can carry.
@@ -16,7 +16,7 @@ export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export interface Prepared {
   transitions: Transition[];
-  reschedules: { workspaceId: string; messageId: string; nextAttemptAt: Date }[];
+  reschedules: { workspaceId: string; messageId: string; nextAttemptAt: Date | null }[];
   sends: { row: MessageRow; connector: Connector; message: OutboundMessage }[];
 }
 
@@ -35,13 +35,19 @@ export async function prepare(
 ): Promise<Prepared> {
   const { now } = deps;
   const out: Prepared = { transitions: [], reschedules: [], sends: [] };
+  // Each transition applies only if the message is still in the status it was claimed in: a DELETE
+  // that cancelled it in between wins, and the message is then not sent.
   const fail = (row: MessageRow, failure: Transition['failure'], reason?: string) =>
-    out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, status: 'sending_failed', at: now, failure, reason: reason ?? failure!.description, nextAttemptAt: null });
+    out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, from: [row.status], status: 'sending_failed', at: now, failure, reason: reason ?? failure!.description, nextAttemptAt: null });
 
   const suppressed = await suppressedSet(db, claimed);
   const windows = await serviceWindows(db, claimed);
 
   for (const row of claimed) {
+    if (!PENDING_STATUSES.includes(row.status)) {
+      out.reschedules.push({ workspaceId: row.workspace_id, messageId: row.id, nextAttemptAt: null });
+      continue;
+    }
     const channel = await deps.channels.get(row.workspace_id, row.channel_id);
     const connector = channel && deps.connectors.get(channel.connectorType);
     const contacts = (row.receiver as { contacts?: ReceiverContact[] }).contacts ?? [];
@@ -61,7 +67,7 @@ export async function prepare(
     const scheduledFor = row.scheduled_for?.getTime();
     if (scheduledFor !== undefined && scheduledFor > now.getTime()) {
       if (row.status === 'scheduled') out.reschedules.push({ workspaceId: row.workspace_id, messageId: row.id, nextAttemptAt: row.scheduled_for! });
-      else out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, status: 'scheduled', at: now, nextAttemptAt: row.scheduled_for! });
+      else out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, from: [row.status], status: 'scheduled', at: now, nextAttemptAt: row.scheduled_for! });
       continue;
     }
     const validFrom = Math.max(row.created_at.getTime(), scheduledFor ?? 0);
@@ -70,7 +76,7 @@ export async function prepare(
       continue;
     }
     if (contacts.some((c) => suppressed.has(`${row.workspace_id}|${c.identifierKey}|${c.identifierValue}`))) {
-      out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, status: 'skipped', at: now, reason: 'suppressed', nextAttemptAt: null });
+      out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, from: [row.status], status: 'skipped', at: now, reason: 'suppressed', nextAttemptAt: null });
       continue;
     }
     if (row.platform === 'whatsapp' && row.template == null) {
@@ -95,7 +101,7 @@ export async function prepare(
     const inFlightUntil = new Date(now.getTime() + deps.inFlightMs);
     // A retry (or a crashed worker's message) is already `processing`: hold it without a new history entry.
     if (row.status === 'processing') out.reschedules.push({ workspaceId: row.workspace_id, messageId: row.id, nextAttemptAt: inFlightUntil });
-    else out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, status: 'processing', at: now, nextAttemptAt: inFlightUntil });
+    else out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, from: [row.status], status: 'processing', at: now, nextAttemptAt: inFlightUntil });
     out.sends.push({
       row,
       connector,

@@ -83,13 +83,20 @@ export async function applyTransitions(trx: Db, transitions: Transition[]): Prom
   return result.rows;
 }
 
-/** Puts messages back for later without a status change (retry backoff, rate limits, early wake-up). */
-export async function reschedule(trx: Db, items: { workspaceId: string; messageId: string; nextAttemptAt: Date; attempts?: number; reason?: string }[]): Promise<void> {
+/** Statuses in which a message still has dispatch work ahead of it. */
+export const PENDING_STATUSES = ['accepted', 'scheduled', 'processing'];
+
+/**
+ * Puts messages back for later without a status change (retry backoff, rate limits, early wake-up),
+ * or releases them (nextAttemptAt null). A message that reached a final status meanwhile (cancelled
+ * by DELETE) is released whatever was asked, so it is never claimed again.
+ */
+export async function reschedule(trx: Db, items: { workspaceId: string; messageId: string; nextAttemptAt: Date | null; attempts?: number; reason?: string }[]): Promise<void> {
   if (items.length === 0) return;
   const rows = items.map((i) => ({ workspace_id: i.workspaceId, id: i.messageId, next_attempt_at: i.nextAttemptAt, attempts: i.attempts ?? null, reason: i.reason ?? null }));
   await sql`
     update messages m set
-      next_attempt_at = t.next_attempt_at,
+      next_attempt_at = case when m.status = any (${PENDING_STATUSES}::text[]) then t.next_attempt_at end,
       attempts = coalesce(t.attempts, m.attempts),
       reason = coalesce(t.reason, m.reason),
       lease_owner = null,

@@ -3,6 +3,7 @@ import type { Principal } from '../auth/authenticate.ts';
 import { channelRoutes } from '../channels/routes.ts';
 import { contactRoutes } from '../contacts/routes.ts';
 import type { AppContext } from '../context.ts';
+import { batchRoutes } from '../messages/batch.ts';
 import { messageRoutes } from '../messages/routes.ts';
 import { docsRoutes } from './docs.ts';
 import { installErrorHandling } from './error-handler.ts';
@@ -49,6 +50,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
       });
       channelRoutes(scope, ctx);
       messageRoutes(scope, ctx);
+      batchRoutes(scope, ctx);
       contactRoutes(scope, ctx);
     },
     { prefix: '/workspaces/:workspaceId' },

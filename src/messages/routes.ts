@@ -4,6 +4,7 @@ import type { AppContext } from '../context.ts';
 import { errors } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import { resolveRecipients } from './accept-message.ts';
+import { cancelMessage } from './cancel-message.ts';
 import { listMessages, parseMessageQuery, type MessageFilter } from './list-messages.ts';
 import { messageJson } from './message-json.ts';
 import { checkPlatformRules } from './platform-rules.ts';
@@ -56,6 +57,16 @@ export function messageRoutes(app: FastifyInstance, ctx: AppContext): void {
       const ws = request.principal.workspace.id;
       const channel = await requireChannel(ctx, ws, request.params.channelId);
       return getMessageJson(ctx, request, ws, request.params.messageId, channel.id);
+    },
+  );
+
+  app.delete<{ Params: { workspaceId: string; channelId: string; messageId: string } }>(
+    '/channels/:channelId/messages/:messageId',
+    async (request, reply) => {
+      const ws = request.principal.workspace.id;
+      const channel = await requireChannel(ctx, ws, request.params.channelId);
+      await cancelMessage(ctx.db, ws, channel.id, request.params.messageId);
+      return reply.code(204).send();
     },
   );
 
