@@ -31,7 +31,6 @@ export const errors = {
   notFound: (what: string) => new ApiError(404, 'NotFound', `The requested resource does not exist: ${what} not found`),
   routeNotFound: (method: string, url: string) =>
     new ApiError(404, 'NotFound', `The requested resource does not exist: no route for ${method} ${url}`),
-  methodNotAllowed: (method: string) => new ApiError(405, 'MethodNotAllowed', `Method ${method} is not allowed here`),
   conflict: (message: string) => new ApiError(409, 'Conflict', message),
   channelInactive: () => new ApiError(409, 'ChannelInactive', 'The channel is not active'),
   payloadTooLarge: (limit: number) =>

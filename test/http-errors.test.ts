@@ -51,6 +51,7 @@ describe('HTTP errors', () => {
     const form = await t.request('POST', path, 'a=b', { 'content-type': 'application/x-www-form-urlencoded' });
     assert.equal(form.status, 415);
     assert.equal(form.body.code, 'UnsupportedMediaType');
+    assert.equal((await t.request('POST', path, JSON.stringify(valid), { 'content-type': 'text/plain' })).status, 415);
     const big = await t.request('POST', path, { ...valid, reference: 'x'.repeat(5000) });
     assert.equal(big.status, 413);
     assert.equal(big.body.code, 'PayloadTooLarge');

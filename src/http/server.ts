@@ -2,6 +2,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Principal } from '../auth/authenticate.ts';
 import { channelRoutes } from '../channels/routes.ts';
 import { contactRoutes } from '../contacts/routes.ts';
+import { interactionRoutes } from '../interactions/routes.ts';
+import { simulateRoutes } from '../sandbox/simulate-routes.ts';
+import { suppressionRoutes } from '../suppressions/routes.ts';
 import type { AppContext } from '../context.ts';
 import { batchRoutes } from '../messages/batch.ts';
 import { messageRoutes } from '../messages/routes.ts';
@@ -25,6 +28,8 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
   installErrorHandling(app, ctx.config.bodyLimit);
+  // The API speaks JSON only: anything else is 415, not a string handed to a JSON validator.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
@@ -52,6 +57,9 @@ export function buildServer(ctx: AppContext): FastifyInstance {
       messageRoutes(scope, ctx);
       batchRoutes(scope, ctx);
       contactRoutes(scope, ctx);
+      interactionRoutes(scope, ctx);
+      simulateRoutes(scope, ctx);
+      suppressionRoutes(scope, ctx);
     },
     { prefix: '/workspaces/:workspaceId' },
   );

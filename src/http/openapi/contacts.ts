@@ -29,6 +29,21 @@ const schemas: Record<string, JsonSchema> = {
     },
   },
   ContactList: pageOf('Contact', 'A page of contacts, oldest first.'),
+  ChannelContactInformation: {
+    type: 'object',
+    description: 'What a channel knows about a contact (Bird\'s `ChannelContactInformation`).',
+    additionalProperties: false,
+    required: ['serviceWindowExpireAt', 'isPermanentSession', 'metadata'],
+    properties: {
+      serviceWindowExpireAt: {
+        type: ['string', 'null'],
+        format: 'date-time',
+        description: 'WhatsApp: when the customer-service window closes, 24 hours after the contact last wrote in; `null` if they never did, and on other platforms.',
+      },
+      isPermanentSession: { type: 'boolean', description: '`true` on platforms without a service window (all but WhatsApp).' },
+      metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    },
+  },
 };
 
 export const contactsFeature: ApiFeature = {
@@ -49,6 +64,16 @@ export const contactsFeature: ApiFeature = {
           '200': { description: 'A page of contacts.', content: json(componentRef('ContactList')) },
           ...errorRefs(400),
         },
+      },
+    },
+    '/channels/{channelId}/contacts/{contactId}': {
+      parameters: [paramRef('channelId'), paramRef('contactId')],
+      get: {
+        operationId: 'getChannelContactInformation',
+        summary: 'Get channel details for a contact',
+        description: 'Whether the channel may send the contact free-form messages now: the WhatsApp customer-service window.',
+        tags: ['Contacts'],
+        responses: { '200': { description: 'The channel\'s view of the contact.', content: json(componentRef('ChannelContactInformation')) } },
       },
     },
     '/contacts/{contactId}': {

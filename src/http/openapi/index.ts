@@ -13,14 +13,25 @@ import {
   shellVariable,
 } from './common.ts';
 import { contactsFeature } from './contacts.ts';
+import { interactionsFeature } from './interactions.ts';
 import { messagesFeature } from './messages.ts';
+import { sandboxFeature } from './sandbox.ts';
 import { serverFeature } from './server.ts';
+import { suppressionsFeature } from './suppressions.ts';
 import { HTTP_METHODS, type ApiFeature, type JsonSchema, type OpenApiDocument, type Operation, type Parameter, type PathItem, type Reference } from './types.ts';
 
 // The OpenAPI 3.1 document of Aviary's HTTP API, assembled from one module per feature area. To
 // document a new area, add a module exporting an ApiFeature and list it here.
 
-export const FEATURES: ApiFeature[] = [serverFeature, channelsFeature, messagesFeature, contactsFeature];
+export const FEATURES: ApiFeature[] = [
+  serverFeature,
+  channelsFeature,
+  messagesFeature,
+  interactionsFeature,
+  contactsFeature,
+  suppressionsFeature,
+  sandboxFeature,
+];
 
 /** Where src/http/server.ts mounts the authenticated routes. */
 export const WORKSPACE_PREFIX = '/workspaces/{workspaceId}';

@@ -75,3 +75,13 @@ export function validatorSchemaToComponents(schema: JsonSchema, rootName: string
 export function nullable(schema: JsonSchema): JsonSchema {
   return makeNullable(schema);
 }
+
+/** A copy of an object schema with descriptions added to some of its properties (annotations only). */
+export function describeProperties(schema: JsonSchema, descriptions: Record<string, string>): JsonSchema {
+  const properties = { ...(schema.properties as Record<string, JsonSchema>) };
+  for (const [name, description] of Object.entries(descriptions)) {
+    if (!properties[name]) throw new Error(`cannot describe unknown property "${name}"`);
+    properties[name] = { ...properties[name], description };
+  }
+  return { ...schema, properties };
+}

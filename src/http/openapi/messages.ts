@@ -1,23 +1,50 @@
 import { PLATFORM_NAMES, PLATFORMS } from '../../channels/platforms.ts';
+import { DEFAULT_VALIDITY_SECONDS } from '../../messages/accept-message.ts';
 import { createMessageSchema } from '../../messages/create-message-schema.ts';
+import { MAX_SCHEDULE_AHEAD_MS } from '../../messages/validate-message.ts';
 import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, paramRef, uuid } from './common.ts';
-import { componentRef, nullable, validatorSchemaToComponents } from './json-schema.ts';
+import { componentRef, describeProperties, nullable, validatorSchemaToComponents } from './json-schema.ts';
 import type { ApiFeature, JsonSchema, Operation, Parameter, Reference } from './types.ts';
 
-// Messages: src/messages/routes.ts (send, get) and src/messages/list-messages.ts (the list filters).
+// Messages: src/messages/routes.ts (send, get, cancel), src/messages/batch.ts (batch send) and
+// src/messages/list-messages.ts (the list filters).
 // The send body is Aviary's own validator schema (src/messages/create-message-schema.ts), converted to
 // OpenAPI 3.1 components rather than copied, so the document cannot drift from what is enforced.
+
+const MAX_SCHEDULE_DAYS = MAX_SCHEDULE_AHEAD_MS / 86_400_000;
 
 const identifiers = PLATFORM_NAMES.map((p) => `\`${p}\`: \`${PLATFORMS[p].identifierKey}\``).join(', ');
 
 const MESSAGE_STATUSES = ['accepted', 'rejected', 'processing', 'scheduled', 'sent', 'sending_failed', 'delivered', 'delivery_failed', 'deleted', 'skipped'];
 
+const createMessage = validatorSchemaToComponents(createMessageSchema, 'CreateMessage');
+// The validator schema carries no descriptions (Bird's reference has them); the top level gets short ones here.
+createMessage.CreateMessage = describeProperties(createMessage.CreateMessage, {
+  sender: 'Overrides the channel\'s sender identifier (and annotations) for this message.',
+  receiver:
+    'Who the message goes to: `contacts`, each named by `identifierValue` (with `identifierKey`, default the platform\'s), `identifiers`, an existing contact `id`, or `platformAddress`. Exactly one contact, except on email (`type` to/cc/bcc).',
+  reference: 'Your own reference for the message, returned with it.',
+  template: 'A template to send (`projectId`, `version`, `locale`, `parameters`), instead of a `body`.',
+  meta: 'Extra information: email subject and headers (`meta.email`), navigator, flow and campaign references.',
+  replyTo: 'The message this one replies to.',
+  body: 'The content, by `type`: `text`, `html` (email only), `image`, `file`, `gif`, `location`, `carousel`, `list`, `section` or `authentication`.',
+  notification: 'Where status updates of this message are to be reported (`url`).',
+  capFrequency: 'Apply the platform\'s frequency capping to this message (Bird option, stored with the message).',
+  enableLinkTracking: 'Add tracking parameters to links (Bird option, stored with the message).',
+  ignoreQuietHours: 'Send even during quiet hours (Bird option, stored with the message).',
+  ignoreGlobalHoldout: 'Skip the global holdout check, for transactional messages (Bird option, stored with the message).',
+  tags: 'Up to 10 tags for finding the message again (the `tag` filter of the list endpoints). Stored lower-cased.',
+  shortLinks: 'Shorten the links of the message on this `domain`.',
+  scheduledFor: `Send at this time (RFC 3339), at most ${MAX_SCHEDULE_DAYS} days ahead.`,
+  validity: `Seconds the message may wait to be sent before it expires; default ${DEFAULT_VALIDITY_SECONDS} (${DEFAULT_VALIDITY_SECONDS / 3600} hours).`,
+});
+
 const schemas: Record<string, JsonSchema> = {
-  ...validatorSchemaToComponents(createMessageSchema, 'CreateMessage'),
+  ...createMessage,
   MessageConnector: {
     type: 'object',
     title: 'ChannelConnector',
-    description: 'The channel\'s side of a message: the sender of an outgoing message.',
+    description: 'The channel\'s side of a message: the sender of an outgoing message, the receiver of an incoming one.',
     required: ['connector'],
     properties: {
       connector: {
@@ -82,8 +109,8 @@ const schemas: Record<string, JsonSchema> = {
       channelId: uuid(),
       sender: { oneOf: [componentRef('MessageConnector'), componentRef('MessageContact')] },
       receiver: { oneOf: [componentRef('MessageConnector'), componentRef('MessageContacts')] },
-      body: componentRef('Body'),
-      template: componentRef('Template'),
+      body: { ...componentRef('Body'), description: 'The body as sent. (A `rejected` entry of a batch keeps what was given, valid or not.)' },
+      template: { ...componentRef('Template'), description: 'The template as sent, for template messages.' },
       meta: componentRef('Meta'),
       reference: { type: 'string', description: 'The `reference` given at send time.' },
       parts: { type: 'array', items: { type: 'object', properties: { platformReference: { type: 'string' } } } },
@@ -102,6 +129,30 @@ const schemas: Record<string, JsonSchema> = {
       lastStatusAt: dateTime(),
       createdAt: dateTime(),
       updatedAt: dateTime(),
+    },
+  },
+  MessageBatch: {
+    type: 'object',
+    description: 'The messages of a batch, one per request and in the same order.',
+    required: ['batchId', 'results'],
+    properties: {
+      batchId: uuid('Also set as `batchId` on each message; the `batchId` filter of the list endpoints finds them all.'),
+      results: { type: 'array', items: componentRef('Message') },
+    },
+  },
+  CreateMessageBatch: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['messageRequests'],
+    properties: {
+      messageRequests: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 100,
+        items: componentRef('CreateMessage'),
+        description:
+          'The messages to send. Each is checked on its own: one that is invalid does not fail the batch but is stored as a `rejected` message with failure code 11002 and the problems, as JSON, in `details`.',
+      },
     },
   },
   MessageList: pageOf('Message', 'A page of messages, newest first unless `reverse`.', {
@@ -171,7 +222,7 @@ export const messagesFeature: ApiFeature = {
         description:
           'Sends a message through the channel, which must be `active`. The body is Bird\'s `CreateMessage`: a `receiver`, and a `body` or a `template`. ' +
           'Besides the schema, Aviary checks what the platform needs: receiver identifiers of the channel\'s kind (E.164 phone numbers, email addresses), ' +
-          'one receiver except on email, a subject on email, platform size limits, and `scheduledFor` at most 35 days ahead.\n\n' +
+          `one receiver except on email, a subject on email, platform size limits, and \`scheduledFor\` at most ${MAX_SCHEDULE_DAYS} days ahead.\n\n` +
           'Each receiver is resolved to a contact of the workspace (created on first use). 202 means the message is durably stored, with status `accepted`.',
         tags: ['Messages'],
         requestBody: {
@@ -190,9 +241,42 @@ export const messagesFeature: ApiFeature = {
       },
       get: listOperation('listChannelMessages', 'List a channel\'s messages', 'Messages of this channel.'),
     },
+    '/channels/{channelId}/batch/messages': {
+      parameters: [paramRef('channelId')],
+      post: {
+        operationId: 'createChannelMessageBatch',
+        summary: 'Send a batch of messages',
+        description:
+          'Sends 1 to 100 messages through the channel, which must be `active`, in one request and one transaction: all of them are stored or none. ' +
+          'Only the envelope can make the request fail (422); each message request is validated like a single send, and an invalid one becomes a `rejected` message of the batch.',
+        tags: ['Messages'],
+        requestBody: {
+          required: true,
+          content: json(componentRef('CreateMessageBatch'), {
+            messageRequests: [
+              { receiver: { contacts: [{ identifierValue: '+31612345678' }] }, body: { type: 'text', text: { text: 'Your code is 123456' } } },
+              { receiver: { contacts: [{ identifierValue: '+31687654321' }] }, body: { type: 'text', text: { text: 'Your code is 654321' } }, reference: 'user-42' },
+            ],
+          }),
+        },
+        responses: {
+          '202': { description: 'The batch was stored: accepted and rejected messages, in request order.', content: json(componentRef('MessageBatch')) },
+          ...errorRefs(...BODY_ERROR_STATUSES, 409),
+        },
+      },
+    },
     '/channels/{channelId}/messages/{messageId}': {
       parameters: [paramRef('channelId'), paramRef('messageId')],
       get: { operationId: 'getChannelMessage', summary: 'Get a message of a channel', tags: ['Messages'], responses: { '200': messageResponse } },
+      delete: {
+        operationId: 'deleteChannelMessage',
+        summary: 'Cancel a message',
+        description:
+          'Cancels a message that has not been handed to a provider yet: an `accepted` or `scheduled` message becomes `deleted` and is not sent. ' +
+          'Any later status answers 409 `Conflict`.',
+        tags: ['Messages'],
+        responses: { '204': { description: 'The message was cancelled.' }, ...errorRefs(409) },
+      },
     },
     '/messages': {
       get: listOperation('listMessages', 'List messages', 'Messages of every channel of the workspace, including deleted channels.'),
