@@ -40,7 +40,9 @@ for (const kind of storeKinds()) {
 
       const got = await t.request('GET', `/workspaces/${t.workspaceId}/channels/${t.channel('sms')}/messages/${m.id}`);
       assert.equal(got.status, 200);
-      assert.deepEqual(got.body, m);
+      // The dispatcher may already have moved it on; everything but the lifecycle fields is as accepted.
+      const stable = ({ status, lastStatusAt, updatedAt, parts, chargeableUnits, ...rest }: any) => rest;
+      assert.deepEqual(stable(got.body), stable(m));
 
       // The contact exists and is reused by the next message to the same number.
       const c = await t.request('GET', `/workspaces/${t.workspaceId}/contacts/${contact.id}`);

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { startAviary, type Aviary } from '../../src/app.ts';
-import { bootstrapIfEmpty, type BootstrapResult } from '../../src/bootstrap.ts';
-import { defaultConfig, type Config } from '../../src/config.ts';
-import { clearCaches } from '../../src/context.ts';
-import { createLogger } from '../../src/app.ts';
-import { sql } from 'kysely';
+import type { Aviary } from '../../src/app.ts';
+import type { BootstrapResult } from '../../src/bootstrap.ts';
+import type { Platform } from '../../src/channels/platforms.ts';
+import type { Config } from '../../src/config.ts';
+import { startEmulator } from '../../src/testing.ts';
 
 // Test harness: a real Aviary on a free loopback port, on PGlite (always) and on a fresh PostgreSQL
 // database (when scripts/test.mjs found one). One instance per test file; reset() empties it between
@@ -57,30 +56,23 @@ export interface TestAviary {
 
 export async function startTestAviary(kind: StoreKind, overrides: Partial<Config> = {}): Promise<TestAviary> {
   const pgdb = kind === 'postgres' ? await freshPostgresDatabase() : undefined;
-  const config: Config = {
-    ...defaultConfig(),
-    port: 0,
-    memory: kind === 'pglite',
+  const emulator = await startEmulator({
     databaseUrl: pgdb?.url,
-    logLevel: process.env.AVIARY_TEST_LOG_LEVEL ?? 'silent',
-    rateLimit: false,
-    dispatchRetryBaseMs: 1,
-    dispatchPollMs: 200,
-    ...overrides,
-  };
-  const aviary = await startAviary(config, createLogger(config));
+    config: { logLevel: process.env.AVIARY_TEST_LOG_LEVEL ?? 'silent', dispatchRetryBaseMs: 1, dispatchPollMs: 200, ...overrides },
+  });
+  const aviary = emulator.aviary;
   const t: TestAviary = {
     kind,
     aviary,
-    url: aviary.url,
+    url: emulator.baseUrl,
     boot: aviary.bootstrap!,
-    key: aviary.bootstrap!.accessKey,
-    workspaceId: aviary.bootstrap!.workspace.id,
-    organizationId: aviary.bootstrap!.organizationId,
+    key: emulator.accessKey,
+    workspaceId: emulator.workspaceId,
+    organizationId: emulator.organizationId,
     channel(platform) {
-      const c = t.boot.channels.find((ch) => ch.platform === platform);
-      if (!c) throw new Error(`no ${platform} channel`);
-      return c.id;
+      const id = emulator.channels[platform as Platform];
+      if (!id) throw new Error(`no ${platform} channel`);
+      return id;
     },
     async request(method, path, body, headers = {}) {
       const h: Record<string, string> = { authorization: `AccessKey ${t.key}`, ...headers };
@@ -100,30 +92,8 @@ export async function startTestAviary(kind: StoreKind, overrides: Partial<Config
       }
       return { status: res.status, body: parsed, headers: res.headers };
     },
-    async reset() {
-      const db = aviary.ctx.db;
-      await aviary.ctx.messageWriter.drain();
-      await sql`truncate messages, message_status_history, connector_events, suppressions, channel_contacts,
-        contact_identifiers, contacts, channels, access_keys, workspaces, organizations`.execute(db);
-      clearCaches(aviary.ctx);
-      const boot = (await bootstrapIfEmpty(db))!;
-      t.boot = boot;
-      t.key = boot.accessKey;
-      t.workspaceId = boot.workspace.id;
-      t.organizationId = boot.organizationId;
-    },
-    async waitForStatus(messageId, status, timeoutMs = 10_000) {
-      const want = Array.isArray(status) ? status : [status];
-      const deadline = Date.now() + timeoutMs;
-      let last: any;
-      while (Date.now() < deadline) {
-        const res = await t.request('GET', `/workspaces/${t.workspaceId}/messages/${messageId}`);
-        last = res.body;
-        if (want.includes(last?.status)) return last;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error(`message ${messageId} did not reach ${want.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-    },
+    reset: () => emulator.reset(),
+    waitForStatus: (messageId, status, timeoutMs) => emulator.waitForStatus(messageId, status, { timeoutMs }),
     async history(messageId) {
       const rows = await aviary.ctx.db
         .selectFrom('message_status_history')
@@ -135,7 +105,7 @@ export async function startTestAviary(kind: StoreKind, overrides: Partial<Config
       return rows.map((r) => r.status);
     },
     async close() {
-      await aviary.close();
+      await emulator.close();
       await pgdb?.drop();
     },
   };
