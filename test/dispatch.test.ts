@@ -134,6 +134,36 @@ for (const kind of storeKinds()) {
       assert.deepEqual(done.failure.source, { name: 'whatsapp', code: '131047' });
     });
 
+    test('a WhatsApp template goes out outside the service window, rendered; a bad template is 422', async () => {
+      const ws = `/workspaces/${t.workspaceId}`;
+      const project = await t.request('POST', `${ws}/projects`, { name: 'order-shipped', type: 'channelTemplate' });
+      assert.equal(project.status, 201, JSON.stringify(project.body));
+      const version = await t.request('POST', `${ws}/projects/${project.body.id}/channel-templates`, {
+        defaultLocale: 'en',
+        supportedPlatforms: ['whatsapp'],
+        genericContent: [{ locale: 'en', body: { type: 'text', text: { text: 'Hi {{name}}, order {{orderId}} shipped' } } }],
+        approval: 'auto',
+      });
+      assert.equal(version.status, 201, JSON.stringify(version.body));
+      const m = await send('whatsapp', {
+        receiver: { contacts: [{ identifierValue: '+31612345678' }] },
+        template: { projectId: project.body.id, version: 'latest', locale: 'en-US', parameters: [{ type: 'string', key: 'name', value: 'Ann' }, { type: 'string', key: 'orderId', value: 'A-17' }] },
+      });
+      assert.equal(m.body.text.text, 'Hi Ann, order A-17 shipped');
+      assert.equal((await t.waitForStatus(m.id, 'delivered')).template.projectId, project.body.id);
+      const missing = await t.request('POST', `${ws}/channels/${t.channel('whatsapp')}/messages`, {
+        receiver: { contacts: [{ identifierValue: '+31612345678' }] },
+        template: { projectId: project.body.id, version: 'latest', locale: 'en', parameters: [{ type: 'string', key: 'name', value: 'Ann' }] },
+      });
+      assert.equal(missing.status, 422);
+      assert.ok(JSON.stringify(missing.body.details).includes('orderId'), JSON.stringify(missing.body));
+      const unknown = await t.request('POST', `${ws}/channels/${t.channel('whatsapp')}/messages`, {
+        receiver: { contacts: [{ identifierValue: '+31612345678' }] },
+        template: { projectId: '00000000-0000-4000-8000-000000000000', version: 'latest', locale: 'en' },
+      });
+      assert.equal(unknown.status, 422);
+    });
+
     test('auto-reply: an inbound message arrives from the contact', async () => {
       const m = await send('sms', text('+31612341012', 'ping'));
       await t.waitForStatus(m.id, 'delivered');

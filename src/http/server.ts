@@ -8,6 +8,7 @@ import { suppressionRoutes } from '../suppressions/routes.ts';
 import type { AppContext } from '../context.ts';
 import { batchRoutes } from '../messages/batch.ts';
 import { messageRoutes } from '../messages/routes.ts';
+import { templateRoutes } from '../templates/routes.ts';
 import { docsRoutes } from './docs.ts';
 import { installErrorHandling } from './error-handler.ts';
 
@@ -57,6 +58,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
       messageRoutes(scope, ctx);
       batchRoutes(scope, ctx);
       contactRoutes(scope, ctx);
+      templateRoutes(scope, ctx);
       interactionRoutes(scope, ctx);
       simulateRoutes(scope, ctx);
       suppressionRoutes(scope, ctx);

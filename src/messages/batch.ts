@@ -3,11 +3,11 @@ import type { AppContext } from '../context.ts';
 import { ApiError, errors } from '../errors.ts';
 import { bodyValidator } from '../http/validate.ts';
 import { uuidv7 } from '../ids.ts';
-import { rememberContacts, resolveRecipients, writeMessages, type PendingMessage } from './accept-message.ts';
+import { rememberContacts, writeMessages, type PendingMessage } from './accept-message.ts';
+import { checkSend } from './check-send.ts';
 import { messageJson } from './message-json.ts';
-import { checkPlatformRules } from './platform-rules.ts';
 import { activeChannel } from './routes.ts';
-import { validateCreateMessage, type CreateMessageRequest, type ValidationDetails } from './validate-message.ts';
+import type { CreateMessageRequest, ValidationDetails } from './validate-message.ts';
 
 // Batch send (Bird): 1-100 message requests in one call. The batch is all-or-nothing as a write (one
 // transaction), but not as validation: an invalid entry becomes a stored `rejected` message with an
@@ -29,16 +29,13 @@ export function batchRoutes(app: FastifyInstance, ctx: AppContext): void {
     const batchId = uuidv7();
     const pending: PendingMessage[] = [];
     for (const raw of messageRequests) {
-      const checked = validateCreateMessage(raw);
-      let problems: ValidationDetails | null = checked.ok ? checkPlatformRules(channel.platform, checked.value) : checked.details;
-      if (checked.ok && !problems) {
-        try {
-          pending.push({ channel, request: checked.value, recipients: await resolveRecipients(ctx.db, channel, checked.value), batchId });
-          continue;
-        } catch (err) {
-          if (!(err instanceof ApiError) || !err.details) throw err;
-          problems = err.details;
-        }
+      let problems: ValidationDetails;
+      try {
+        pending.push({ ...(await checkSend(ctx, channel, raw)), batchId });
+        continue;
+      } catch (err) {
+        if (!(err instanceof ApiError) || !err.details) throw err;
+        problems = err.details;
       }
       pending.push({
         channel,

@@ -3,12 +3,10 @@ import type { Channel } from '../channels/channels.ts';
 import type { AppContext } from '../context.ts';
 import { errors } from '../errors.ts';
 import { isUuid } from '../ids.ts';
-import { resolveRecipients } from './accept-message.ts';
 import { cancelMessage } from './cancel-message.ts';
 import { listMessages, parseMessageQuery, type MessageFilter } from './list-messages.ts';
 import { messageJson } from './message-json.ts';
-import { checkPlatformRules } from './platform-rules.ts';
-import { validateCreateMessage } from './validate-message.ts';
+import { checkSend } from './check-send.ts';
 
 type ChannelParams = { Params: { workspaceId: string; channelId: string } };
 type Query = Record<string, string | string[] | undefined>;
@@ -30,13 +28,9 @@ export function messageRoutes(app: FastifyInstance, ctx: AppContext): void {
     if (request.body === undefined) throw errors.badRequest('A JSON request body is required');
     const ws = request.principal.workspace.id;
     const channel = await activeChannel(ctx, ws, request.params.channelId);
-    const checked = validateCreateMessage(request.body);
-    if (!checked.ok) throw errors.invalidPayload(checked.details);
-    const platformProblems = checkPlatformRules(channel.platform, checked.value);
-    if (platformProblems) throw errors.invalidPayload(platformProblems);
-    const recipients = await resolveRecipients(ctx.db, channel, checked.value);
+    const pending = await checkSend(ctx, channel, request.body);
     // Resolves only after the transaction holding the message has committed: 202 means durable.
-    const row = await ctx.messageWriter.submit({ channel, request: checked.value, recipients });
+    const row = await ctx.messageWriter.submit(pending);
     return reply.code(202).send(messageJson(row));
   });
 

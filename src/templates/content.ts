@@ -10,7 +10,6 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { PLATFORM_NAMES, PLATFORMS, isPlatform, type Platform } from '../channels/platforms.ts';
 import type { ErrorDetails } from '../errors.ts';
 import { birdFormats, createMessageSchema } from '../messages/create-message-schema.ts';
-import type { MessageBody } from '../messages/validate-message.ts';
 import { ajvDetails, bodyValidator } from '../http/validate.ts';
 
 export const VARIABLE_TYPES = ['string', 'number', 'boolean'] as const;
@@ -147,7 +146,8 @@ function contentEntry(withPlatform: boolean) {
   };
 }
 
-export const validateCreateVersion = bodyValidator<CreateVersionBody>({
+/** The body of POST .../channel-templates (also published in the OpenAPI document). */
+export const createVersionSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['defaultLocale'],
@@ -198,7 +198,9 @@ export const validateCreateVersion = bodyValidator<CreateVersionBody>({
     shortLinks: { type: ['object', 'null'] },
     approval: { type: 'string', enum: ['auto', 'manual'] },
   },
-});
+};
+
+export const validateCreateVersion = bodyValidator<CreateVersionBody>(createVersionSchema);
 
 // ---- Bird message body schema (the send endpoint's own) ----
 
@@ -337,6 +339,14 @@ export function compileVersion(input: CreateVersionBody): { ok: true; content: V
     }
   }
 
+  // Explicit supportedPlatforms must cover every platform that has content of its own.
+  const declared = input.supportedPlatforms?.map((p) => (p === 'all' ? 'all' : platformOf(p)!));
+  if (declared && !declared.includes('all')) {
+    platformContent.forEach((e, i) => {
+      if (!declared.includes(e.platform!)) add(details, `.platformContent[${i}].platform`, `"${e.platform}" is not in supportedPlatforms`);
+    });
+  }
+
   const defaultLocale = normaliseLocale(input.defaultLocale);
   if (entries.length && !entries.some(({ entry }) => sameLocale(entry.locale, defaultLocale))) {
     add(details, '.defaultLocale', `must exist in the content: no entry has locale "${defaultLocale}"`);
@@ -383,9 +393,7 @@ export function compileVersion(input: CreateVersionBody): { ok: true; content: V
   if (Object.keys(details).length) return { ok: false, details };
 
   const contentPlatforms = [...new Set(platformContent.map((e) => e.platform!))];
-  const supportedPlatforms = input.supportedPlatforms
-    ? [...new Set(input.supportedPlatforms.map((p) => (p === 'all' ? 'all' : platformOf(p)!)))]
-    : [...contentPlatforms, ...(generic.length ? ['all'] : [])];
+  const supportedPlatforms = declared ? [...new Set(declared)] : [...contentPlatforms, ...(generic.length ? ['all'] : [])];
   const reviewPlatforms: Platform[] =
     supportedPlatforms.includes('whatsapp') || contentPlatforms.includes('whatsapp') ? ['whatsapp'] : [];
   const locales: string[] = [];
@@ -408,4 +416,3 @@ export function compileVersion(input: CreateVersionBody): { ok: true; content: V
   };
 }
 
-export type { MessageBody };

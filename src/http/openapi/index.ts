@@ -19,6 +19,7 @@ import { sandboxFeature } from './sandbox.ts';
 import { serverFeature } from './server.ts';
 import { suppressionsFeature } from './suppressions.ts';
 import { HTTP_METHODS, type ApiFeature, type JsonSchema, type OpenApiDocument, type Operation, type Parameter, type PathItem, type Reference } from './types.ts';
+import { templatesFeature } from '../../templates/openapi.ts';
 
 // The OpenAPI 3.1 document of Aviary's HTTP API, assembled from one module per feature area. To
 // document a new area, add a module exporting an ApiFeature and list it here.
@@ -31,6 +32,7 @@ export const FEATURES: ApiFeature[] = [
   contactsFeature,
   suppressionsFeature,
   sandboxFeature,
+  templatesFeature,
 ];
 
 /** Where src/http/server.ts mounts the authenticated routes. */
