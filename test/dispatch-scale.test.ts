@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { createLogger, startAviary, type Aviary } from '../src/app.ts';
+import { defaultConfig, type Config } from '../src/config.ts';
+import { claimMessages } from '../src/dispatch/claim.ts';
+import { freshPostgresDatabase } from './support/harness.ts';
+
+// Several processes on one PostgreSQL: they share the work, a crashed worker's messages are finished
+// by another, and nothing is sent twice. Each Aviary here has its own pool and dispatcher, exactly as
+// separate processes would; only the database connects them.
+
+const skip = !process.env.AVIARY_TEST_DATABASE_URL && 'needs PostgreSQL';
+
+describe('dispatch across processes (postgres)', { skip }, () => {
+  let pgdb: Awaited<ReturnType<typeof freshPostgresDatabase>>;
+  let api: Aviary;
+  let key: string;
+  let ws: string;
+  let sms: string;
+  const workers: Aviary[] = [];
+  const config = (overrides: Partial<Config>): Config => ({
+    ...defaultConfig(),
+    port: 0,
+    databaseUrl: pgdb.url,
+    logLevel: 'silent',
+    rateLimit: false,
+    dispatchRetryBaseMs: 1,
+    dispatchPollMs: 100,
+    ...overrides,
+  });
+  const post = (body: unknown) =>
+    fetch(`${api.url}/workspaces/${ws}/channels/${sms}/messages`, {
+      method: 'POST',
+      headers: { authorization: `AccessKey ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+  const statuses = async () =>
+    (await sql<{ status: string; n: number }>`select status, count(*)::int as n from messages group by status`.execute(api.ctx.db)).rows;
+
+  before(async () => {
+    pgdb = await freshPostgresDatabase();
+    api = await startAviary(config({ roles: ['api'] }), createLogger({ logLevel: 'silent' }));
+    key = api.bootstrap!.accessKey;
+    ws = api.bootstrap!.workspace.id;
+    sms = api.bootstrap!.channels.find((c) => c.platform === 'sms')!.id;
+    await sql`update channels set connector_config = '{"receiptDelayMs": 5}'`.execute(api.ctx.db);
+  });
+  after(async () => {
+    for (const w of workers) await w.close();
+    await api.close();
+    await pgdb.drop();
+  });
+
+  test('a worker that claimed messages and died: another finishes them once its lease expires', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await post({ receiver: { contacts: [{ identifierValue: `+3161234567${i}` }] }, body: { type: 'text', text: { text: 'x' } } })).body.id);
+    // A worker claims them and is never heard from again.
+    const claimed = await claimMessages(api.ctx.db, 'dead-worker', new Date(), 100, 600);
+    assert.equal(claimed.length, 5);
+    const w = await startAviary(config({ roles: ['worker'], port: 0 }), createLogger({ logLevel: 'silent' }));
+    workers.push(w);
+    const started = Date.now();
+    for (;;) {
+      const rows = (await sql<{ n: number }>`select count(*)::int as n from messages where status = 'delivered'`.execute(api.ctx.db)).rows;
+      if (rows[0].n === 5) break;
+      assert.ok(Date.now() - started < 10_000, `not delivered: ${JSON.stringify(await statuses())}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(Date.now() - started >= 400, 'nothing happened before the lease expired');
+  });
+
+  test('two worker processes share 400 messages; each is sent exactly once', async () => {
+    workers.push(await startAviary(config({ roles: ['worker'], port: 0 }), createLogger({ logLevel: 'silent' })));
+    const before = (await sql<{ n: number }>`select count(*)::int as n from messages`.execute(api.ctx.db)).rows[0].n;
+    const results = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => post({ receiver: { contacts: [{ identifierValue: `+316${String(10_000_000 + i)}` }] }, body: { type: 'text', text: { text: `m${i}` } } })),
+    );
+    assert.ok(results.every((r) => r.status === 202));
+    const started = Date.now();
+    for (;;) {
+      const rows = (await sql<{ n: number }>`select count(*)::int as n from messages where status = 'delivered'`.execute(api.ctx.db)).rows;
+      if (rows[0].n === before + 400) break;
+      assert.ok(Date.now() - started < 20_000, `stuck: ${JSON.stringify(await statuses())}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sentTwice = await sql<{ message_id: string }>`
+      select message_id from message_status_history where status = 'sent' group by message_id having count(*) > 1`.execute(api.ctx.db);
+    assert.deepEqual(sentTwice.rows, []);
+    const owners = await sql<{ n: number }>`select count(distinct lease_owner)::int as n from messages where lease_owner is not null`.execute(api.ctx.db);
+    assert.equal(owners.rows[0].n, 0, 'every lease was released');
+  });
+});
