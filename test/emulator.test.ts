@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+// Imported the way a user's test suite imports it.
+import { startEmulator, type Emulator } from 'aviary/testing';
+
+let bird: Emulator;
+before(async () => {
+  bird = await startEmulator({ receiptDelayMs: 10 });
+});
+after(() => bird.close());
+
+const send = (to: string) =>
+  fetch(`${bird.baseUrl}/workspaces/${bird.workspaceId}/channels/${bird.channels.sms}/messages`, {
+    method: 'POST',
+    headers: { authorization: `AccessKey ${bird.accessKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ receiver: { contacts: [{ identifierValue: to }] }, body: { type: 'text', text: { text: 'hi' } } }),
+  }).then((r) => r.json() as Promise<{ id: string }>);
+
+test('the README example: send, wait for delivered, reset keeps ids and key', async () => {
+  const { id } = await send('+31612345678');
+  const done = await bird.waitForStatus(id, 'delivered');
+  assert.equal(done.status, 'delivered');
+  const ids = { ws: bird.workspaceId, key: bird.accessKey, sms: bird.channels.sms };
+  await bird.reset();
+  assert.deepEqual({ ws: bird.workspaceId, key: bird.accessKey, sms: bird.channels.sms }, ids);
+  const list = await fetch(`${bird.baseUrl}/workspaces/${bird.workspaceId}/messages`, { headers: { authorization: `AccessKey ${bird.accessKey}` } }).then((r) => r.json() as Promise<{ results: unknown[] }>);
+  assert.equal(list.results.length, 0, 'reset emptied the messages');
+  const again = await send('+31612345678');
+  assert.equal((await bird.waitForStatus(again.id, 'delivered')).status, 'delivered', 'channels still work after reset');
+});
+
+test('waitForStatus fails clearly when the status never comes', async () => {
+  const { id } = await send('+31612341006'); // no receipt ever
+  await assert.rejects(bird.waitForStatus(id, 'delivered', { timeoutMs: 300 }), /did not reach delivered within 300 ms/);
+});
