@@ -11,6 +11,7 @@ import { messageRoutes } from '../messages/routes.ts';
 import { templateRoutes } from '../templates/routes.ts';
 import { docsRoutes } from './docs.ts';
 import { installErrorHandling } from './error-handler.ts';
+import { errors } from '../errors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,7 +26,8 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     // One log line per request costs more than the request at these rates; responses are logged
     // below at a level that depends on their status instead.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Requests arriving on kept-alive connections while closing get a Bird-shaped 503 (hook below).
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
   installErrorHandling(app, ctx.config.bodyLimit);
@@ -39,6 +41,16 @@ export function buildServer(ctx: AppContext): FastifyInstance {
       request.log[level]({ method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
     }
     done();
+  });
+
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+    if (closing) throw errors.unavailable();
   });
 
   app.get('/health', async () => ({ status: 'ok', database: ctx.database.kind }));

@@ -27,12 +27,8 @@ export const serverFeature: ApiFeature = {
         responses: {
           '200': { description: 'The server is up.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } },
           '503': {
-            description: 'The server is shutting down. (Any route answers so while it drains; the body is Fastify\'s, not an Aviary error.)',
-            content: {
-              'application/json': {
-                schema: { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' }, statusCode: { const: 503 } } },
-              },
-            },
+            description: 'The server is shutting down; every route answers so while it drains.',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
           },
         },
       },
