@@ -12,8 +12,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 export interface ServerChild {
   info: ServeInfo;
   pid: number;
-  count(): Promise<number>;
-  statsBegin(): Promise<void>;
+  count(reference?: string): Promise<number>;
+  /** Starts a measured window; `label` names its CPU profile when profiling (default: the server's name). */
+  statsBegin(label?: string): Promise<void>;
   statsEnd(): Promise<ServerStats>;
   writerBench(a: { seconds: number; concurrency: number; receivers: number; prefix: string }): Promise<WriterBenchResult>;
   close(): Promise<void>;
@@ -36,12 +37,17 @@ export function killChildren(): void {
   for (const c of children) if (c.exitCode === null && c.pid) c.kill('SIGKILL');
 }
 
+/**
+ * With `profile`, the child records a V8 CPU profile of each measured window (statsBegin..statsEnd,
+ * through node:inspector, so start-up and warm-up are left out) into `${dir}/${label ?? name}.cpuprofile`.
+ */
 export async function startServer(opts: ServeOptions, profile?: { dir: string; name: string }): Promise<ServerChild> {
   const nodeArgs = ['--import', 'tsx'];
   if (profile) {
     mkdirSync(profile.dir, { recursive: true });
-    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}.cpuprofile`);
+    opts = { ...opts, profileDir: profile.dir };
   }
+  const profileName = profile?.name;
   const child = spawn(process.execPath, [...nodeArgs, join(here, 'serve-for-bench.ts'), JSON.stringify(opts)], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     cwd: join(here, '..'),
@@ -93,10 +99,10 @@ export async function startServer(opts: ServeOptions, profile?: { dir: string; n
   return {
     info,
     pid: child.pid!,
-    count: () => call<number>({ cmd: 'count' }),
-    statsBegin: () => call<void>({ cmd: 'stats-begin' }),
+    count: (reference) => call<number>({ cmd: 'count', reference }),
+    statsBegin: (label) => call<void>({ cmd: 'stats-begin', label: label ?? profileName }),
     statsEnd: () => call<ServerStats>({ cmd: 'stats-end' }),
-    writerBench: (a) => call<WriterBenchResult>({ cmd: 'writer-bench', ...a }),
+    writerBench: (a) => call<WriterBenchResult>({ cmd: 'writer-bench', ...a }, (a.seconds + 30) * 1000),
     close: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -56,3 +56,28 @@ export function coresBetween(a: CpuSnapshot, b: CpuSnapshot, pids: number[]): nu
 export function machineCoresBetween(a: CpuSnapshot, b: CpuSnapshot): number {
   return (b.machineBusy - a.machineBusy) / ((b.at - a.at) / 1000);
 }
+
+/**
+ * Waits (at most `maxMs`) for the machine to be nearly idle before a measurement, since other work on a
+ * shared 2-core box (a compiler, a test run) would be measured as our slowness. Returns the busy cores
+ * seen in the last 500 ms window.
+ */
+let quietBudgetMs = 60_000; // over the whole invocation, so a busy machine cannot stretch a run unboundedly
+
+export function setQuietBudget(ms: number): void {
+  quietBudgetMs = ms;
+}
+
+export async function waitForQuiet(maxMs = 15_000, threshold = 0.3): Promise<{ busy: number; waitedMs: number }> {
+  const t0 = performance.now();
+  for (;;) {
+    const a = snapshot([]);
+    await new Promise((r) => setTimeout(r, 500));
+    const busy = machineCoresBetween(a, snapshot([]));
+    const waitedMs = performance.now() - t0;
+    if (busy < threshold || waitedMs >= Math.min(maxMs, quietBudgetMs)) {
+      quietBudgetMs = Math.max(0, quietBudgetMs - waitedMs);
+      return { busy, waitedMs };
+    }
+  }
+}

@@ -19,6 +19,7 @@ interface CpuProfile {
 export interface ProfileSummary {
   file: string;
   totalMs: number;
+  busyMs: number;
   byPlace: Array<{ place: string; ms: number; pct: number }>;
   byFunction: Array<{ fn: string; place: string; ms: number; pct: number }>;
 }
@@ -39,10 +40,13 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
   const self = new Map<number, number>();
   for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
   const totalUs = p.endTime - p.startTime;
+  let idleUs = 0;
+  for (const [id, us] of self) if (byId.get(id)!.callFrame.functionName === '(idle)') idleUs += us;
   const places = new Map<string, number>();
   const fns = new Map<string, { fn: string; place: string; us: number }>();
   for (const [id, us] of self) {
     const n = byId.get(id)!;
+    if (n.callFrame.functionName === '(idle)') continue;
     const pl = place(n.callFrame.url, n.callFrame.functionName);
     places.set(pl, (places.get(pl) ?? 0) + us);
     const name = `${n.callFrame.functionName || '(anonymous)'}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
@@ -51,17 +55,20 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     e.us += us;
     fns.set(key, e);
   }
-  const pct = (us: number) => (100 * us) / totalUs;
+  // Percentages of the time the thread was busy (not idle).
+  const busyUs = Math.max(1, totalUs - idleUs);
+  const pct = (us: number) => (100 * us) / busyUs;
   return {
     file,
     totalMs: totalUs / 1000,
+    busyMs: busyUs / 1000,
     byPlace: [...places].sort((a, b) => b[1] - a[1]).slice(0, top).map(([place, us]) => ({ place, ms: us / 1000, pct: pct(us) })),
     byFunction: [...fns.values()].sort((a, b) => b.us - a.us).slice(0, top).map((e) => ({ fn: e.fn, place: e.place, ms: e.us / 1000, pct: pct(e.us) })),
   };
 }
 
 export function formatProfile(s: ProfileSummary): string {
-  const lines = [`profile ${s.file} (${(s.totalMs / 1000).toFixed(1)} s wall)`, '  self time by place:'];
+  const lines = [`profile ${s.file} (${(s.totalMs / 1000).toFixed(1)} s wall, ${(s.busyMs / 1000).toFixed(1)} s busy; % of busy time)`, '  self time by place:'];
   for (const x of s.byPlace) lines.push(`    ${x.pct.toFixed(1).padStart(5)}%  ${x.place}`);
   lines.push('  self time by function:');
   for (const x of s.byFunction) lines.push(`    ${x.pct.toFixed(1).padStart(5)}%  ${x.fn}  [${x.place}]`);

@@ -9,6 +9,10 @@
 // url/key/ids on stdout and sends the same over IPC, then answers IPC commands (count, stats-begin,
 // stats-end, writer-bench, close).
 
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import { startAviary, createLogger, type Aviary } from '../src/app.ts';
@@ -18,6 +22,7 @@ import { uuidv7 } from '../src/ids.ts';
 import { resolveRecipients, type PendingMessage } from '../src/messages/accept-message.ts';
 import { validateCreateMessage } from '../src/messages/validate-message.ts';
 import { smsBody } from './bodies.ts';
+import type { Experiment } from './experiment.ts';
 import { startHelloWorld } from './hello-world.ts';
 
 export type ServeMode = 'hello' | 'pglite' | 'postgres' | 'nowrite';
@@ -27,6 +32,19 @@ export interface ServeOptions {
   databaseUrl?: string;
   pgPoolSize?: number;
   logLevel?: string;
+  /** Aviary roles (default: Aviary's default, api + worker: the dispatcher runs in the same process). */
+  roles?: Array<'api' | 'worker'>;
+  /**
+   * Experiments that patch the running server in memory (src/ is not touched), to measure a proposed
+   * change before anyone makes it:
+   * - deferPump: the group-commit writer starts each batch from setImmediate instead of synchronously
+   *   inside submit() or the previous batch's completion, so requests that arrived meanwhile on other
+   *   sockets can join the batch;
+   * - maxConcurrent: how many batches the writer may have in flight (Aviary: pool size, 1 on PGlite).
+   */
+  experiment?: Experiment;
+  /** Write a V8 CPU profile of each measured window (stats-begin .. stats-end) to `${profileDir}/${label}.cpuprofile`. */
+  profileDir?: string;
 }
 
 export interface ServeInfo {
@@ -37,6 +55,8 @@ export interface ServeInfo {
   workspaceId?: string;
   channels?: Record<string, string>;
   database?: string;
+  roles?: string[];
+  experiment?: Experiment;
 }
 
 export interface ServerStats {
@@ -62,13 +82,13 @@ export interface BatchStats {
 }
 
 type Command =
-  | { id: number; cmd: 'count' }
-  | { id: number; cmd: 'stats-begin' }
+  | { id: number; cmd: 'count'; reference?: string }
+  | { id: number; cmd: 'stats-begin'; label?: string }
   | { id: number; cmd: 'stats-end' }
   | { id: number; cmd: 'writer-bench'; seconds: number; concurrency: number; receivers: number; prefix: string }
   | { id: number; cmd: 'close' };
 
-const opts = JSON.parse(process.argv[2] ?? '{}') as ServeOptions;
+let opts: ServeOptions = { mode: 'hello' };
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -91,6 +111,22 @@ function observeWriter(aviary: Aviary): boolean {
       batchSizes.push(items.length);
       batchMs.push(performance.now() - t);
     }
+  };
+  return true;
+}
+
+function deferPump(aviary: Aviary): boolean {
+  const w = aviary.ctx.messageWriter as unknown as { pump?: () => void };
+  if (typeof w.pump !== 'function') return false;
+  const original = w.pump.bind(w);
+  let scheduled = false;
+  w.pump = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      original();
+    });
   };
   return true;
 }
@@ -156,7 +192,7 @@ async function writerBench(aviary: Aviary, info: ServeInfo, seconds: number, con
   async function worker() {
     while (performance.now() < deadline) {
       const i = sent++;
-      const body = smsBody(prefix, i, receivers);
+      const body = smsBody(prefix, i, receivers, prefix === '+3162' ? 'w' : 'x');
       const checked = validateCreateMessage(body);
       if (!checked.ok) throw new Error('writer-bench body does not validate');
       const recipients = await resolveRecipients(ctx.db, channel, checked.value);
@@ -177,6 +213,7 @@ async function writerBench(aviary: Aviary, info: ServeInfo, seconds: number, con
 }
 
 async function main() {
+  opts = JSON.parse(process.argv[2] ?? '{}') as ServeOptions;
   let info: ServeInfo;
   let aviary: Aviary | undefined;
   let closeHello: (() => Promise<void>) | undefined;
@@ -196,12 +233,19 @@ async function main() {
       logLevel: opts.logLevel ?? 'warn',
       rateLimit: false,
       bootstrap: true,
+      ...(opts.roles ? { roles: opts.roles } : {}),
     };
     aviary = await startAviary(config, createLogger(config));
     const boot = aviary.bootstrap;
     if (!boot) throw new Error('expected an empty store to bootstrap');
     if (opts.mode === 'nowrite') stubWriter(aviary);
     else observed = observeWriter(aviary);
+    if (opts.experiment?.deferPump && !deferPump(aviary)) throw new Error('cannot apply deferPump: GroupCommit has no pump()');
+    if (opts.experiment?.maxConcurrent) {
+      const w = aviary.ctx.messageWriter as unknown as { opts?: { maxConcurrent: number } };
+      if (!w.opts || typeof w.opts.maxConcurrent !== 'number') throw new Error('cannot apply maxConcurrent: GroupCommit has no opts.maxConcurrent');
+      w.opts.maxConcurrent = opts.experiment.maxConcurrent;
+    }
     info = {
       mode: opts.mode,
       pid: process.pid,
@@ -210,9 +254,13 @@ async function main() {
       workspaceId: boot.workspace.id,
       channels: Object.fromEntries(boot.channels.map((c) => [c.platform, c.id])),
       database: aviary.ctx.database.kind,
+      roles: config.roles,
+      experiment: opts.experiment,
     };
   }
 
+  let profiler: Session | undefined;
+  let profileLabel = 'server';
   let t0 = performance.now();
   let cpu0 = process.cpuUsage();
   let elu0 = performance.eventLoopUtilization();
@@ -225,10 +273,21 @@ async function main() {
         case 'count': {
           if (!aviary) return reply(0);
           await aviary.ctx.messageWriter.drain();
-          const r = await sql<{ n: number }>`select count(*)::int as n from messages`.execute(aviary.ctx.db);
+          // Counted by reference prefix when given: the dispatcher may add rows of its own (replies).
+          const r = m.reference
+            ? await sql<{ n: number }>`select count(*)::int as n from messages where reference like ${`${m.reference}%`}`.execute(aviary.ctx.db)
+            : await sql<{ n: number }>`select count(*)::int as n from messages`.execute(aviary.ctx.db);
           return reply(r.rows[0].n);
         }
         case 'stats-begin':
+          if (opts.profileDir) {
+            profileLabel = m.label ?? 'server';
+            profiler ??= new Session();
+            profiler.connect();
+            await profiler.post('Profiler.enable');
+            await profiler.post('Profiler.setSamplingInterval', { interval: 500 });
+            await profiler.post('Profiler.start');
+          }
           batchSizes.length = 0;
           batchMs.length = 0;
           t0 = performance.now();
@@ -236,6 +295,11 @@ async function main() {
           elu0 = performance.eventLoopUtilization();
           return reply(true);
         case 'stats-end': {
+          if (profiler && opts.profileDir) {
+            const { profile } = await profiler.post('Profiler.stop');
+            writeFileSync(join(opts.profileDir, `${profileLabel}.cpuprofile`), JSON.stringify(profile));
+            profiler.disconnect();
+          }
           const wallSec = (performance.now() - t0) / 1000;
           const cpu = process.cpuUsage(cpu0);
           const stats: ServerStats = {
@@ -284,7 +348,10 @@ async function main() {
   process.send?.({ ready: info });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+// Only when run as the entry point (importing this file for its types must not start a server).
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

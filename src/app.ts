@@ -8,12 +8,14 @@ import { migrate } from './db/migrate.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { listenForWork } from './dispatch/notifications.ts';
 import { buildServer } from './http/server.ts';
+import { WebhookWorker, webhookWorkerOptions } from './webhooks/worker.ts';
 
 export interface Aviary {
   url: string;
   ctx: AppContext;
   server: FastifyInstance;
   dispatcher?: Dispatcher;
+  webhooks?: WebhookWorker;
   /** Set when this start created the starter workspace (first start on an empty store). */
   bootstrap?: BootstrapResult;
   close(): Promise<void>;
@@ -34,6 +36,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
     const server = buildServer(ctx);
     let dispatcher: Dispatcher | undefined;
     let listener: { close: () => Promise<void> } | undefined;
+    let webhooks: WebhookWorker | undefined;
     if (config.roles.includes('worker')) {
       dispatcher = new Dispatcher(
         { db: database.db, log, channels: ctx.channels, connectors: ctx.connectors, signal: ctx.workSignal },
@@ -47,8 +50,15 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
           concurrency: database.kind === 'pglite' ? 1 : config.workerConcurrency,
         },
       );
-      if (config.databaseUrl) listener = listenForWork(config.databaseUrl, log, () => ctx.workSignal.notify());
+      webhooks = new WebhookWorker({ db: database.db, log }, webhookWorkerOptions(config, database.kind));
+      if (config.databaseUrl) {
+        listener = listenForWork(config.databaseUrl, log, () => {
+          ctx.workSignal.notify();
+          webhooks?.wake();
+        });
+      }
       dispatcher.start();
+      webhooks.start();
     }
     if (config.roles.includes('api')) await server.listen({ host: config.host, port: config.port });
     const addr = server.server.address();
@@ -60,6 +70,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
       ctx,
       server,
       dispatcher,
+      webhooks,
       bootstrap,
       close: () =>
         (closing ??= (async () => {
@@ -67,6 +78,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
           await server.close();
           await ctx.messageWriter.drain();
           await dispatcher?.stop();
+          await webhooks?.stop();
           await listener?.close();
           await database.close();
         })()),

@@ -24,6 +24,27 @@ export interface Config {
   dispatchRetryBaseMs: number;
   dispatchMaxAttempts: number;
   dispatchPollMs: number;
+  webhookAllowPrivateUrls: boolean;
+  webhookTimeoutMs: number;
+  webhookRetryBaseMs: number;
+  webhookRetryMaxDelayMs: number;
+  webhookRetryWindowMs: number;
+  webhookConcurrency: number;
+  webhookDisableAfterMs: number;
+  webhookLogRetentionMs: number;
+  mediaDir: string | undefined;
+  mediaMaxBytes: number;
+  mediaUploadTtlSeconds: number;
+  mediaLinkTtlSeconds: number;
+  mediaFetchTimeoutMs: number;
+  mediaAllowPrivateUrls: boolean;
+  mediaSigningSecret: string | undefined;
+  mediaS3Bucket: string | undefined;
+  mediaS3Endpoint: string | undefined;
+  mediaS3Region: string;
+  mediaS3ForcePathStyle: boolean;
+  mediaS3AccessKeyId: string | undefined;
+  mediaS3SecretAccessKey: string | undefined;
 }
 
 export type Role = 'api' | 'worker';
@@ -84,6 +105,27 @@ export const OPTIONS = [
   opt({ key: 'dispatchRetryBaseMs', env: 'AVIARY_DISPATCH_RETRY_BASE_MS', flag: '--dispatch-retry-base-ms', default: 1_000, parse: int('dispatchRetryBaseMs', 0), doc: 'First retry delay after a transient connector error; doubles each attempt (capped at 10 minutes).' }),
   opt({ key: 'dispatchMaxAttempts', env: 'AVIARY_DISPATCH_MAX_ATTEMPTS', flag: '--dispatch-max-attempts', default: 10, parse: int('dispatchMaxAttempts', 1), doc: "Send attempts before a message is sending_failed (Bird: 10)." }),
   opt({ key: 'dispatchPollMs', env: 'AVIARY_DISPATCH_POLL_MS', flag: '--dispatch-poll-ms', default: 1_000, parse: int('dispatchPollMs', 10), doc: 'Longest a worker sleeps without a wake-up; new work wakes it at once (in-process signal, LISTEN/NOTIFY).' }),
+  opt({ key: 'mediaDir', env: 'AVIARY_MEDIA_DIR', flag: '--media-dir', default: undefined, parse: optStr, doc: 'Where uploaded and received media are stored when no S3 bucket is set; default <data-dir>/media (a temporary directory with --memory).' }),
+  opt({ key: 'mediaMaxBytes', env: 'AVIARY_MEDIA_MAX_BYTES', flag: '--media-max-bytes', default: 104_857_600, parse: int('mediaMaxBytes', 1), doc: 'Largest media file in bytes, for uploads and for fetched media (Bird: 100 MiB).' }),
+  opt({ key: 'mediaUploadTtlSeconds', env: 'AVIARY_MEDIA_UPLOAD_TTL', flag: '--media-upload-ttl', default: 3600, parse: int('mediaUploadTtlSeconds', 1), doc: 'How long a presigned upload accepts its file, in seconds.' }),
+  opt({ key: 'mediaLinkTtlSeconds', env: 'AVIARY_MEDIA_LINK_TTL', flag: '--media-link-ttl', default: 3600, parse: int('mediaLinkTtlSeconds', 1), doc: 'How long a signed media link handed to a connector (for a provider to download) stays valid, in seconds.' }),
+  opt({ key: 'mediaFetchTimeoutMs', env: 'AVIARY_MEDIA_FETCH_TIMEOUT_MS', flag: '--media-fetch-timeout-ms', default: 30_000, parse: int('mediaFetchTimeoutMs', 1), doc: 'Longest a fetch of an external media URL may take, headers and body.' }),
+  opt({ key: 'mediaAllowPrivateUrls', env: 'AVIARY_MEDIA_ALLOW_PRIVATE_URLS', flag: '--media-allow-private-urls', default: false, parse: bool('mediaAllowPrivateUrls'), doc: 'Let media fetches reach loopback and private addresses (development and tests only).' }),
+  opt({ key: 'mediaSigningSecret', env: 'AVIARY_MEDIA_SIGNING_SECRET', flag: '--media-signing-secret', default: undefined, parse: optStr, doc: 'Key that signs upload policies and media links; default: a random key generated once and kept in the store.' }),
+  opt({ key: 'mediaS3Bucket', env: 'AVIARY_MEDIA_S3_BUCKET', flag: '--media-s3-bucket', default: undefined, parse: optStr, doc: "Store media in this S3 bucket instead of the local directory; uploads then go straight to the store with its own presigned POST." }),
+  opt({ key: 'mediaS3Endpoint', env: 'AVIARY_MEDIA_S3_ENDPOINT', flag: '--media-s3-endpoint', default: undefined, parse: optStr, doc: 'Endpoint of an S3-compatible store (MinIO, Ceph, R2, ...); default AWS S3.' }),
+  opt({ key: 'mediaS3Region', env: 'AVIARY_MEDIA_S3_REGION', flag: '--media-s3-region', default: 'us-east-1', parse: str, doc: 'Region of the S3 bucket.' }),
+  opt({ key: 'mediaS3ForcePathStyle', env: 'AVIARY_MEDIA_S3_FORCE_PATH_STYLE', flag: '--media-s3-force-path-style', default: false, parse: bool('mediaS3ForcePathStyle'), doc: 'Address the bucket as <endpoint>/<bucket> instead of <bucket>.<endpoint> (most S3-compatible stores).' }),
+  opt({ key: 'mediaS3AccessKeyId', env: 'AVIARY_MEDIA_S3_ACCESS_KEY_ID', flag: '--media-s3-access-key-id', default: undefined, parse: optStr, doc: "S3 access key id; default the AWS SDK's credential chain (AWS_ACCESS_KEY_ID, profiles, instance roles)." }),
+  opt({ key: 'mediaS3SecretAccessKey', env: 'AVIARY_MEDIA_S3_SECRET_ACCESS_KEY', flag: '--media-s3-secret-access-key', default: undefined, parse: optStr, doc: 'S3 secret access key, with --media-s3-access-key-id (prefer the environment variable to the flag).' }),
+  opt({ key: 'webhookAllowPrivateUrls', env: 'AVIARY_WEBHOOK_ALLOW_PRIVATE_URLS', flag: '--webhook-allow-private-urls', default: true, parse: bool('webhookAllowPrivateUrls'), doc: 'Accept webhook URLs that are http, IP addresses, or on loopback/private networks (development and emulator use). Set false in production: URLs must then be https with a domain name (as Bird requires) and are refused, at creation and at every delivery, if they resolve to a non-public address.' }),
+  opt({ key: 'webhookTimeoutMs', env: 'AVIARY_WEBHOOK_TIMEOUT_MS', flag: '--webhook-timeout-ms', default: 15_000, parse: int('webhookTimeoutMs', 100), doc: 'How long one webhook attempt may take (connect, send, answer) before it counts as failed and is retried.' }),
+  opt({ key: 'webhookRetryBaseMs', env: 'AVIARY_WEBHOOK_RETRY_BASE_MS', flag: '--webhook-retry-base-ms', default: 10_000, parse: int('webhookRetryBaseMs', 1), doc: 'Delay before the first webhook retry; doubles after each failed attempt (Retry-After on 429/503 is honoured when longer).' }),
+  opt({ key: 'webhookRetryMaxDelayMs', env: 'AVIARY_WEBHOOK_RETRY_MAX_DELAY_MS', flag: '--webhook-retry-max-delay-ms', default: 3_600_000, parse: int('webhookRetryMaxDelayMs', 1), doc: 'Longest delay between two webhook attempts.' }),
+  opt({ key: 'webhookRetryWindowMs', env: 'AVIARY_WEBHOOK_RETRY_WINDOW_MS', flag: '--webhook-retry-window-ms', default: 28_800_000, parse: int('webhookRetryWindowMs', 0), doc: 'How long after the event a webhook keeps being retried (Bird: 8 hours); then the request has failed.' }),
+  opt({ key: 'webhookConcurrency', env: 'AVIARY_WEBHOOK_CONCURRENCY', flag: '--webhook-concurrency', default: 256, parse: int('webhookConcurrency', 1), doc: 'Webhook requests in flight per worker process (at most half of them to one subscription); also the keep-alive sockets per origin.' }),
+  opt({ key: 'webhookDisableAfterMs', env: 'AVIARY_WEBHOOK_DISABLE_AFTER_MS', flag: '--webhook-disable-after-ms', default: 259_200_000, parse: int('webhookDisableAfterMs', 0), doc: 'A subscription whose every delivery attempt failed for this long is made inactive (status inactive, statusReason says why); 0 never.' }),
+  opt({ key: 'webhookLogRetentionMs', env: 'AVIARY_WEBHOOK_LOG_RETENTION_MS', flag: '--webhook-log-retention-ms', default: 604_800_000, parse: int('webhookLogRetentionMs', 60_000), doc: 'How long finished webhook requests stay in the logs (Bird: 7 days).' }),
 ] as const;
 
 export function defaultConfig(): Config {

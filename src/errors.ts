@@ -35,6 +35,10 @@ export const errors = {
   channelInactive: () => new ApiError(409, 'ChannelInactive', 'The channel is not active'),
   payloadTooLarge: (limit: number) =>
     new ApiError(413, 'PayloadTooLarge', `The request body exceeds the limit of ${limit} bytes`),
+  /** A media upload whose policy is missing, tampered with, expired or not met; a bad signed media link. */
+  mediaAccessDenied: (message: string) => new ApiError(403, 'AccessDenied', message),
+  fileTooLarge: (limit: number) =>
+    new ApiError(413, 'EntityTooLarge', `The file is larger than the ${limit} bytes the upload policy allows`),
   unsupportedMediaType: (got: string | undefined) =>
     new ApiError(415, 'UnsupportedMediaType', `Content-Type must be application/json${got ? `, got ${got}` : ''}`),
   invalidPayload: (details: ErrorDetails) =>

@@ -4,6 +4,7 @@ import { errors } from '../errors.ts';
 import { bodyValidator } from '../http/validate.ts';
 import { channelJson, createChannel, deleteChannel, listChannels, updateChannel, type NewChannel } from './channels.ts';
 import { PLATFORM_NAMES, PLATFORMS, type Platform } from './platforms.ts';
+import { emitChannelEvent } from '../webhooks/emit.ts';
 
 const platformIds = Object.values(PLATFORMS).map((p) => p.platformId);
 
@@ -68,7 +69,12 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
       connectorConfig: body.connector?.config,
       settings: body.settings,
     };
-    const channel = await createChannel(ctx.db, request.principal.workspace.id, input);
+    // channel.created webhooks commit with the channel.
+    const channel = await ctx.db.transaction().execute(async (trx) => {
+      const c = await createChannel(trx, request.principal.workspace.id, input);
+      await emitChannelEvent(trx, 'channel.created', c, channelJson(c));
+      return c;
+    });
     return reply.code(201).send(channelJson(channel));
   });
 
@@ -88,14 +94,19 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
     const ws = request.principal.workspace.id;
     const channel = await ctx.channels.get(ws, request.params.channelId);
     if (!channel) throw errors.notFound('channel');
-    const updated = await updateChannel(ctx.db, ws, channel.id, {
-      name: body.name,
-      status: body.status,
-      senderIdentifier: body.identifier,
-      connectorType: body.connector?.type,
-      // A patch of connector.config merges, so a secret need not be re-sent to change another field.
-      connectorConfig: body.connector?.config ? { ...channel.connectorConfig, ...body.connector.config } : undefined,
-      settings: body.settings,
+    // channel.updated webhooks commit with the change.
+    const updated = await ctx.db.transaction().execute(async (trx) => {
+      const u = await updateChannel(trx, ws, channel.id, {
+        name: body.name,
+        status: body.status,
+        senderIdentifier: body.identifier,
+        connectorType: body.connector?.type,
+        // A patch of connector.config merges, so a secret need not be re-sent to change another field.
+        connectorConfig: body.connector?.config ? { ...channel.connectorConfig, ...body.connector.config } : undefined,
+        settings: body.settings,
+      });
+      if (u) await emitChannelEvent(trx, 'channel.updated', u, channelJson(u));
+      return u;
     });
     ctx.channels.forget(ws, channel.id);
     if (!updated) throw errors.notFound('channel');

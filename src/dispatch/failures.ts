@@ -15,6 +15,12 @@ export const failures = {
   invalidInput: (detail: string): Failure => ({ code: 11002, description: `Invalid input: ${detail}`, source: { name: 'pre-processing' } }),
   dependencyError: (detail: string, source = 'pre-processing'): Failure => ({ code: 12001, description: `Dependency error: ${detail}`, source: { name: source } }),
   unsupportedType: (detail: string, source: string): Failure => ({ code: 12002, description: `Unsupported type: ${detail}`, source: { name: source } }),
+  /** Media of a type (or size) the platform does not take; `code` is the platform's own (WhatsApp: 131053). */
+  unsupportedMediaType: (detail: string, source: string, code?: string): Failure => ({
+    code: 12002,
+    description: `Unsupported media type: ${detail}`,
+    source: { name: source, ...(code ? { code } : {}) },
+  }),
   unsupportedDestination: (detail: string, source: string): Failure => ({ code: 12003, description: `Unsupported destination: ${detail}`, source: { name: source } }),
   invalidMessage: (detail: string, source = 'pre-processing'): Failure => ({ code: 12006, description: `Invalid message: ${detail}`, source: { name: source } }),
   /** Aviary's choice: the validity period ran out before the message could be handed over. */

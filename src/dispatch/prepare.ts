@@ -4,6 +4,7 @@ import type { ChannelCache } from '../channels/channel-cache.ts';
 import type { Connector, OutboundMessage } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
+import { checkPlatformMedia, loadMediaInfo } from '../media/platform-media.ts';
 import { failures } from './failures.ts';
 import { PENDING_STATUSES, type Transition } from './status-writer.ts';
 
@@ -42,6 +43,7 @@ export async function prepare(
 
   const suppressed = await suppressedSet(db, claimed);
   const windows = await serviceWindows(db, claimed);
+  const media = await loadMediaInfo(db, claimed);
 
   for (const row of claimed) {
     if (!PENDING_STATUSES.includes(row.status)) {
@@ -89,6 +91,11 @@ export async function prepare(
     const unsupported = unsupportedParts(connector, channel, body);
     if (unsupported) {
       fail(row, failures.unsupportedType(unsupported, channel.platformId));
+      continue;
+    }
+    const badMedia = checkPlatformMedia(row, channel.platform, channel.platformId, media);
+    if (badMedia) {
+      fail(row, badMedia.failure, badMedia.reason);
       continue;
     }
     const waitMs = deps.takeSendSlot(channel);

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import type { Failure } from './failures.ts';
+import { emitMessageEvents } from '../webhooks/emit.ts';
 
 // Every status change of a message goes through here, many at a time: one statement updates the
 // rows, appends their history and returns the new rows (for webhooks). A transition may name the
@@ -27,6 +28,8 @@ export interface Transition {
 
 export async function applyTransitions(trx: Db, transitions: Transition[]): Promise<MessageRow[]> {
   if (transitions.length === 0) return [];
+  // The webhook events below must commit with the change: give a lone call its own transaction.
+  if (!trx.isTransaction) return trx.transaction().execute((t) => applyTransitions(t, transitions));
   const rows = transitions.map((t) => ({
     workspace_id: t.workspaceId,
     id: t.messageId,
@@ -80,6 +83,8 @@ export async function applyTransitions(trx: Db, transitions: Transition[]): Prom
       select workspace_id, id, status, last_status_at, reason, failure from updated
     )
     select * from updated`.execute(trx);
+  // `<platform>.outbound` webhooks for every status change, in the same transaction.
+  await emitMessageEvents(trx, result.rows.filter((r) => r.direction === 'outgoing'));
   return result.rows;
 }
 

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/authenticate.ts';
 import { channelRoutes } from '../channels/routes.ts';
 import { contactRoutes } from '../contacts/routes.ts';
@@ -7,8 +7,10 @@ import { simulateRoutes } from '../sandbox/simulate-routes.ts';
 import { suppressionRoutes } from '../suppressions/routes.ts';
 import type { AppContext } from '../context.ts';
 import { batchRoutes } from '../messages/batch.ts';
+import { mediaRoutes, publicMediaRoutes } from '../media/routes.ts';
 import { messageRoutes } from '../messages/routes.ts';
 import { templateRoutes } from '../templates/routes.ts';
+import { webhookRoutes } from '../webhooks/routes.ts';
 import { docsRoutes } from './docs.ts';
 import { installErrorHandling } from './error-handler.ts';
 import { errors } from '../errors.ts';
@@ -55,17 +57,24 @@ export function buildServer(ctx: AppContext): FastifyInstance {
 
   app.get('/health', async () => ({ status: 'ok', database: ctx.database.kind }));
   docsRoutes(app);
+  // Presigned uploads and signed media links: no access key (the signature is the credential).
+  publicMediaRoutes(app, ctx);
+
+  // Every authenticated route: the access key, the workspace it may use, the workspace's rate limit.
+  // Under /organizations/{organizationId}/workspaces/{workspaceId}, the organization must be the key's too.
+  const authorize = async (request: FastifyRequest) => {
+    const key = await ctx.auth.authenticate(request);
+    const { workspaceId, organizationId } = request.params as { workspaceId: string; organizationId?: string };
+    if (organizationId !== undefined && organizationId !== key.organizationId) throw errors.forbidden();
+    const workspace = await ctx.auth.authorizeWorkspace(key, workspaceId);
+    if (ctx.config.rateLimit) ctx.rateLimiter.take(workspace.id, request.method);
+    request.principal = { key, workspace };
+  };
 
   app.register(
     async (scope) => {
       scope.decorateRequest('principal', null as unknown as Principal);
-      scope.addHook('onRequest', async (request) => {
-        const key = await ctx.auth.authenticate(request);
-        const { workspaceId } = request.params as { workspaceId: string };
-        const workspace = await ctx.auth.authorizeWorkspace(key, workspaceId);
-        if (ctx.config.rateLimit) ctx.rateLimiter.take(workspace.id, request.method);
-        request.principal = { key, workspace };
-      });
+      scope.addHook('onRequest', authorize);
       channelRoutes(scope, ctx);
       messageRoutes(scope, ctx);
       batchRoutes(scope, ctx);
@@ -74,8 +83,19 @@ export function buildServer(ctx: AppContext): FastifyInstance {
       interactionRoutes(scope, ctx);
       simulateRoutes(scope, ctx);
       suppressionRoutes(scope, ctx);
+      webhookRoutes(scope, ctx);
+      mediaRoutes(scope, ctx);
     },
     { prefix: '/workspaces/:workspaceId' },
+  );
+  // Bird's Notifications API paths carry the organization as well.
+  app.register(
+    async (scope) => {
+      scope.decorateRequest('principal', null as unknown as Principal);
+      scope.addHook('onRequest', authorize);
+      webhookRoutes(scope, ctx);
+    },
+    { prefix: '/organizations/:organizationId/workspaces/:workspaceId' },
   );
   return app;
 }

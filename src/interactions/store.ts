@@ -5,6 +5,7 @@ import type { MessageRow } from '../db/schema.ts';
 import { encodePageToken, type Position } from '../http/page-token.ts';
 import { uuidv7 } from '../ids.ts';
 import { addSuppression } from '../suppressions/store.ts';
+import { emitInteractionEvent } from '../webhooks/emit.ts';
 import type { InteractionType } from './rules.ts';
 
 // Stored interactions and Bird's interaction object. The shape follows Bird's examples (the RCS and
@@ -105,6 +106,8 @@ export async function recordInteraction(trx: Db, channel: Channel, message: Mess
     values (${row.workspace_id}, ${row.id}, ${row.channel_id}, ${row.message_id}, ${row.type}, ${row.platform_id},
       ${row.message_reference}, ${row.message_parts_count}, ${row.message_tags}::text[], ${JSON.stringify(row.receiver)}::jsonb,
       ${row.details}, ${row.metadata == null ? null : JSON.stringify(row.metadata)}::jsonb, ${row.created_at})`.execute(trx);
+  // `<platform>.interaction` webhooks, in the same transaction.
+  await emitInteractionEvent(trx, channel, message, row.type, interactionJson(row));
   if (input.type === 'unsubscribe-request') {
     await addSuppression(trx, channel.workspaceId, { key: input.contact.identifierKey, value: input.contact.identifierValue, reason: 'unsubscribe-request' }, at);
   }

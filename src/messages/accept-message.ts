@@ -9,6 +9,7 @@ import type { MessageRow } from '../db/schema.ts';
 import { WORK_CHANNEL } from '../dispatch/notifications.ts';
 import { errors } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
+import { emitMessageEvents } from '../webhooks/emit.ts';
 import type { CreateMessageRequest } from './validate-message.ts';
 
 // Turning a validated send request into a stored message: resolve who it goes to, then write it.
@@ -130,6 +131,8 @@ export async function writeMessages(trx: Db, pending: PendingMessage[], cache: C
   });
   await sql`insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(rows)}::json)`.execute(trx);
   await recordAccepted(trx, rows);
+  // `<platform>.outbound` webhooks for `accepted` (or `rejected` batch entries), in the same transaction.
+  await emitMessageEvents(trx, rows);
   // Wakes workers in other processes when this commits (this process is woken by its own signal).
   await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
   return rows;

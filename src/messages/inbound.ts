@@ -4,6 +4,7 @@ import { resolveContacts, contactIdFor, type Identifier } from '../contacts/cont
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { uuidv7 } from '../ids.ts';
+import { emitMessageEvents } from '../webhooks/emit.ts';
 
 // A message from a contact to a channel: stored `delivered`, direction `incoming`, the contact as
 // sender and the channel's connector as receiver (Bird's inbound shape), and the contact's service
@@ -17,6 +18,8 @@ export interface InboundInput {
   reference?: string | null;
   platformReference?: string;
   at?: Date;
+  /** The message id, when chosen beforehand (media stored for it name it in their URLs). */
+  id?: string;
 }
 
 export async function recordInbound(trx: Db, channel: Channel, input: InboundInput): Promise<MessageRow> {
@@ -24,7 +27,7 @@ export async function recordInbound(trx: Db, channel: Channel, input: InboundInp
   const contact = { key: input.contact.key.toLowerCase(), value: input.contact.value.trim() };
   const contactId = contactIdFor(await resolveContacts(trx, ws, [contact]), ws, contact)!;
   const at = input.at ?? new Date();
-  const id = uuidv7(at.getTime());
+  const id = input.id ?? uuidv7(at.getTime());
   const platformReference = input.platformReference ?? `${id}:inbound`;
   const row: MessageRow = {
     workspace_id: ws,
@@ -80,6 +83,8 @@ export async function recordInbound(trx: Db, channel: Channel, input: InboundInp
     values (${ws}, ${channel.id}, ${contactId}, ${at})
     on conflict (workspace_id, channel_id, contact_id)
     do update set last_inbound_at = greatest(channel_contacts.last_inbound_at, excluded.last_inbound_at)`.execute(trx);
+  // `<platform>.inbound` webhooks, in the same transaction.
+  await emitMessageEvents(trx, [row]);
   return row;
 }
 

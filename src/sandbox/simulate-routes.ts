@@ -11,6 +11,7 @@ import { describeClick, type ClickInput } from '../interactions/click.ts';
 import { interactionRefusal, INTERACTION_TYPES, type InteractionType } from '../interactions/rules.ts';
 import { interactionJson, lastReactionEmoji, recordInteraction, type ReceiverContact } from '../interactions/store.ts';
 import { birdFormats, createMessageSchema } from '../messages/create-message-schema.ts';
+import { prepareInboundMedia } from '../media/inbound.ts';
 import { recordInbound } from '../messages/inbound.ts';
 import { messageJson } from '../messages/message-json.ts';
 import { IDENTIFIER_KEY_PATTERN } from '../suppressions/store.ts';
@@ -143,10 +144,14 @@ export function simulateRoutes(app: FastifyInstance, ctx: AppContext): void {
     if (channel.status !== 'active') throw errors.channelInactive();
     const key = (input.contact.identifierKey ?? PLATFORMS[channel.platform].identifierKey).toLowerCase();
     const value = key === 'emailaddress' ? input.contact.identifierValue.trim().toLowerCase() : input.contact.identifierValue.trim();
+    // Media in the body are stored by Aviary and their URLs replaced by Aviary's own.
+    const { id, at, body } = await prepareInboundMedia(ctx, channel, input.body);
     const row = await ctx.db.transaction().execute((trx) =>
       recordInbound(trx, channel, {
+        id,
+        at,
         contact: { key, value },
-        body: input.body,
+        body,
         replyTo: input.replyTo ?? null,
         meta: input.meta ?? null,
       }),

@@ -14,11 +14,13 @@ import {
 } from './common.ts';
 import { contactsFeature } from './contacts.ts';
 import { interactionsFeature } from './interactions.ts';
+import { mediaFeature } from './media.ts';
 import { messagesFeature } from './messages.ts';
 import { sandboxFeature } from './sandbox.ts';
 import { serverFeature } from './server.ts';
 import { suppressionsFeature } from './suppressions.ts';
 import { HTTP_METHODS, type ApiFeature, type JsonSchema, type OpenApiDocument, type Operation, type Parameter, type PathItem, type Reference } from './types.ts';
+import { webhooksFeature } from './webhooks.ts';
 import { templatesFeature } from '../../templates/openapi.ts';
 
 // The OpenAPI 3.1 document of Aviary's HTTP API, assembled from one module per feature area. To
@@ -33,6 +35,8 @@ export const FEATURES: ApiFeature[] = [
   suppressionsFeature,
   sandboxFeature,
   templatesFeature,
+  webhooksFeature,
+  mediaFeature,
 ];
 
 /** Where src/http/server.ts mounts the authenticated routes. */

@@ -1,0 +1,189 @@
+// Aviary benchmarks. `npm run bench -- [options]`
+//
+//   --only post|list       run one group (default: both)
+//   --diagnose             also run the diagnostic scenarios: the group-commit writer without HTTP,
+//                          in-memory experiments with the writer's batching (see experiment.ts), and
+//                          the tag filters again after adding a GIN index on messages.tags (in the
+//                          throwaway database only)
+//   --duration N           seconds per measured run (default 6 for POST, 4 for list runs)
+//   --warmup N             seconds of warm-up before each POST run (default 2)
+//   --connections N        autocannon connections / paced max sockets (default 50 POST, 10 list)
+//   --pipelining N         autocannon pipelining for POST runs (default 1)
+//   --rate N               fixed POST rate for the p99 target (default 2000)
+//   --list-rate N          paced GET rate for the list p99 (default 200)
+//   --rows N               messages bulk-loaded for the list runs (default 1000000)
+//   --scenarios a,b        only these scenario keys (post: hello-get hello-post nowrite pglite postgres
+//                          postgres-rate postgres-paced pglite-writer postgres-writer; list: first deep
+//                          channel tag-otp tag-vip)
+//   --pool N               AVIARY pgPoolSize for PostgreSQL runs (default: Aviary's default)
+//   --profile              run each server child with --cpu-prof and print where its time went
+//   --json FILE            write all results as JSON (default bench/results/latest.json)
+//   --max-seconds N        abort (and clean up) after N seconds (default 300)
+//   --quiet-budget N       seconds in all that runs may wait for other work on the machine to stop
+//                          before starting (default 60); a run that starts on a busy machine says so
+//
+// The server under test runs in a child process (bench/serve-for-bench.ts); this process is the load
+// generator. PostgreSQL runs use throwaway databases aviary_bench_* on AVIARY_BENCH_DATABASE_URL
+// (default postgres://postgres@127.0.0.1:5432/postgres), dropped afterwards.
+
+import { execSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { killChildren } from './child.ts';
+import { setQuietBudget } from './cpu.ts';
+import { runListBenchmarks, type LoadReport } from './list-messages.ts';
+import { dropAllCreated, postgresVersion } from './pg.ts';
+import { runPostBenchmarks } from './post-messages.ts';
+import { formatProfile, summarizeProfile } from './profile.ts';
+import { cpuTable, resultsTable } from './report.ts';
+import type { ScenarioResult } from './scenario.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function parseArgs(argv: string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const eq = a.indexOf('=');
+    if (eq > 0) m.set(a.slice(2, eq), a.slice(eq + 1));
+    else if (argv[i + 1] !== undefined && !argv[i + 1].startsWith('--')) m.set(a.slice(2), argv[++i]);
+    else m.set(a.slice(2), 'true');
+  }
+  return m;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const known = ['only', 'diagnose', 'quiet-budget', 'duration', 'warmup', 'connections', 'pipelining', 'rate', 'list-rate', 'rows', 'scenarios', 'pool', 'profile', 'json', 'max-seconds', 'no-explain'];
+for (const k of args.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
+const num = (k: string, d: number) => {
+  const v = args.get(k);
+  if (v === undefined) return d;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${k} must be a positive number`);
+  return n;
+};
+const only = (args.get('only') ?? 'post,list').split(',');
+const scenarios = args.get('scenarios')?.split(',').filter(Boolean) ?? [];
+const profileDir = args.has('profile') ? join(here, '.profiles', new Date().toISOString().replace(/[:.]/g, '-')) : undefined;
+const log = (l: string) => console.error(l);
+
+const maxSeconds = num('max-seconds', 300);
+setQuietBudget(num('quiet-budget', 60) * 1000);
+let aborting = false;
+async function abort(why: string): Promise<never> {
+  if (!aborting) {
+    aborting = true;
+    console.error(`\nbench: aborting (${why}); stopping server children and dropping bench databases`);
+    killChildren();
+    await dropAllCreated();
+  }
+  process.exit(1);
+}
+const watchdog = setTimeout(() => void abort(`over --max-seconds ${maxSeconds}`), maxSeconds * 1000);
+watchdog.unref();
+process.on('SIGINT', () => void abort('SIGINT'));
+process.on('SIGTERM', () => void abort('SIGTERM'));
+
+function sh(cmd: string): string {
+  try {
+    return execSync(cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+async function main() {
+  const started = Date.now();
+  const machine = {
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    postgres: await postgresVersion(),
+    kernel: os.release(),
+    commit: sh('git rev-parse --short HEAD'),
+    dirty: sh('git status --porcelain -- src').split('\n').filter(Boolean).length,
+  };
+  log(`bench: ${machine.nproc} cores (${machine.cpu}), ${machine.memoryGb} GiB, node ${machine.node}, PostgreSQL ${machine.postgres ?? 'not reachable'}, commit ${machine.commit}${machine.dirty ? ` + ${machine.dirty} changed paths in src/` : ''}`);
+
+  const results: ScenarioResult[] = [];
+  let listLoad: LoadReport | undefined;
+  if (only.includes('post')) {
+    const pgOk = machine.postgres !== undefined;
+    const keys = scenarios.length ? scenarios : [];
+    const post = await runPostBenchmarks({
+      duration: num('duration', 6),
+      warmup: num('warmup', 2),
+      connections: num('connections', 50),
+      pipelining: num('pipelining', 1),
+      rate: num('rate', 2000),
+      pgPoolSize: args.has('pool') ? num('pool', 10) : undefined,
+      profileDir,
+      diagnose: args.has('diagnose'),
+      scenarios: keys,
+      skipPostgres: !pgOk,
+      log,
+    });
+    results.push(...post);
+  }
+  if (only.includes('list')) {
+    if (machine.postgres === undefined) log('list: skipped, PostgreSQL not reachable');
+    else {
+      const list = await runListBenchmarks({
+        rows: num('rows', 1_000_000),
+        duration: num('duration', 4),
+        rate: num('list-rate', 200),
+        connections: args.has('connections') && !only.includes('post') ? num('connections', 10) : 10,
+        pgPoolSize: args.has('pool') ? num('pool', 10) : undefined,
+        explain: !args.has('no-explain'),
+        diagnose: args.has('diagnose'),
+        profileDir,
+        scenarios,
+        log,
+      });
+      results.push(...list.results);
+      listLoad = list.load;
+    }
+  }
+
+  const out: string[] = [];
+  out.push(`\n## Results (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+  out.push(resultsTable(results));
+  out.push('\nWhere the CPU went (cores = CPU-seconds per wall second; the machine has ' + machine.nproc + '):\n');
+  out.push(cpuTable(results));
+  if (listLoad) {
+    out.push(
+      `\nList data set: ${listLoad.rows.toLocaleString('en')} messages, inserted in ${listLoad.insertSec.toFixed(1)} s, vacuum analyze ${listLoad.vacuumSec.toFixed(1)} s; table ${listLoad.tableMb.toFixed(0)} MB, indexes ${listLoad.indexMb.toFixed(0)} MB`,
+    );
+    for (const [k, p] of Object.entries(listLoad.plans)) out.push(`\nEXPLAIN ANALYZE (${k}): ${p.ms} ms\n${p.plan.split('\n').map((l) => `    ${l}`).join('\n')}`);
+  }
+  const notes = results.flatMap((r) => r.notes.map((n) => `- ${r.name} [${r.store}, ${r.settings}]: ${n}`));
+  if (notes.length) out.push(`\nNotes:\n${notes.join('\n')}`);
+  const missed = results.flatMap((r) => r.targets.filter((t) => !t.met).map((t) => `${r.name} [${r.store}]: ${t.text}`));
+  const met = results.flatMap((r) => r.targets.filter((t) => t.met).map((t) => `${r.name} [${r.store}]: ${t.text}`));
+  out.push(`\nTargets met: ${met.length ? met.join('; ') : 'none'}`);
+  out.push(`Targets missed: ${missed.length ? missed.join('; ') : 'none'}`);
+  const failedChecks = results.filter((r) => r.check && !r.check.ok);
+  out.push(`Correctness: ${failedChecks.length ? `FAILED in ${failedChecks.map((r) => `${r.name} [${r.store}]`).join(', ')}` : 'every response as expected, every accepted message stored'}`);
+  if (profileDir) {
+    for (const name of readdirSync(profileDir).filter((x) => x.endsWith('.cpuprofile')).sort()) {
+      out.push(`\n${formatProfile(summarizeProfile(join(profileDir, name), 25))}`);
+    }
+  }
+  console.log(out.join('\n'));
+
+  const jsonPath = args.get('json') ?? join(here, 'results', 'latest.json');
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, JSON.stringify({ machine, args: Object.fromEntries(args), results, listLoad }, null, 2));
+  log(`bench: results written to ${jsonPath}`);
+  clearTimeout(watchdog);
+  process.exitCode = failedChecks.length ? 1 : 0;
+}
+
+main().catch(async (err) => {
+  console.error(err);
+  await abort('error');
+});

@@ -1,0 +1,108 @@
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { Busboy, type BusboyHeaders } from '@fastify/busboy';
+import { errors } from '../errors.ts';
+import { verifyUploadForm } from './policy.ts';
+import type { MediaService } from './service.ts';
+import { MediaTooLargeError } from './storage.ts';
+
+// The receiving end of Aviary's own presigned POST (local storage): a multipart form with the fields
+// of uploadFormData, then `file`, exactly as S3 takes it. The fields are checked against the signed
+// policy when the file part starts (fields after it are ignored, as S3 does); the file is streamed
+// to the store under the policy's size limit. Every refusal stores nothing and leaves the upload
+// pending, so the same policy can be used again until it has succeeded once or expired.
+
+const FORM_LIMITS = { fieldNameSize: 200, fieldSize: 64 * 1024, fields: 64, parts: 100 };
+
+export function receiveUpload(svc: MediaService, req: IncomingMessage): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    let file: Promise<void> | undefined;
+    let fileStream: Readable | undefined;
+    const fields: Record<string, string> = {};
+
+    let bb: ReturnType<typeof Busboy>;
+    try {
+      bb = Busboy({
+        headers: req.headers as BusboyHeaders,
+        limits: FORM_LIMITS,
+        // `-F file=<text` (no filename) is still the file.
+        isPartAFile: (name, contentType, filename) => name === 'file' || filename !== undefined || contentType === 'application/octet-stream',
+      });
+    } catch (err) {
+      return reject(errors.badRequest(`The multipart form cannot be read: ${(err as Error).message}`));
+    }
+
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      // Whatever is left of the body is read and dropped, so the client gets the answer.
+      req.unpipe(bb);
+      fileStream?.resume();
+      req.resume();
+      reject(err);
+    };
+    const succeed = () => {
+      if (settled) return;
+      settled = true;
+      resolve();
+    };
+
+    bb.on('field', (name, value, _nameTruncated, valueTruncated) => {
+      if (file || settled) return;
+      if (valueTruncated) return fail(errors.badRequest(`Form field "${name}" is longer than ${FORM_LIMITS.fieldSize} bytes`));
+      fields[name] = value;
+    });
+    bb.on('file', (name, stream) => {
+      if (file || settled) {
+        stream.resume();
+        return;
+      }
+      if (name !== 'file') {
+        stream.resume();
+        return fail(errors.badRequest(`The file must be sent in the form field named "file", not "${name}"`));
+      }
+      fileStream = stream;
+      file = store(svc, fields, stream);
+      file.catch(fail);
+    });
+    bb.on('finish', () => {
+      if (!file) return fail(errors.badRequest('The form has no "file" field: send every field of uploadFormData, then the file as "file"'));
+      file.then(succeed, fail);
+    });
+    bb.on('partsLimit', () => fail(errors.badRequest('The form has too many parts')));
+    bb.on('fieldsLimit', () => fail(errors.badRequest('The form has too many fields')));
+    bb.on('error', (err: Error) => fail(errors.badRequest(`The multipart form cannot be read: ${err.message}`)));
+    // A client that goes away mid-file must not leave the upload claimed.
+    req.on('close', () => {
+      if (!req.complete && !settled) fileStream?.destroy(new Error('the client closed the connection'));
+      if (!req.complete) fail(errors.badRequest('The upload was interrupted'));
+    });
+    req.pipe(bb);
+  });
+}
+
+async function store(svc: MediaService, fields: Record<string, string>, stream: Readable): Promise<void> {
+  const storage = await svc.storage();
+  if (storage.kind !== 'local') {
+    throw errors.badRequest('This server keeps media in an S3 bucket: upload to the uploadUrl of the presigned upload');
+  }
+  const policy = verifyUploadForm(await svc.secret(), fields);
+  const [workspaceId, mediaId] = policy.key.split('/');
+  if (workspaceId !== policy.workspaceId || !mediaId) throw errors.mediaAccessDenied('Upload refused: the key does not belong to the workspace of the policy');
+  const claim = await svc.claimUpload(workspaceId, mediaId);
+  if (claim === 'used') throw errors.conflict('This presigned upload was already used (or is being used right now): request a new presigned upload');
+  if (claim === 'missing') throw errors.notFound('media upload');
+  try {
+    const { size } = await storage.put(policy.key, stream, { contentType: policy.contentType, maxBytes: policy.maxBytes });
+    if (size < policy.minBytes) {
+      await storage.delete(policy.key);
+      throw errors.badRequest('The file is empty');
+    }
+    await svc.completeUpload(workspaceId, mediaId, size);
+  } catch (err) {
+    await svc.releaseUpload(workspaceId, mediaId);
+    if (err instanceof MediaTooLargeError) throw errors.fileTooLarge(policy.maxBytes);
+    throw err;
+  }
+}

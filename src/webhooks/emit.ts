@@ -1,0 +1,178 @@
+import { sql } from 'kysely';
+import { PLATFORMS, type Platform } from '../channels/platforms.ts';
+import type { Db } from '../db/database.ts';
+import type { MessageRow } from '../db/schema.ts';
+import { WORK_CHANNEL } from '../dispatch/notifications.ts';
+import { uuidv7 } from '../ids.ts';
+import { messageJson } from '../messages/message-json.ts';
+
+// Emitting webhook events. Called inside the transaction that makes the change (a status written by
+// dispatch/status-writer.ts, a message accepted or received, an interaction, a channel), it writes one
+// delivery row per subscription the event goes to, so the event commits or rolls back with its cause.
+//
+// Which subscriptions an event goes to (same workspace, same event name, status active):
+//   1. Filters: a subscription matches when every filter key it has matches (keys AND together); a key
+//      given several times matches any of its values.
+//   2. notification.url: an outgoing message sent with `notification.url` has its events (status
+//      changes and interactions) routed to the subscriptions with exactly that URL, and to no other.
+//      If no active subscription for the event has that URL (any more), rule 2 does not apply.
+//   3. Precedence (Bird: an unfiltered subscription gets all events "except where you have other
+//      webhooks with an explicit filter"): a subscription without filters receives an event only if
+//      no subscription with filters, among those left by rule 2, matches it. Filtered subscriptions
+//      receive every event they match.
+// The matching runs in SQL, in the same transaction, so it sees exactly the subscriptions committed
+// when the event happened. Bodies are built only for events that go somewhere.
+
+export interface WebhookEvent {
+  workspaceId: string;
+  event: string;
+  channelId: string | null;
+  platformId: string | null;
+  messageStatus?: string | null;
+  interactionType?: string | null;
+  /** Events with the same key reach a subscriber in the order they were emitted (a message id, a channel id). */
+  orderKey: string | null;
+  notificationUrl?: string | null;
+  /** Built only when the event goes to at least one subscription. */
+  payload: () => unknown;
+}
+
+// In-process wake-ups for webhook workers (other processes are woken by NOTIFY on commit).
+const wakers = new Set<() => void>();
+
+export function onWebhookWork(wake: () => void): () => void {
+  wakers.add(wake);
+  return () => wakers.delete(wake);
+}
+
+export function wakeWebhookWorkers(): void {
+  for (const wake of wakers) wake();
+}
+
+/** Which subscriptions each event goes to: [event index, subscription id] pairs. */
+export async function matchSubscriptions(trx: Db, events: Omit<WebhookEvent, 'payload'>[]): Promise<{ i: number; s: string }[]> {
+  const input = events.map((e, i) => ({
+    i,
+    w: e.workspaceId,
+    ev: e.event,
+    ch: e.channelId,
+    st: e.messageStatus ?? null,
+    it: e.interactionType ?? null,
+    pf: e.platformId,
+    nu: e.notificationUrl ?? null,
+  }));
+  const r = await sql<{ i: number; s: string }>`
+    with e as (
+      select * from json_to_recordset(${JSON.stringify(input)}::json) as e(i int, w uuid, ev text, ch uuid, st text, it text, pf text, nu text)
+    ),
+    matching as (
+      select e.i, s.id, s.url, s.filter_signature <> '' as filtered
+      from e join webhook_subscriptions s on s.workspace_id = e.w and s.event = e.ev and s.status = 'active'
+      where (s.filter_channel_id is null or s.filter_channel_id = e.ch)
+        and (s.filter_statuses is null or e.st = any (s.filter_statuses))
+        and (s.filter_interaction_types is null or e.it = any (s.filter_interaction_types))
+        and (s.filter_platform_ids is null or e.pf = any (s.filter_platform_ids))
+    ),
+    routed as (
+      select m.* from matching m join e on e.i = m.i
+      where e.nu is null or m.url = e.nu
+        or not exists (
+          select 1 from webhook_subscriptions r
+          where r.workspace_id = e.w and r.event = e.ev and r.status = 'active' and r.url = e.nu)
+    )
+    select r.i, r.id as s from routed r
+    where r.filtered or not exists (select 1 from routed f where f.i = r.i and f.filtered)
+    order by r.i, r.id`.execute(trx);
+  return r.rows;
+}
+
+/** Writes the deliveries of these events in the caller's transaction; returns how many. */
+export async function emitEvents(trx: Db, events: WebhookEvent[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const matches = await matchSubscriptions(trx, events);
+  if (matches.length === 0) return 0;
+  const now = new Date();
+  const bodies = new Map<number, string>();
+  const rows = matches.map((m, n) => {
+    const e = events[m.i];
+    let body = bodies.get(m.i);
+    if (body === undefined) {
+      body = JSON.stringify({ service: 'channels', event: e.event, payload: e.payload() });
+      bodies.set(m.i, body);
+    }
+    return { n, w: e.workspaceId, id: uuidv7(now.getTime()), s: m.s, ev: e.event, ok: e.orderKey, b: body };
+  });
+  // Inserted in emission order, so `seq` orders the events of one key; NOTIFY wakes other processes' workers on commit.
+  await sql`
+    with ins as (
+      insert into webhook_deliveries (workspace_id, id, subscription_id, event, order_key, body, created_at, next_attempt_at, updated_at)
+      select m.w, m.id, m.s, m.ev, m.ok, m.b, ${now}, ${now}, ${now}
+      from json_to_recordset(${JSON.stringify(rows)}::json) as m(n int, w uuid, id uuid, s uuid, ev text, ok uuid, b text)
+      order by m.n
+    )
+    select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
+  wakeWebhookWorkers();
+  return rows.length;
+}
+
+/** Bird's message payload: the message; `<platform>.outbound` carries the body on SMS only (as Bird). */
+export function messagePayload(row: MessageRow): Record<string, unknown> {
+  const m = messageJson(row);
+  if (row.direction === 'outgoing' && row.platform !== 'sms') delete m.body;
+  return m;
+}
+
+/** `<platform>.outbound` for outgoing rows (their current status), `<platform>.inbound` for incoming ones. */
+export function messageEvents(rows: MessageRow[]): WebhookEvent[] {
+  return rows.map((row) => {
+    const outgoing = row.direction === 'outgoing';
+    return {
+      workspaceId: row.workspace_id,
+      event: `${row.platform}.${outgoing ? 'outbound' : 'inbound'}`,
+      channelId: row.channel_id,
+      platformId: PLATFORMS[row.platform as Platform]?.platformId ?? null,
+      messageStatus: row.status,
+      orderKey: outgoing ? row.id : null,
+      notificationUrl: outgoing ? row.notification_url : null,
+      payload: () => messagePayload(row),
+    };
+  });
+}
+
+export function emitMessageEvents(trx: Db, rows: MessageRow[]): Promise<number> {
+  return emitEvents(trx, messageEvents(rows));
+}
+
+/** `<platform>.interaction` for one interaction on an outgoing message; payload is Bird's interaction object. */
+export function emitInteractionEvent(
+  trx: Db,
+  channel: { workspaceId: string; id: string; platform: string; platformId: string },
+  message: { id: string; notification_url: string | null },
+  type: string,
+  payload: unknown,
+): Promise<number> {
+  return emitEvents(trx, [
+    {
+      workspaceId: channel.workspaceId,
+      event: `${channel.platform}.interaction`,
+      channelId: channel.id,
+      platformId: channel.platformId,
+      interactionType: type,
+      orderKey: message.id,
+      notificationUrl: message.notification_url,
+      payload: () => payload,
+    },
+  ]);
+}
+
+/** channel.created / channel.updated; payload is the channel as the API shows it. */
+export function emitChannelEvent(
+  trx: Db,
+  event: 'channel.created' | 'channel.updated',
+  channel: { workspaceId: string; id: string; platformId: string },
+  payload: unknown,
+): Promise<number> {
+  return emitEvents(trx, [
+    { workspaceId: channel.workspaceId, event, channelId: channel.id, platformId: channel.platformId, orderKey: channel.id, payload: () => payload },
+  ]);
+}

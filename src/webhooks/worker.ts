@@ -1,0 +1,278 @@
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/database.ts';
+import { GroupCommit } from '../db/group-commit.ts';
+import { Signal } from '../dispatch/signal.ts';
+import { uuidv7 } from '../ids.ts';
+import {
+  claimDeliveries,
+  nextDeliveryDueAt,
+  pruneDeliveries,
+  recordOutcomes,
+  releaseDeliveries,
+  type AttemptOutcome,
+  type ClaimedDelivery,
+} from './deliveries.ts';
+import { onWebhookWork } from './emit.ts';
+import { HttpSender, type AttemptResult } from './http-sender.ts';
+
+// The webhook worker, modelled on the message dispatcher: one loop claims due deliveries (SKIP LOCKED,
+// leased), starts their HTTP attempts and goes back for more while there is room; results are written
+// in batches by a group commit. Any number of processes can run one against the same PostgreSQL.
+//
+//   - At least once: a delivery stays due until its outcome is recorded. If this process dies with
+//     attempts in flight, their leases (2 x timeout) run out and any worker sends them again, with the
+//     same request id and timestamp.
+//   - Order: the claim only takes the oldest unfinished delivery of each (subscription, message or
+//     channel), so a subscriber receives one message's events one at a time, in the order they happened.
+//   - Room: at most `concurrency` attempts in flight per process, at most half of them to one
+//     subscription (so one slow endpoint cannot starve the others).
+//   - Retries: 2xx is success; anything else (including timeouts and connection errors) is retried after
+//     min(retryBaseMs * 2^(n-1), retryMaxDelayMs), or Retry-After on 429/503 if longer, until
+//     retryWindowMs after the event; then the delivery has failed.
+//   - Health: a subscription whose every attempt failed for disableAfterMs becomes inactive.
+//   - Logs: finished deliveries older than logRetentionMs are pruned (every 10 minutes).
+
+export interface WebhookWorkerOptions {
+  timeoutMs: number;
+  retryBaseMs: number;
+  retryMaxDelayMs: number;
+  retryWindowMs: number;
+  concurrency: number;
+  disableAfterMs: number;
+  logRetentionMs: number;
+  allowPrivateUrls: boolean;
+  pollMs: number;
+  /** Transactions the recorder may run at once (PGlite: 1). */
+  recordConcurrency: number;
+  batchSize?: number;
+}
+
+export interface WebhookWorkerDeps {
+  db: Db;
+  log: Logger;
+}
+
+const PRUNE_EVERY_MS = 10 * 60_000;
+
+/** The worker's options from Aviary's config. */
+export function webhookWorkerOptions(config: Config, kind: 'pglite' | 'postgres'): WebhookWorkerOptions {
+  return {
+    timeoutMs: config.webhookTimeoutMs,
+    retryBaseMs: config.webhookRetryBaseMs,
+    retryMaxDelayMs: config.webhookRetryMaxDelayMs,
+    retryWindowMs: config.webhookRetryWindowMs,
+    concurrency: config.webhookConcurrency,
+    disableAfterMs: config.webhookDisableAfterMs,
+    logRetentionMs: config.webhookLogRetentionMs,
+    allowPrivateUrls: config.webhookAllowPrivateUrls,
+    pollMs: config.dispatchPollMs,
+    // PGlite has one session: a second recording transaction would only queue behind the first.
+    recordConcurrency: kind === 'pglite' ? 1 : 2,
+  };
+}
+
+export function retryDelayMs(attempt: number, opts: Pick<WebhookWorkerOptions, 'retryBaseMs' | 'retryMaxDelayMs'>): number {
+  return Math.min(opts.retryBaseMs * 2 ** Math.min(attempt - 1, 40), opts.retryMaxDelayMs);
+}
+
+export class WebhookWorker {
+  readonly id = `${hostname()}:${process.pid}:wh:${uuidv7().slice(-12)}`;
+  private readonly signal = new Signal();
+  private readonly sender: HttpSender;
+  private readonly recorder: GroupCommit<AttemptOutcome, void>;
+  private readonly inFlight = new Map<string, ClaimedDelivery>();
+  private readonly perSubscription = new Map<string, number>();
+  private readonly attempts = new Set<Promise<void>>();
+  private readonly aborted: { workspaceId: string; subscriptionId: string; id: string }[] = [];
+  private readonly leaseMs: number;
+  private readonly perSubscriptionCap: number;
+  private stopped = true;
+  private loopDone: Promise<void> = Promise.resolve();
+  private unsubscribe: (() => void) | undefined;
+  private lastPrune = 0;
+  private pruning = false;
+
+  constructor(
+    private readonly deps: WebhookWorkerDeps,
+    private readonly opts: WebhookWorkerOptions,
+  ) {
+    this.sender = new HttpSender({ timeoutMs: opts.timeoutMs, maxSockets: opts.concurrency, allowPrivateUrls: opts.allowPrivateUrls });
+    this.leaseMs = Math.max(1000, 2 * opts.timeoutMs);
+    this.perSubscriptionCap = Math.max(1, Math.floor(opts.concurrency / 2));
+    this.recorder = new GroupCommit<AttemptOutcome, void>(
+      deps.db,
+      async (trx, items) => {
+        const deactivated = await recordOutcomes(trx, items, { disableAfterMs: opts.disableAfterMs });
+        for (const s of deactivated) {
+          deps.log.warn({ workspaceId: s.workspace_id, subscriptionId: s.id, url: s.url }, 'webhook subscription deactivated: its deliveries kept failing');
+        }
+        return items.map(() => undefined);
+      },
+      // Recorded outcomes may unblock the next event of a message: look for it at once.
+      { maxConcurrent: opts.recordConcurrency, maxBatch: 1000, afterCommit: () => this.signal.notify() },
+    );
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.unsubscribe = onWebhookWork(() => this.signal.notify());
+    this.loopDone = this.loop();
+  }
+
+  /** Work may be due (an event committed here or, via NOTIFY, elsewhere). */
+  wake(): void {
+    this.signal.notify();
+  }
+
+  /** Stops claiming, gives attempts in flight a moment to finish, puts back the rest, records everything. */
+  async stop(graceMs = Math.min(this.opts.timeoutMs, 5000)): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.signal.notify();
+    await this.loopDone;
+    if (this.attempts.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.attempts), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+      this.sender.abortAll();
+      await Promise.all(this.attempts);
+    }
+    await this.recorder.drain();
+    await releaseDeliveries(this.deps.db, this.id, this.aborted.splice(0)).catch((err) =>
+      this.deps.log.warn({ err }, 'could not release webhook deliveries; they are retried when their lease ends'),
+    );
+    this.sender.close();
+  }
+
+  /** Deliveries whose attempt is under way in this process. */
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  private async loop(): Promise<void> {
+    let failuresInARow = 0;
+    while (!this.stopped) {
+      try {
+        const claimed = await this.claim();
+        failuresInARow = 0;
+        if (claimed > 0) continue;
+        if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) this.prune();
+        const now = new Date();
+        const next = this.inFlight.size >= this.opts.concurrency ? null : await nextDeliveryDueAt(this.deps.db, now);
+        const sleep = next ? Math.min(next.getTime() - now.getTime(), this.opts.pollMs) : this.opts.pollMs;
+        if (!this.stopped) await this.signal.wait(sleep);
+      } catch (err) {
+        if (this.stopped) break;
+        failuresInARow++;
+        this.deps.log.error({ err }, 'webhook loop failed; backing off');
+        await this.signal.wait(Math.min(30_000, 250 * 2 ** Math.min(failuresInARow, 7)));
+      }
+    }
+  }
+
+  /** One claim: returns how many deliveries it started (0 when none were due or there is no room). */
+  async claim(): Promise<number> {
+    const room = Math.min(this.opts.concurrency - this.inFlight.size, this.opts.batchSize ?? 500);
+    if (room <= 0) return 0;
+    const now = new Date();
+    const saturated = [...this.perSubscription].filter(([, n]) => n >= this.perSubscriptionCap).map(([s]) => s);
+    const claimed = await claimDeliveries(this.deps.db, this.id, now, room, new Date(now.getTime() + this.leaseMs), saturated);
+    for (const d of claimed) this.launch(d);
+    return claimed.length;
+  }
+
+  private launch(d: ClaimedDelivery): void {
+    const key = `${d.workspace_id}|${d.id}`;
+    this.inFlight.set(key, d);
+    this.perSubscription.set(d.subscription_id, (this.perSubscription.get(d.subscription_id) ?? 0) + 1);
+    const p: Promise<void> = this.attempt(d)
+      .then((outcome) => {
+        if (outcome) void this.recorder.submit(outcome).catch((err) => this.deps.log.error({ err, requestId: d.id }, 'could not record a webhook attempt; it is retried when its lease ends'));
+      })
+      .catch((err) => this.deps.log.error({ err, requestId: d.id }, 'webhook attempt failed unexpectedly'))
+      .finally(() => {
+        const wasFull = this.inFlight.size >= this.opts.concurrency;
+        this.inFlight.delete(key);
+        const n = (this.perSubscription.get(d.subscription_id) ?? 1) - 1;
+        if (n <= 0) this.perSubscription.delete(d.subscription_id);
+        else this.perSubscription.set(d.subscription_id, n);
+        this.attempts.delete(p);
+        if (wasFull || n + 1 === this.perSubscriptionCap) this.signal.notify();
+      });
+    this.attempts.add(p);
+  }
+
+  private async attempt(d: ClaimedDelivery): Promise<AttemptOutcome | undefined> {
+    const attemptNo = d.attempt_count + 1;
+    const base = { workspaceId: d.workspace_id, id: d.id, subscriptionId: d.subscription_id };
+    if (d.url === null) return { ...base, at: new Date(), status: 'failed', nextAttemptAt: null, attempt: null, drop: true };
+    if (d.status !== 'active') {
+      const now = new Date();
+      const why = 'the subscription is inactive';
+      return {
+        ...base,
+        at: now,
+        status: 'failed',
+        nextAttemptAt: null,
+        attempt: { attempt: attemptNo, at: now.toISOString(), url: d.url ?? '', signature: null, httpStatusCode: null, responseBody: null, durationMs: 0, error: `not sent: ${why}` },
+      };
+    }
+    const r: AttemptResult = await this.sender.send({
+      id: d.id,
+      createdAt: d.created_at,
+      body: d.body,
+      url: d.url,
+      signingKey: d.signing_key!,
+      standardWebhooks: d.standard_webhooks === true,
+    });
+    if (r.aborted) {
+      this.aborted.push({ workspaceId: d.workspace_id, subscriptionId: d.subscription_id, id: d.id });
+      return undefined;
+    }
+    const ok = r.httpStatusCode !== null && r.httpStatusCode >= 200 && r.httpStatusCode < 300;
+    const now = new Date();
+    let status: AttemptOutcome['status'] = 'succeeded';
+    let nextAttemptAt: Date | null = null;
+    if (!ok) {
+      const deadline = d.created_at.getTime() + this.opts.retryWindowMs;
+      if (now.getTime() >= deadline) status = 'failed';
+      else {
+        status = 'pending';
+        const delay = Math.max(retryDelayMs(attemptNo, this.opts), r.retryAfterMs ?? 0);
+        nextAttemptAt = new Date(Math.min(now.getTime() + delay, deadline));
+      }
+    }
+    return {
+      ...base,
+      at: now,
+      ok,
+      status,
+      nextAttemptAt,
+      attempt: {
+        attempt: attemptNo,
+        at: r.at.toISOString(),
+        url: r.url,
+        signature: r.signatures?.bird ?? null,
+        ...(r.signatures?.standard ? { standardSignature: r.signatures.standard } : {}),
+        httpStatusCode: r.httpStatusCode,
+        responseBody: r.responseBody,
+        durationMs: r.durationMs,
+        error: r.error,
+      },
+    };
+  }
+
+  private prune(): void {
+    if (this.pruning) return;
+    this.pruning = true;
+    this.lastPrune = Date.now();
+    pruneDeliveries(this.deps.db, new Date(Date.now() - this.opts.logRetentionMs))
+      .then((n) => n > 0 && this.deps.log.info({ deleted: n }, 'pruned old webhook logs'))
+      .catch((err) => this.deps.log.warn({ err }, 'pruning webhook logs failed'))
+      .finally(() => (this.pruning = false));
+  }
+}
