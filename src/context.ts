@@ -43,7 +43,9 @@ export function createContext(config: Config, log: Logger, database: Database): 
     channels: new ChannelCache(db),
     contacts,
     messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (trx, items) => writeMessages(trx, items, contacts), {
-      maxConcurrent: database.concurrency,
+      // Two batches in flight keep the database busy while the next one gathers; more would only
+      // make each batch smaller (measured: bench/, BENCHMARKS.md).
+      maxConcurrent: Math.min(2, database.concurrency),
       maxBatch: 500,
       afterCommit: (items) => {
         rememberContacts(items, contacts);

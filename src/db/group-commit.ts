@@ -18,6 +18,7 @@ export type BatchWork<I, O> = (trx: Db, items: I[]) => Promise<O[]>;
 export class GroupCommit<I, O> {
   private queue: Pending<I, O>[] = [];
   private active = 0;
+  private scheduled = false;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -29,7 +30,15 @@ export class GroupCommit<I, O> {
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      this.pump();
+      // Start the batch on the next turn of the event loop rather than now: requests whose bodies
+      // were parsed in this turn then share it. setImmediate adds microseconds on an idle server.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 

@@ -129,21 +129,19 @@ export async function writeMessages(trx: Db, pending: PendingMessage[], cache: C
     }
     return buildOutgoingRow(p, now);
   });
-  await sql`insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(rows)}::json)`.execute(trx);
-  await recordAccepted(trx, rows);
+  // One statement stores the messages and the first entry of their status history.
+  await sql`
+    with inserted as (
+      insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(rows)}::json)
+      returning workspace_id, id, status, created_at, reason, failure
+    )
+    insert into message_status_history (workspace_id, message_id, status, at, reason, failure)
+    select workspace_id, id, status, created_at, reason, failure from inserted`.execute(trx);
   // `<platform>.outbound` webhooks for `accepted` (or `rejected` batch entries), in the same transaction.
   await emitMessageEvents(trx, rows);
   // Wakes workers in other processes when this commits (this process is woken by its own signal).
   await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
   return rows;
-}
-
-/** The first entry of each message's status history. */
-async function recordAccepted(trx: Db, rows: MessageRow[]): Promise<void> {
-  await sql`
-    insert into message_status_history (workspace_id, message_id, status, at, reason, failure)
-    select w, m, s, a, r, f from json_to_recordset(${JSON.stringify(rows.map((r) => ({ w: r.workspace_id, m: r.id, s: r.status, a: r.created_at, r: r.reason, f: r.failure })))}::json)
-      as t(w uuid, m uuid, s text, a timestamptz, r text, f jsonb)`.execute(trx);
 }
 
 export function rememberContacts(pending: PendingMessage[], cache: ContactCache): void {
