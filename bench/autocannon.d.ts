@@ -40,5 +40,7 @@ declare module 'autocannon' {
   }
 
   function autocannon(opts: AutocannonOptions, cb: (err: Error | null, result: AutocannonResult) => void): EventEmitter;
+  /** Without a callback: the instance is also a promise of the result. */
+  function autocannon(opts: AutocannonOptions): EventEmitter & PromiseLike<AutocannonResult>;
   export default autocannon;
 }

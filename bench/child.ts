@@ -16,7 +16,9 @@ export interface ServerChild {
   /** Starts a measured window; `label` names its CPU profile when profiling (default: the server's name). */
   statsBegin(label?: string): Promise<void>;
   statsEnd(): Promise<ServerStats>;
-  writerBench(a: { seconds: number; concurrency: number; receivers: number; prefix: string }): Promise<WriterBenchResult>;
+  /** Creates and caches the contacts of the known receivers (bench/bodies.ts); returns how many. */
+  seedContacts(): Promise<number>;
+  writerBench(a: { seconds: number; count?: number; concurrency: number; tag: string; newEvery: number }): Promise<WriterBenchResult>;
   close(): Promise<void>;
 }
 
@@ -102,6 +104,7 @@ export async function startServer(opts: ServeOptions, profile?: { dir: string; n
     count: (reference) => call<number>({ cmd: 'count', reference }),
     statsBegin: (label) => call<void>({ cmd: 'stats-begin', label: label ?? profileName }),
     statsEnd: () => call<ServerStats>({ cmd: 'stats-end' }),
+    seedContacts: () => call<number>({ cmd: 'seed-contacts' }),
     writerBench: (a) => call<WriterBenchResult>({ cmd: 'writer-bench', ...a }, (a.seconds + 30) * 1000),
     close: async () => {
       if (child.exitCode !== null) return;

@@ -9,6 +9,6 @@ export function describeExperiment(e: Experiment | undefined): string {
   if (!e) return '';
   const parts: string[] = [];
   if (e.deferPump) parts.push('batch start deferred to setImmediate');
-  if (e.maxConcurrent) parts.push(`≤${e.maxConcurrent} batches in flight`);
+  if (e.maxConcurrent) parts.push(`${e.maxConcurrent} batch${e.maxConcurrent > 1 ? 'es' : ''} in flight`);
   return parts.join(', ');
 }

@@ -239,7 +239,7 @@ export async function runListBenchmarks(o: ListOptions): Promise<{ results: Scen
         const srv = coresBetween(a, b, [server!.pid]);
         const pgc = coresBetween(a, b, pgPids);
         const lg = load.loadgenCpuSec / ((b.at - a.at) / 1000);
-        const bad = load.completed - (load.byStatus['200'] ?? 0) + load.errors + load.timeouts;
+        const bad = load.completed - (load.byStatus['200'] ?? 0) + load.errors + load.timeouts + load.unanswered;
         const r: ScenarioResult = {
           group: 'list',
           name: `${s.name}${label ? `, ${label}` : ''}`,

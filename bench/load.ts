@@ -34,6 +34,8 @@ export interface LoadResult {
   p99: number;
   max: number;
   mean: number;
+  /** Requests sent that got neither a response nor an error before the run's time bound. */
+  unanswered: number;
   /** Paced only: latency from the request's scheduled send time (includes any queueing in the client). */
   scheduled?: { p50: number; p99: number; max: number };
   loadgenCpuSec: number;
@@ -129,6 +131,7 @@ export async function runAutocannon(
     errors: result.errors,
     timeouts: result.timeouts,
     mismatches,
+    unanswered: 0,
     wallSec,
     rps: latencies.length / wallSec,
     ...summarize(latencies),
@@ -155,6 +158,7 @@ export async function runPaced(spec: LoadSpec, o: { rate: number; seconds: numbe
   let tLast = start;
 
   await new Promise<void>((resolve) => {
+    // Bounded: requests still unanswered 20 s after the last one was due are reported as such.
     const hardStop = setTimeout(resolve, (o.seconds + 20) * 1000);
     const finishOne = () => {
       if (++done === total) {
@@ -221,6 +225,7 @@ export async function runPaced(spec: LoadSpec, o: { rate: number; seconds: numbe
     errors,
     timeouts,
     mismatches,
+    unanswered: total - done,
     wallSec,
     rps: latencies.length / wallSec,
     ...summarize(latencies),

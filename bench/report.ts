@@ -19,7 +19,8 @@ function nonOk(r: ScenarioResult): string {
   const other = Object.entries(l.byStatus)
     .filter(([c]) => !okCode.includes(c))
     .map(([c, n]) => `${n}×${c}`);
-  const parts = [`${l.completed - good + l.errors + l.timeouts}`];
+  const parts = [`${l.completed - good + l.errors + l.timeouts + (l.unanswered ?? 0)}`];
+  if (l.unanswered) parts.push(`(${l.unanswered} unanswered within the time bound)`);
   if (other.length) parts.push(`(${other.join(', ')})`);
   if (l.errors || l.timeouts) parts.push(`(${l.errors} err, ${l.timeouts} timeout)`);
   if (l.mismatches) parts.push(`${l.mismatches} bad body`);
@@ -48,9 +49,13 @@ export function cpuTable(results: ScenarioResult[]): string {
     const perCommit = pgc && pgc.xactCommit ? (pgc.messages / pgc.xactCommit).toFixed(1) : '–';
     const walSync = pgc && pgc.messages ? (pgc.walSync / pgc.messages).toFixed(3) : '–';
     const walBytes = pgc && pgc.messages ? int(pgc.walBytes / pgc.messages) : '–';
+    const rate = r.writer ? r.writer.perSec : r.load ? r.load.completed / r.load.wallSec : NaN;
+    const us = (cores: number | undefined) => (cores === undefined || !rate ? '–' : int((cores / rate) * 1e6));
     return [
       r.name,
       r.store,
+      us(c?.server),
+      us(c?.postgres),
       c ? f(c.machine) : '–',
       c ? f(c.server) : '–',
       c?.postgres !== undefined ? f(c.postgres) : '–',
@@ -66,7 +71,25 @@ export function cpuTable(results: ScenarioResult[]): string {
     ];
   });
   return table(
-    ['scenario', 'store', 'cores busy', 'server', 'postgres', 'loadgen', 'other', 'server ELU', 'batch mean/p50/max', 'batch ms p50/p99', 'batches in flight', 'msgs/commit (pg)', 'wal syncs/msg', 'WAL B/msg'],
+    ['scenario', 'store', 'server CPU µs/req', 'postgres CPU µs/req', 'cores busy', 'server', 'postgres', 'loadgen', 'other', 'server ELU', 'batch mean/p50/max', 'batch ms p50/p99', 'batches in flight', 'msgs/commit (pg)', 'wal syncs/msg', 'WAL B/msg'],
     rows,
   );
+}
+
+/** Per scenario with statement timings: the statements that took the most time, per accepted message. */
+export function statementsReport(results: ScenarioResult[]): string {
+  const out: string[] = [];
+  for (const r of results) {
+    const st = r.server?.statements;
+    if (!st?.length) continue;
+    const messages = r.writer ? r.writer.ok : (r.load?.byStatus['202'] ?? r.load?.completed ?? 0);
+    out.push(`\n${r.name} [${r.store}, ${r.settings}]: ${messages.toLocaleString('en')} messages`);
+    out.push(
+      table(
+        ['statement (first 90 chars)', 'calls', 'calls/msg', 'mean ms', 'total ms', 'ms per msg'],
+        st.map((x) => [x.sql, int(x.calls), f(x.calls / messages, 3), f(x.meanMs), int(x.totalMs), f(x.totalMs / messages, 3)]),
+      ),
+    );
+  }
+  return out.join('\n');
 }

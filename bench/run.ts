@@ -17,7 +17,8 @@
 //                          channel tag-otp tag-vip)
 //   --pool N               AVIARY pgPoolSize for PostgreSQL runs (default: Aviary's default)
 //   --profile              run each server child with --cpu-prof and print where its time went
-//   --json FILE            write all results as JSON (default bench/results/latest.json)
+//   --json FILE            write all results as JSON (default bench/results/<group>-<time>.json and
+//                          bench/results/latest.json); bench/summarize.ts combines several runs
 //   --max-seconds N        abort (and clean up) after N seconds (default 300)
 //   --quiet-budget N       seconds in all that runs may wait for other work on the machine to stop
 //                          before starting (default 60); a run that starts on a busy machine says so
@@ -37,7 +38,7 @@ import { runListBenchmarks, type LoadReport } from './list-messages.ts';
 import { dropAllCreated, postgresVersion } from './pg.ts';
 import { runPostBenchmarks } from './post-messages.ts';
 import { formatProfile, summarizeProfile } from './profile.ts';
-import { cpuTable, resultsTable } from './report.ts';
+import { cpuTable, resultsTable, statementsReport } from './report.ts';
 import type { ScenarioResult } from './scenario.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -154,6 +155,8 @@ async function main() {
   out.push(resultsTable(results));
   out.push('\nWhere the CPU went (cores = CPU-seconds per wall second; the machine has ' + machine.nproc + '):\n');
   out.push(cpuTable(results));
+  const statements = statementsReport(results);
+  if (statements) out.push(`\nSQL statements as the server saw them (time from call to result, including the round trip):\n${statements}`);
   if (listLoad) {
     out.push(
       `\nList data set: ${listLoad.rows.toLocaleString('en')} messages, inserted in ${listLoad.insertSec.toFixed(1)} s, vacuum analyze ${listLoad.vacuumSec.toFixed(1)} s; table ${listLoad.tableMb.toFixed(0)} MB, indexes ${listLoad.indexMb.toFixed(0)} MB`,
@@ -175,10 +178,13 @@ async function main() {
   }
   console.log(out.join('\n'));
 
-  const jsonPath = args.get('json') ?? join(here, 'results', 'latest.json');
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const jsonPath = args.get('json') ?? join(here, 'results', `${only.join('+')}-${stamp}.json`);
   mkdirSync(dirname(jsonPath), { recursive: true });
-  writeFileSync(jsonPath, JSON.stringify({ machine, args: Object.fromEntries(args), results, listLoad }, null, 2));
-  log(`bench: results written to ${jsonPath}`);
+  const json = JSON.stringify({ machine, args: Object.fromEntries(args), results, listLoad }, null, 2);
+  writeFileSync(jsonPath, json);
+  if (!args.has('json')) writeFileSync(join(here, 'results', 'latest.json'), json);
+  log(`bench: results written to ${jsonPath} (combine several runs with: node --import tsx bench/summarize.ts bench/results/post-*.json)`);
   clearTimeout(watchdog);
   process.exitCode = failedChecks.length ? 1 : 0;
 }

@@ -15,13 +15,15 @@ import { fileURLToPath } from 'node:url';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { startAviary, createLogger, type Aviary } from '../src/app.ts';
 import { defaultConfig, type Config } from '../src/config.ts';
 import type { MessageRow } from '../src/db/schema.ts';
+import { contactIdFor, resolveContacts } from '../src/contacts/contacts.ts';
 import { uuidv7 } from '../src/ids.ts';
 import { resolveRecipients, type PendingMessage } from '../src/messages/accept-message.ts';
 import { validateCreateMessage } from '../src/messages/validate-message.ts';
-import { smsBody } from './bodies.ts';
+import { KNOWN_RECEIVERS, knownNumber, smsBody, type BodyOptions } from './bodies.ts';
 import type { Experiment } from './experiment.ts';
 import { startHelloWorld } from './hello-world.ts';
 
@@ -65,6 +67,15 @@ export interface ServerStats {
   eventLoopUtilization: number;
   rssMb: number;
   batches?: BatchStats;
+  statements?: StatementStats[];
+}
+
+/** Client-side timing of each SQL statement (call to result, as the server process sees it). */
+export interface StatementStats {
+  sql: string;
+  calls: number;
+  totalMs: number;
+  meanMs: number;
 }
 
 export interface BatchStats {
@@ -85,7 +96,8 @@ type Command =
   | { id: number; cmd: 'count'; reference?: string }
   | { id: number; cmd: 'stats-begin'; label?: string }
   | { id: number; cmd: 'stats-end' }
-  | { id: number; cmd: 'writer-bench'; seconds: number; concurrency: number; receivers: number; prefix: string }
+  | { id: number; cmd: 'writer-bench'; seconds: number; count?: number; concurrency: number; tag: string; newEvery: number }
+  | { id: number; cmd: 'seed-contacts' }
   | { id: number; cmd: 'close' };
 
 let opts: ServeOptions = { mode: 'hello' };
@@ -129,6 +141,31 @@ function deferPump(aviary: Aviary): boolean {
     });
   };
   return true;
+}
+
+// A poor man's pg_stat_statements (the shared PostgreSQL has no shared_preload_libraries to enable the
+// real one): every query a pg.Client runs in this process, timed from call to result.
+const statementStats = new Map<string, { calls: number; totalMs: number }>();
+function observeStatements(): void {
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const first = args[0] as string | { text?: string } | undefined;
+    const text = typeof first === 'string' ? first : first?.text;
+    const result = original.apply(this, args);
+    if (text && result && typeof (result as Promise<unknown>).then === 'function') {
+      const t = performance.now();
+      const key = text.replace(/\s+/g, ' ').trim().slice(0, 90);
+      const done = () => {
+        const e = statementStats.get(key) ?? { calls: 0, totalMs: 0 };
+        e.calls++;
+        e.totalMs += performance.now() - t;
+        statementStats.set(key, e);
+      };
+      (result as Promise<unknown>).then(done, done);
+    }
+    return result;
+  };
 }
 
 function stubWriter(aviary: Aviary): void {
@@ -179,8 +216,11 @@ function stubWriter(aviary: Aviary): void {
   (aviary.ctx as unknown as { messageWriter: unknown }).messageWriter = stub;
 }
 
-/** Submits messages straight to the group-commit writer (no HTTP), `concurrency` outstanding at a time. */
-async function writerBench(aviary: Aviary, info: ServeInfo, seconds: number, concurrency: number, receivers: number, prefix: string) {
+/**
+ * Submits messages straight to the group-commit writer (no HTTP), `concurrency` outstanding at a time,
+ * for `seconds` or until `count` were sent.
+ */
+async function writerBench(aviary: Aviary, info: ServeInfo, seconds: number, concurrency: number, body: BodyOptions, count = Infinity) {
   const ctx = aviary.ctx;
   const channel = (await ctx.channels.get(info.workspaceId!, info.channels!.sms))!;
   let sent = 0;
@@ -190,10 +230,9 @@ async function writerBench(aviary: Aviary, info: ServeInfo, seconds: number, con
   const deadline = performance.now() + seconds * 1000;
   const t0 = performance.now();
   async function worker() {
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline && sent < count) {
       const i = sent++;
-      const body = smsBody(prefix, i, receivers, prefix === '+3162' ? 'w' : 'x');
-      const checked = validateCreateMessage(body);
+      const checked = validateCreateMessage(smsBody(i, body));
       if (!checked.ok) throw new Error('writer-bench body does not validate');
       const recipients = await resolveRecipients(ctx.db, channel, checked.value);
       const t = performance.now();
@@ -240,6 +279,7 @@ async function main() {
     if (!boot) throw new Error('expected an empty store to bootstrap');
     if (opts.mode === 'nowrite') stubWriter(aviary);
     else observed = observeWriter(aviary);
+    if (opts.mode === 'postgres') observeStatements();
     if (opts.experiment?.deferPump && !deferPump(aviary)) throw new Error('cannot apply deferPump: GroupCommit has no pump()');
     if (opts.experiment?.maxConcurrent) {
       const w = aviary.ctx.messageWriter as unknown as { opts?: { maxConcurrent: number } };
@@ -290,6 +330,7 @@ async function main() {
           }
           batchSizes.length = 0;
           batchMs.length = 0;
+          statementStats.clear();
           t0 = performance.now();
           cpu0 = process.cpuUsage();
           elu0 = performance.eventLoopUtilization();
@@ -325,11 +366,37 @@ async function main() {
               meanInFlight: msSum / 1000 / wallSec,
             };
           }
+          if (statementStats.size) {
+            stats.statements = [...statementStats]
+              .map(([sql, e]) => ({ sql, calls: e.calls, totalMs: e.totalMs, meanMs: e.totalMs / e.calls }))
+              .sort((a, b) => b.totalMs - a.totalMs)
+              .slice(0, 12);
+          }
           return reply(stats);
         }
         case 'writer-bench':
           if (!aviary) throw new Error('no Aviary in hello mode');
-          return reply(await writerBench(aviary, info, m.seconds, m.concurrency, m.receivers, m.prefix));
+          return reply(await writerBench(aviary, info, m.seconds, m.concurrency, { tag: m.tag, newEvery: m.newEvery }, m.count));
+        case 'seed-contacts': {
+          // The known receivers' contacts, created and cached the way the writer does it, without messages
+          // (so a dispatcher in this process gets no backlog to work through).
+          if (!aviary) return reply(0);
+          const ws = info.workspaceId!;
+          const ids = Array.from({ length: KNOWN_RECEIVERS }, (_, k) => ({ key: 'phonenumber', value: knownNumber(k) }));
+          let n = 0;
+          for (let a = 0; a < ids.length; a += 1000) {
+            const chunk = ids.slice(a, a + 1000);
+            const resolved = await aviary.ctx.db.transaction().execute((trx) => resolveContacts(trx, ws, chunk));
+            for (const id of chunk) {
+              const contactId = contactIdFor(resolved, ws, id);
+              if (contactId) {
+                aviary.ctx.contacts.set(ws, id, contactId);
+                n++;
+              }
+            }
+          }
+          return reply(n);
+        }
         case 'close':
           if (aviary) await aviary.close();
           if (closeHello) await closeHello();

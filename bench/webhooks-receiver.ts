@@ -17,6 +17,8 @@ const kind = opts.kind ?? 'raw';
 let total = 0;
 const ids = new Set<string>();
 const latencies: number[] = [];
+/** Receipt minus the event's emission (the request id is a UUIDv7 of that moment). */
+const pipeline: number[] = [];
 const keys = new Set<string>();
 let firstAt = 0;
 let lastAt = 0;
@@ -30,6 +32,7 @@ function received(id: string | undefined, body: Buffer | string | undefined): vo
   if (opts.latency && body !== undefined) {
     const e = JSON.parse(body.toString()) as { event: string; payload: { id: string; status?: string; lastStatusAt?: string } };
     if (e.payload.lastStatusAt) latencies.push(now - Date.parse(e.payload.lastStatusAt));
+    if (id) pipeline.push(now - parseInt(id.replace(/-/g, '').slice(0, 12), 16));
     keys.add(`${e.payload.id}:${e.payload.status}`);
   }
 }
@@ -94,6 +97,7 @@ server.listen(0, '127.0.0.1', () => {
 process.on('message', (msg: string) => {
   if (msg === 'stats') {
     const sorted = [...latencies].sort((a, b) => a - b);
+    const sortedPipeline = [...pipeline].sort((a, b) => a - b);
     process.send?.({
       total,
       unique: ids.size,
@@ -103,11 +107,15 @@ process.on('message', (msg: string) => {
       latency: opts.latency
         ? { n: sorted.length, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN }
         : undefined,
+      pipeline: opts.latency
+        ? { n: sortedPipeline.length, p50: percentile(sortedPipeline, 50), p90: percentile(sortedPipeline, 90), p99: percentile(sortedPipeline, 99), max: sortedPipeline[sortedPipeline.length - 1] ?? NaN }
+        : undefined,
     });
   } else if (msg === 'reset') {
     total = 0;
     ids.clear();
     latencies.length = 0;
+    pipeline.length = 0;
     keys.clear();
     process.send?.({ reset: true });
   }

@@ -35,7 +35,7 @@ import { uuidv7 } from '../src/ids.ts';
 import { messagePayload } from '../src/webhooks/emit.ts';
 import { createSubscription } from '../src/webhooks/subscriptions.ts';
 import type { MessageRow } from '../src/db/schema.ts';
-import { processCpuSec } from './cpu.ts';
+import { processCpuSec, waitForQuiet } from './cpu.ts';
 import { createBenchDatabase, dropAllCreated, dropBenchDatabase, postgresPids, postgresVersion } from './pg.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -67,6 +67,7 @@ interface ReceiverStats {
   firstAt: number;
   lastAt: number;
   latency?: { n: number; p50: number; p90: number; p99: number; max: number };
+  pipeline?: { n: number; p50: number; p90: number; p99: number; max: number };
 }
 
 interface Receiver {
@@ -214,6 +215,8 @@ async function throughput() {
     await sql`vacuum analyze webhook_deliveries`.execute(db.db);
     console.log(`queued ${events} deliveries (${chain} per message, body ${Buffer.byteLength(body)} B) in ${(queuedMs / 1000).toFixed(1)} s`);
 
+    const quiet = await waitForQuiet(30_000);
+    console.log(`machine busy before the run: ${quiet.busy.toFixed(2)} cores (waited ${(quiet.waitedMs / 1000).toFixed(1)} s)`);
     const extra = ['--roles', 'worker', ...(args.has('concurrency') ? ['--webhook-concurrency', args.get('concurrency')!] : [])];
     const started = await Promise.all(Array.from({ length: workers }, () => startAviaryChild(url, extra)));
     const workerPids = started.map((w) => w.pid);
@@ -279,6 +282,8 @@ async function latency() {
     const sms = boot.channels.find((c) => c.platform === 'sms')!;
     await createSubscription(db.db, ws, { organizationId: boot.organizationId, service: 'channels', event: 'sms.outbound', url: `http://127.0.0.1:${receiver.port}/webhooks/bird` });
     server = await startAviaryChild(url, []);
+    const quiet = await waitForQuiet(30_000);
+    console.log(`machine busy before the run: ${quiet.busy.toFixed(2)} cores (waited ${(quiet.waitedMs / 1000).toFixed(1)} s)`);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
     const target = new URL(`${server.url}/workspaces/${ws}/channels/${sms.id}/messages`);
     const post = (i: number) =>
@@ -313,11 +318,18 @@ async function latency() {
       await sleep(250);
       s = await receiver.stats();
     }
-    const result = { rate, seconds, messages: accepted, expectedEvents: expected, received: s.keys, duplicates: s.total - s.keys, latencyMs: s.latency };
+    const result = { rate, seconds, messages: accepted, expectedEvents: expected, received: s.keys, duplicates: s.total - s.keys, latencyMs: s.latency, fromEmitMs: s.pipeline };
     console.log(
       `latency at ${rate} events/s (${messagesPerSec} messages/s for ${seconds} s): ${s.keys}/${expected} events received; ` +
-        `status change -> receipt p50 ${s.latency?.p50} ms, p90 ${s.latency?.p90} ms, p99 ${s.latency?.p99} ms, max ${s.latency?.max} ms`,
+        `status change -> receipt p50 ${s.latency?.p50} ms, p90 ${s.latency?.p90} ms, p99 ${s.latency?.p99} ms, max ${s.latency?.max} ms; ` +
+        `event written -> receipt p50 ${s.pipeline?.p50} ms, p90 ${s.pipeline?.p90} ms, p99 ${s.pipeline?.p99} ms, max ${s.pipeline?.max} ms`,
     );
+    if (s.keys < expected) {
+      const missing = await sql<{ status: string; n: number }>`
+        select m.status, count(*)::int as n from messages m where m.direction = 'outgoing' group by m.status`.execute(db.db);
+      const pending = await sql<{ n: number }>`select count(*)::int as n from webhook_deliveries where execution_status <> 'succeeded'`.execute(db.db);
+      console.log(`  messages by status: ${JSON.stringify(missing.rows)}; webhook requests not succeeded: ${pending.rows[0].n}`);
+    }
     agent.destroy();
     return result;
   } finally {

@@ -145,10 +145,15 @@ for (const kind of storeKinds()) {
       await t.close();
       await receiver.stop();
     });
-    beforeEach(async () => {
-      await t.reset();
-      // Attempts already in flight from the previous test land before this one starts.
+    const idle = async () => {
       for (let i = 0; i < 500 && t.aviary.webhooks?.busy; i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    beforeEach(async () => {
+      // Attempts in flight from the previous test land before this one starts.
+      receiver.answer = () => ({ status: 200 });
+      await idle();
+      await t.reset();
+      await idle();
       receiver.reset();
     });
 

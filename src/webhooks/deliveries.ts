@@ -106,17 +106,17 @@ export interface RecordOptions {
   disableAfterMs: number;
 }
 
-/** Records a batch of attempts in one transaction; returns subscriptions this deactivated. */
-export async function recordOutcomes(trx: Db, outcomes: AttemptOutcome[], opts: RecordOptions): Promise<{ workspace_id: string; id: string; url: string }[]> {
-  if (outcomes.length === 0) return [];
+/** Records a batch of attempts on their deliveries (one statement, or two when some are dropped). */
+export async function recordOutcomes(db: Db, outcomes: AttemptOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
   const dropped = outcomes.filter((o) => o.drop);
   if (dropped.length) {
     await sql`
       delete from webhook_deliveries d
       using json_to_recordset(${JSON.stringify(dropped.map((o) => ({ w: o.workspaceId, s: o.subscriptionId, id: o.id })))}::json) as t(w uuid, s uuid, id uuid)
-      where d.workspace_id = t.w and d.subscription_id = t.s and d.id = t.id`.execute(trx);
+      where d.workspace_id = t.w and d.subscription_id = t.s and d.id = t.id`.execute(db);
     outcomes = outcomes.filter((o) => !o.drop);
-    if (outcomes.length === 0) return [];
+    if (outcomes.length === 0) return;
   }
   const rows = outcomes.map((o) => ({
     w: o.workspaceId,
@@ -139,8 +139,16 @@ export async function recordOutcomes(trx: Db, outcomes: AttemptOutcome[], opts: 
       attempts = case when t.a is null then d.attempts else d.attempts || jsonb_build_array(t.a) end,
       updated_at = now()
     from json_to_recordset(${JSON.stringify(rows)}::json) as t(w uuid, s uuid, id uuid, st text, code int, next timestamptz, a jsonb)
-    where d.workspace_id = t.w and d.subscription_id = t.s and d.id = t.id`.execute(trx);
+    where d.workspace_id = t.w and d.subscription_id = t.s and d.id = t.id`.execute(db);
+}
 
+/**
+ * Subscription health from a batch of outcomes (the latest per subscription): a success clears
+ * failingSince; a failure sets it, and deactivates the subscription once it is older than
+ * disableAfterMs. Only rows whose state changes are written. Returns the subscriptions deactivated.
+ * Kept out of the deliveries' statement so no transaction here holds locks on both tables.
+ */
+export async function recordHealth(db: Db, outcomes: AttemptOutcome[], opts: RecordOptions): Promise<{ workspace_id: string; id: string; url: string }[]> {
   // Subscription health: the latest outcome per subscription in this batch.
   const latest = new Map<string, AttemptOutcome>();
   for (const o of outcomes) {
@@ -173,7 +181,7 @@ export async function recordOutcomes(trx: Db, outcomes: AttemptOutcome[], opts: 
         else s.status_reason end,
       updated_at = case when x.deactivate then x.at else s.updated_at end
     from x where s.workspace_id = x.workspace_id and s.id = x.id
-    returning s.workspace_id, s.id, s.url, x.deactivate as deactivated`.execute(trx);
+    returning s.workspace_id, s.id, s.url, x.deactivate as deactivated`.execute(db);
   return r.rows.filter((x) => x.deactivated);
 }
 

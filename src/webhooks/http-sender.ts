@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { deliveryRefusal, guardedLookup } from './url-guard.ts';
+import { deliveryRefusal, guardedLookup, hostOf } from './url-guard.ts';
 import { birdSignature, standardWebhooksSignature } from './sign.ts';
 
 // One HTTP attempt of one delivery: sign, POST, read the answer. Connections are pooled and kept
@@ -92,12 +92,34 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+interface Target {
+  secure: boolean;
+  refusal: string | undefined;
+  options: http.RequestOptions;
+}
+
+interface PostResult {
+  status: number | null;
+  body: string | null;
+  error: string | null;
+  retryAfterMs?: number;
+  staleSocket?: boolean;
+  aborted?: boolean;
+}
+
+interface InFlight {
+  deadline: number;
+  cancel: (result: PostResult) => void;
+}
+
+const ABORTED: PostResult = { status: null, body: null, error: 'aborted: the worker is stopping', aborted: true };
+
 export class HttpSender {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
-  private readonly urls = new Map<string, URL>();
-  /** Cancels each attempt in flight (stop). */
-  private readonly inFlight = new Set<() => void>();
+  private readonly targets = new Map<string, Target>();
+  private readonly inFlight = new Set<InFlight>();
+  private sweeper: NodeJS.Timeout | undefined;
   private aborted = false;
 
   constructor(private readonly opts: SenderOptions) {
@@ -106,37 +128,26 @@ export class HttpSender {
     this.httpsAgent = new https.Agent(agentOptions);
   }
 
-  private parse(raw: string): URL {
-    let url = this.urls.get(raw);
-    if (!url) {
-      url = new URL(raw);
-      if (this.urls.size > 10_000) this.urls.clear();
-      this.urls.set(raw, url);
-    }
-    return url;
-  }
-
   async send(r: Request): Promise<AttemptResult> {
     const at = new Date();
-    const none = { at, url: r.url, signatures: null, httpStatusCode: null, responseBody: null, durationMs: 0 };
-    let url: URL;
+    let target: Target;
     try {
-      url = this.parse(r.url);
+      target = this.target(r.url);
     } catch {
-      return { ...none, error: 'not sent: the subscription URL is not a valid URL' };
+      return { at, url: r.url, signatures: null, httpStatusCode: null, responseBody: null, durationMs: 0, error: 'not sent: the subscription URL is not a valid URL' };
     }
-    const refusal = deliveryRefusal(url, this.opts.allowPrivateUrls);
-    if (refusal) return { ...none, error: `not sent: ${refusal}` };
+    if (target.refusal) return { at, url: r.url, signatures: null, httpStatusCode: null, responseBody: null, durationMs: 0, error: `not sent: ${target.refusal}` };
     const signatures = sign(r);
     const headers = requestHeaders({ id: r.id, createdAt: r.createdAt, bodyLength: Buffer.byteLength(r.body) }, signatures);
-    const base = { at, url: r.url, signatures };
     const started = performance.now();
-    let result = await this.post(url, headers, r.body);
+    let result = await this.post(target, headers, r.body);
     // A kept-alive socket the server closed at the same moment fails before any answer: try once more
     // on a fresh one (what node's documentation recommends), instead of waiting for the retry schedule.
-    if (result.staleSocket) result = await this.post(url, headers, r.body);
+    if (result.staleSocket) result = await this.post(target, headers, r.body);
     return {
-      ...base,
+      at,
+      url: r.url,
+      signatures,
       httpStatusCode: result.status,
       responseBody: result.body,
       durationMs: Math.round((performance.now() - started) * 10) / 10,
@@ -146,67 +157,70 @@ export class HttpSender {
     };
   }
 
-  private post(
-    url: URL,
-    headers: Record<string, string>,
-    body: string,
-  ): Promise<{ status: number | null; body: string | null; error: string | null; retryAfterMs?: number; staleSocket?: boolean; aborted?: boolean }> {
-    return new Promise((resolve) => {
+  /** Request options per subscription URL, parsed once. */
+  private target(raw: string): Target {
+    let t = this.targets.get(raw);
+    if (!t) {
+      const url = new URL(raw);
       const secure = url.protocol === 'https:';
-      let settled = false;
-      let gotResponse = false;
-      const done = (v: Parameters<typeof resolve>[0]) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.inFlight.delete(onAbort);
-        resolve(v);
-      };
-      const req = (secure ? https : http).request(
-        {
+      t = {
+        secure,
+        refusal: deliveryRefusal(url, this.opts.allowPrivateUrls),
+        options: {
           protocol: url.protocol,
-          hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+          hostname: hostOf(url),
           port: url.port || undefined,
           path: url.pathname + url.search,
           method: 'POST',
-          headers,
           agent: secure ? this.httpsAgent : this.httpAgent,
           ...(this.opts.allowPrivateUrls ? {} : { lookup: guardedLookup }),
         },
-        (res) => {
-          gotResponse = true;
-          const status = res.statusCode ?? 0;
-          const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after'], Date.now()) : undefined;
-          const chunks: Buffer[] = [];
-          let kept = 0;
-          let total = 0;
-          res.on('data', (chunk: Buffer) => {
-            total += chunk.length;
-            if (kept < RESPONSE_EXCERPT_BYTES) {
-              chunks.push(chunk.subarray(0, RESPONSE_EXCERPT_BYTES - kept));
-              kept += Math.min(chunk.length, RESPONSE_EXCERPT_BYTES - kept);
-            }
-            if (total > MAX_RESPONSE_BYTES) {
-              res.destroy();
-              finish();
-            }
-          });
-          const finish = () => done({ status, body: kept ? Buffer.concat(chunks).toString('utf8') : '', error: null, retryAfterMs });
-          res.on('end', finish);
-          res.on('error', finish);
-          res.on('aborted', finish);
-        },
-      );
-      const onAbort = () => {
-        req.destroy();
-        done({ status: null, body: null, error: 'aborted: the worker is stopping', aborted: true });
       };
-      const timer = setTimeout(() => {
-        req.destroy();
-        done({ status: null, body: null, error: `timed out after ${this.opts.timeoutMs} ms` });
-      }, this.opts.timeoutMs);
-      if (this.aborted) return onAbort();
-      this.inFlight.add(onAbort);
+      if (this.targets.size > 10_000) this.targets.clear();
+      this.targets.set(raw, t);
+    }
+    return t;
+  }
+
+  private post(target: Target, headers: Record<string, string>, body: string): Promise<PostResult> {
+    return new Promise((resolve) => {
+      let settled = false;
+      let gotResponse = false;
+      const entry: InFlight = {
+        deadline: Date.now() + this.opts.timeoutMs,
+        cancel: (result) => {
+          req.destroy();
+          done(result);
+        },
+      };
+      const done = (v: PostResult) => {
+        if (settled) return;
+        settled = true;
+        this.inFlight.delete(entry);
+        resolve(v);
+      };
+      const req = (target.secure ? https : http).request({ ...target.options, headers }, (res) => {
+        gotResponse = true;
+        const status = res.statusCode ?? 0;
+        const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after'], Date.now()) : undefined;
+        let excerpt: Buffer | undefined;
+        let total = 0;
+        const finish = () => done({ status, body: excerpt ? excerpt.toString('utf8') : '', error: null, retryAfterMs });
+        res.on('data', (chunk: Buffer) => {
+          total += chunk.length;
+          if (!excerpt) excerpt = chunk.length > RESPONSE_EXCERPT_BYTES ? chunk.subarray(0, RESPONSE_EXCERPT_BYTES) : chunk;
+          else if (excerpt.length < RESPONSE_EXCERPT_BYTES) excerpt = Buffer.concat([excerpt, chunk]).subarray(0, RESPONSE_EXCERPT_BYTES);
+          if (total > MAX_RESPONSE_BYTES) {
+            res.destroy();
+            finish();
+          }
+        });
+        res.on('end', finish);
+        res.on('error', finish);
+      });
+      if (this.aborted) return entry.cancel(ABORTED);
+      this.inFlight.add(entry);
+      this.sweepSoon();
       req.on('error', (err: NodeJS.ErrnoException) => {
         const stale = !gotResponse && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
         done({ status: null, body: null, error: err.message || String(err.code ?? err), staleSocket: stale });
@@ -215,13 +229,31 @@ export class HttpSender {
     });
   }
 
+  // Timeouts: one timer sweeps every attempt in flight (a timer per request costs more at these rates).
+  private sweepSoon(): void {
+    if (this.sweeper) return;
+    const every = Math.max(10, Math.min(250, Math.floor(this.opts.timeoutMs / 10)));
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const entry of this.inFlight) {
+        if (entry.deadline <= now) entry.cancel({ status: null, body: null, error: `timed out after ${this.opts.timeoutMs} ms` });
+      }
+      if (this.inFlight.size === 0) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
+    }, every);
+    this.sweeper.unref();
+  }
+
   /** Cuts every attempt in flight short (they report `aborted`). */
   abortAll(): void {
     this.aborted = true;
-    for (const abort of [...this.inFlight]) abort();
+    for (const entry of [...this.inFlight]) entry.cancel(ABORTED);
   }
 
   close(): void {
+    clearInterval(this.sweeper);
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }

@@ -69,8 +69,16 @@ export function isNonPublicAddress(address: string): boolean {
 
 export type Resolver = (hostname: string) => Promise<string[]>;
 
+/** The system resolver, given at most 3 s (a request waiting on a slow DNS server is not kept waiting). */
 export const systemResolver: Resolver = (hostname) =>
-  new Promise((resolve, reject) => dnsLookup(hostname, { all: true }, (err, addresses) => (err ? reject(err) : resolve(addresses.map((a) => a.address)))));
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(Object.assign(new Error(`DNS lookup of ${hostname} timed out`), { code: 'ETIMEOUT' })), 3000);
+    dnsLookup(hostname, { all: true }, (err, addresses) => {
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(addresses.map((a) => a.address));
+    });
+  });
 
 /** The URL's problems as a subscription URL, or [] when it is acceptable. */
 export async function checkSubscriptionUrl(raw: string, allowPrivate: boolean, resolve: Resolver = systemResolver): Promise<string[]> {

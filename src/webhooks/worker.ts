@@ -2,13 +2,13 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/database.ts';
-import { GroupCommit } from '../db/group-commit.ts';
 import { Signal } from '../dispatch/signal.ts';
 import { uuidv7 } from '../ids.ts';
 import {
   claimDeliveries,
   nextDeliveryDueAt,
   pruneDeliveries,
+  recordHealth,
   recordOutcomes,
   releaseDeliveries,
   type AttemptOutcome,
@@ -44,8 +44,14 @@ export interface WebhookWorkerOptions {
   logRetentionMs: number;
   allowPrivateUrls: boolean;
   pollMs: number;
-  /** Transactions the recorder may run at once (PGlite: 1). */
+  /** Outcome-recording statements at once (PGlite: 1). */
   recordConcurrency: number;
+  /**
+   * Wake on events emitted in this process (PGlite: the claim then queues behind the emitting
+   * transaction on the single session, so it sees its rows). On PostgreSQL the emitting transaction's
+   * NOTIFY wakes every worker on commit instead; an earlier wake would only claim before the commit.
+   */
+  wakeOnLocalEmit: boolean;
   batchSize?: number;
 }
 
@@ -55,6 +61,10 @@ export interface WebhookWorkerDeps {
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
+const EXCLUDING_BACKOFF_MS = 250;
+const RECORD_BATCH = 200;
+const RECORD_GATHER_MS = 3;
+const HEALTHY_REFRESH_MS = 5_000;
 
 /** The worker's options from Aviary's config. */
 export function webhookWorkerOptions(config: Config, kind: 'pglite' | 'postgres'): WebhookWorkerOptions {
@@ -70,6 +80,7 @@ export function webhookWorkerOptions(config: Config, kind: 'pglite' | 'postgres'
     pollMs: config.dispatchPollMs,
     // PGlite has one session: a second recording transaction would only queue behind the first.
     recordConcurrency: kind === 'pglite' ? 1 : 2,
+    wakeOnLocalEmit: kind === 'pglite',
   };
 }
 
@@ -81,13 +92,22 @@ export class WebhookWorker {
   readonly id = `${hostname()}:${process.pid}:wh:${uuidv7().slice(-12)}`;
   private readonly signal = new Signal();
   private readonly sender: HttpSender;
-  private readonly recorder: GroupCommit<AttemptOutcome, void>;
+  /** Outcomes waiting to be written, and the batches being written. */
+  private readonly outcomes: AttemptOutcome[] = [];
+  private recording = 0;
+  private recordedWaiters: (() => void)[] = [];
+  private recordTimer: NodeJS.Timeout | undefined;
+  /** When a success was last written to each subscription's health (see writeOutcomes). */
+  private readonly healthyAt = new Map<string, number>();
   private readonly inFlight = new Map<string, ClaimedDelivery>();
   private readonly perSubscription = new Map<string, number>();
   private readonly attempts = new Set<Promise<void>>();
   private readonly aborted: { workspaceId: string; subscriptionId: string; id: string }[] = [];
   private readonly leaseMs: number;
   private readonly perSubscriptionCap: number;
+  private readonly saturated = new Set<string>();
+  private readonly lowWater: number;
+  private excludingFoundNothingAt = 0;
   private stopped = true;
   private loopDone: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
@@ -101,24 +121,13 @@ export class WebhookWorker {
     this.sender = new HttpSender({ timeoutMs: opts.timeoutMs, maxSockets: opts.concurrency, allowPrivateUrls: opts.allowPrivateUrls });
     this.leaseMs = Math.max(1000, 2 * opts.timeoutMs);
     this.perSubscriptionCap = Math.max(1, Math.floor(opts.concurrency / 2));
-    this.recorder = new GroupCommit<AttemptOutcome, void>(
-      deps.db,
-      async (trx, items) => {
-        const deactivated = await recordOutcomes(trx, items, { disableAfterMs: opts.disableAfterMs });
-        for (const s of deactivated) {
-          deps.log.warn({ workspaceId: s.workspace_id, subscriptionId: s.id, url: s.url }, 'webhook subscription deactivated: its deliveries kept failing');
-        }
-        return items.map(() => undefined);
-      },
-      // Recorded outcomes may unblock the next event of a message: look for it at once.
-      { maxConcurrent: opts.recordConcurrency, maxBatch: 1000, afterCommit: () => this.signal.notify() },
-    );
+    this.lowWater = Math.floor(opts.concurrency / 2);
   }
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.unsubscribe = onWebhookWork(() => this.signal.notify());
+    if (this.opts.wakeOnLocalEmit) this.unsubscribe = onWebhookWork(() => this.signal.notify());
     this.loopDone = this.loop();
   }
 
@@ -141,7 +150,7 @@ export class WebhookWorker {
       this.sender.abortAll();
       await Promise.all(this.attempts);
     }
-    await this.recorder.drain();
+    await this.recorded();
     await releaseDeliveries(this.deps.db, this.id, this.aborted.splice(0)).catch((err) =>
       this.deps.log.warn({ err }, 'could not release webhook deliveries; they are retried when their lease ends'),
     );
@@ -157,12 +166,18 @@ export class WebhookWorker {
     let failuresInARow = 0;
     while (!this.stopped) {
       try {
+        // Busy: wait until half the slots are free, then claim them in one go (one claim per slot
+        // freed would cost a round trip per delivery).
+        if (this.inFlight.size > this.lowWater) {
+          await this.signal.wait(this.opts.pollMs);
+          continue;
+        }
         const claimed = await this.claim();
         failuresInARow = 0;
         if (claimed > 0) continue;
         if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) this.prune();
         const now = new Date();
-        const next = this.inFlight.size >= this.opts.concurrency ? null : await nextDeliveryDueAt(this.deps.db, now);
+        const next = await nextDeliveryDueAt(this.deps.db, now);
         const sleep = next ? Math.min(next.getTime() - now.getTime(), this.opts.pollMs) : this.opts.pollMs;
         if (!this.stopped) await this.signal.wait(sleep);
       } catch (err) {
@@ -179,29 +194,41 @@ export class WebhookWorker {
     const room = Math.min(this.opts.concurrency - this.inFlight.size, this.opts.batchSize ?? 500);
     if (room <= 0) return 0;
     const now = new Date();
-    const saturated = [...this.perSubscription].filter(([, n]) => n >= this.perSubscriptionCap).map(([s]) => s);
-    const claimed = await claimDeliveries(this.deps.db, this.id, now, room, new Date(now.getTime() + this.leaseMs), saturated);
+    const exclude = [...this.saturated];
+    // A claim that skips saturated subscriptions and found nothing else is not repeated for a while
+    // (unless one of them frees up): it would scan the same backlog again for nothing.
+    if (exclude.length > 0 && now.getTime() - this.excludingFoundNothingAt < EXCLUDING_BACKOFF_MS) return 0;
+    const claimed = await claimDeliveries(this.deps.db, this.id, now, room, new Date(now.getTime() + this.leaseMs), exclude);
+    this.excludingFoundNothingAt = exclude.length > 0 && claimed.length === 0 ? now.getTime() : 0;
     for (const d of claimed) this.launch(d);
     return claimed.length;
   }
 
+  // A subscription with perSubscriptionCap attempts in flight is skipped by claims until half of them
+  // finished (hysteresis again: claims come in batches, not one per finished attempt).
   private launch(d: ClaimedDelivery): void {
     const key = `${d.workspace_id}|${d.id}`;
     this.inFlight.set(key, d);
-    this.perSubscription.set(d.subscription_id, (this.perSubscription.get(d.subscription_id) ?? 0) + 1);
+    const n = (this.perSubscription.get(d.subscription_id) ?? 0) + 1;
+    this.perSubscription.set(d.subscription_id, n);
+    if (n >= this.perSubscriptionCap) this.saturated.add(d.subscription_id);
     const p: Promise<void> = this.attempt(d)
       .then((outcome) => {
-        if (outcome) void this.recorder.submit(outcome).catch((err) => this.deps.log.error({ err, requestId: d.id }, 'could not record a webhook attempt; it is retried when its lease ends'));
+        if (outcome) this.record(outcome);
       })
       .catch((err) => this.deps.log.error({ err, requestId: d.id }, 'webhook attempt failed unexpectedly'))
       .finally(() => {
-        const wasFull = this.inFlight.size >= this.opts.concurrency;
         this.inFlight.delete(key);
-        const n = (this.perSubscription.get(d.subscription_id) ?? 1) - 1;
-        if (n <= 0) this.perSubscription.delete(d.subscription_id);
-        else this.perSubscription.set(d.subscription_id, n);
         this.attempts.delete(p);
-        if (wasFull || n + 1 === this.perSubscriptionCap) this.signal.notify();
+        const left = (this.perSubscription.get(d.subscription_id) ?? 1) - 1;
+        if (left <= 0) this.perSubscription.delete(d.subscription_id);
+        else this.perSubscription.set(d.subscription_id, left);
+        let wake = this.inFlight.size === this.lowWater;
+        if (left <= this.perSubscriptionCap / 2 && this.saturated.delete(d.subscription_id)) {
+          this.excludingFoundNothingAt = 0;
+          wake = true;
+        }
+        if (wake) this.signal.notify();
       });
     this.attempts.add(p);
   }
@@ -264,6 +291,73 @@ export class WebhookWorker {
         error: r.error,
       },
     };
+  }
+
+  // Outcomes are written in batches: whatever finished while the previous batch was being written goes
+  // in the next one (at most recordConcurrency batches at once). Deliveries first, then subscription
+  // health, as separate statements: no transaction holds locks on both tables.
+  private record(outcome: AttemptOutcome): void {
+    this.outcomes.push(outcome);
+    // A few milliseconds of gathering turn hundreds of outcomes into one statement at high rates.
+    if (this.outcomes.length >= RECORD_BATCH || this.stopped) this.pumpRecords();
+    else this.recordTimer ??= setTimeout(() => this.pumpRecords(), RECORD_GATHER_MS);
+  }
+
+  private pumpRecords(): void {
+    clearTimeout(this.recordTimer);
+    this.recordTimer = undefined;
+    while (this.outcomes.length > 0 && this.recording < this.opts.recordConcurrency) {
+      const batch = this.outcomes.splice(0, 1000);
+      this.recording++;
+      void this.writeOutcomes(batch).finally(() => {
+        this.recording--;
+        if (this.outcomes.length > 0) this.pumpRecords();
+        else if (this.recording === 0) for (const w of this.recordedWaiters.splice(0)) w();
+      });
+    }
+  }
+
+  private async writeOutcomes(batch: AttemptOutcome[]): Promise<void> {
+    try {
+      await recordOutcomes(this.deps.db, batch);
+    } catch (err) {
+      this.deps.log.error({ err, count: batch.length }, 'could not record webhook attempts; they are retried when their lease ends');
+      return;
+    }
+    // Recorded outcomes may unblock the next event of a message: look for it at once.
+    this.signal.notify();
+    // Subscription health: every failure is written (it may deactivate), a success at most every
+    // HEALTHY_REFRESH_MS per subscription (it only clears failingSince, which stays null meanwhile
+    // unless a failure, here or in another process, set it: then a success is written at once).
+    const now = Date.now();
+    const health = batch.filter((o) => {
+      if (o.ok === undefined) return false;
+      const key = `${o.workspaceId}|${o.subscriptionId}`;
+      if (!o.ok) {
+        this.healthyAt.delete(key);
+        return true;
+      }
+      const at = this.healthyAt.get(key);
+      if (at !== undefined && now - at < HEALTHY_REFRESH_MS) return false;
+      this.healthyAt.set(key, now);
+      return true;
+    });
+    if (this.healthyAt.size > 100_000) this.healthyAt.clear();
+    if (health.length === 0) return;
+    try {
+      for (const s of await recordHealth(this.deps.db, health, { disableAfterMs: this.opts.disableAfterMs })) {
+        this.deps.log.warn({ workspaceId: s.workspace_id, subscriptionId: s.id, url: s.url }, 'webhook subscription deactivated: its deliveries kept failing');
+      }
+    } catch (err) {
+      this.deps.log.warn({ err }, 'could not update webhook subscription health');
+    }
+  }
+
+  /** Resolves once every outcome so far is written. */
+  private recorded(): Promise<void> {
+    this.pumpRecords();
+    if (this.outcomes.length === 0 && this.recording === 0) return Promise.resolve();
+    return new Promise((resolve) => this.recordedWaiters.push(resolve));
   }
 
   private prune(): void {
