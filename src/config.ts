@@ -161,7 +161,7 @@ function parseFlags(argv: string[]): Map<string, string> {
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
     const eq = arg.indexOf('=');
     if (eq > 0) flags.set(arg.slice(0, eq), arg.slice(eq + 1));
-    else if (BOOLEAN_FLAGS.has(arg) && (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))) flags.set(arg, 'true');
+    else if (BOOLEAN_FLAGS.has(arg) && !/^(true|false|yes|no|on|off|1|0)$/i.test(argv[i + 1] ?? '')) flags.set(arg, 'true');
     else if (arg.startsWith('--no-') && BOOLEAN_FLAGS.has(`--${arg.slice(5)}`)) flags.set(`--${arg.slice(5)}`, 'false');
     else {
       if (argv[i + 1] === undefined) throw new ConfigError(`option ${arg} needs a value`);

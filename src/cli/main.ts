@@ -41,7 +41,9 @@ function split(argv: string[]): { positional: string[]; storeArgs: string[]; com
     const bare = name.startsWith('--no-') ? `--${name.slice(5)}` : name;
     if (configFlags.has(bare)) {
       storeArgs.push(arg);
-      if (inline === undefined && !booleanConfig.has(bare) && argv[i + 1] !== undefined) storeArgs.push(argv[++i]);
+      const next = argv[i + 1];
+      const takesValue = !booleanConfig.has(bare) || /^(true|false|yes|no|on|off|1|0)$/i.test(next ?? '');
+      if (inline === undefined && takesValue && next !== undefined) storeArgs.push(argv[++i]);
       continue;
     }
     if (inline !== undefined) commandFlags.set(name, inline);
