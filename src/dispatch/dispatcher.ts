@@ -54,7 +54,7 @@ export class Dispatcher {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (let i = 0; i < this.loops.length; i++) this.deps.signal.notify();
+    this.deps.signal.notify();
     await Promise.all(this.loops);
     this.loops = [];
   }

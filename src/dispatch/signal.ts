@@ -1,14 +1,18 @@
-// A wake-up call for a worker loop: work arrived, stop sleeping. Signals sent while the loop is busy
-// are remembered, so a wake-up is never lost between "checked for work" and "went to sleep".
+// A wake-up call for worker loops: work arrived, stop sleeping. Every loop sleeping at the time is
+// woken; a signal sent while no loop sleeps is remembered, so a wake-up is never lost between
+// "checked for work" and "went to sleep".
 export class Signal {
   private pending = false;
-  private waiter: (() => void) | undefined;
+  private waiters = new Set<() => void>();
 
   notify(): void {
-    this.pending = true;
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
+    if (this.waiters.size === 0) {
+      this.pending = true;
+      return;
+    }
+    const woken = [...this.waiters];
+    this.waiters.clear();
+    for (const w of woken) w();
   }
 
   /** Sleeps until notified or until `ms` pass; returns at once if notified since the last wait. */
@@ -18,15 +22,15 @@ export class Signal {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        resolve();
-      }, Math.max(0, ms));
-      this.waiter = () => {
+      const wake = () => {
         clearTimeout(timer);
-        this.pending = false;
         resolve();
       };
+      const timer = setTimeout(() => {
+        this.waiters.delete(wake);
+        resolve();
+      }, Math.max(0, ms));
+      this.waiters.add(wake);
     });
   }
 }

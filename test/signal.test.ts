@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Signal } from '../src/dispatch/signal.ts';
+
+test('notify wakes every sleeping loop at once', async () => {
+  const s = new Signal();
+  const started = Date.now();
+  const sleepers = [s.wait(5_000), s.wait(5_000), s.wait(5_000)];
+  s.notify();
+  await Promise.all(sleepers);
+  assert.ok(Date.now() - started < 1000);
+});
+
+test('a notify with nobody sleeping is remembered once', async () => {
+  const s = new Signal();
+  s.notify();
+  const started = Date.now();
+  await s.wait(5_000);
+  assert.ok(Date.now() - started < 100, 'the remembered signal returns at once');
+  const t = Date.now();
+  await s.wait(50);
+  assert.ok(Date.now() - t >= 40, 'and only once');
+});
