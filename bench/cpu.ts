@@ -41,14 +41,16 @@ export function snapshot(pids: number[]): CpuSnapshot {
   return { at: performance.now(), machineBusy: m.busy, machineTotal: m.total, perPid };
 }
 
-/** Cores used (CPU seconds per wall second) between two snapshots, for the machine and a pid group. */
+/**
+ * Cores used (CPU seconds per wall second) between two snapshots by a pid group. A pid present only in
+ * the second snapshot started in between (a new PostgreSQL backend): all its CPU time counts.
+ */
 export function coresBetween(a: CpuSnapshot, b: CpuSnapshot, pids: number[]): number {
   const wall = (b.at - a.at) / 1000;
   let sum = 0;
-  for (const pid of pids) {
-    const x = a.perPid.get(pid);
+  for (const pid of new Set(pids)) {
     const y = b.perPid.get(pid);
-    if (x !== undefined && y !== undefined) sum += y - x;
+    if (y !== undefined) sum += y - (a.perPid.get(pid) ?? 0);
   }
   return sum / wall;
 }

@@ -233,11 +233,12 @@ export async function runListBenchmarks(o: ListOptions): Promise<{ results: Scen
           mode === 'paced'
             ? await runPaced(spec, { rate: o.rate, seconds: o.duration, maxSockets: o.connections })
             : await runAutocannon(spec, { connections: o.connections, pipelining: 1, duration: o.duration });
-        const b = snapshot([server!.pid, ...pgPids]);
+        const pgPidsAll = [...new Set([...pgPids, ...(await postgresPids(db.name))])];
+        const b = snapshot([server!.pid, ...pgPidsAll]);
         const stats = await server!.statsEnd();
         const machine = machineCoresBetween(a, b);
         const srv = coresBetween(a, b, [server!.pid]);
-        const pgc = coresBetween(a, b, pgPids);
+        const pgc = coresBetween(a, b, pgPidsAll);
         const lg = load.loadgenCpuSec / ((b.at - a.at) / 1000);
         const bad = load.completed - (load.byStatus['200'] ?? 0) + load.errors + load.timeouts + load.unanswered;
         const r: ScenarioResult = {

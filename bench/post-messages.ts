@@ -58,6 +58,8 @@ export function postScenarios(rate: number): HttpScenario[] {
     { key: 'nowrite', name: 'POST /messages, write stubbed (api only)', mode: 'nowrite', load: { kind: 'max' }, path: 'messages', apiOnly: true },
     { key: 'pglite', name: 'POST /messages max', mode: 'pglite', load: { kind: 'max' }, path: 'messages' },
     { key: 'pglite-api', name: 'POST /messages max (api only)', mode: 'pglite', load: { kind: 'max' }, path: 'messages', apiOnly: true },
+    // In-memory PGlite promises no durability anyway: does it pay for commit flushes?
+    { key: 'pglite-api-async', name: 'POST /messages max (api only), experiment', mode: 'pglite', load: { kind: 'max' }, path: 'messages', apiOnly: true, experiment: { sessionSql: ['set synchronous_commit = off'] }, diag: true },
     { key: 'postgres', name: 'POST /messages max', mode: 'postgres', load: { kind: 'max' }, path: 'messages' },
     { key: 'postgres-api', name: 'POST /messages max (api only)', mode: 'postgres', load: { kind: 'max' }, path: 'messages', apiOnly: true },
     // Is the writer's "two batches in flight" (src/context.ts) right? The same with one.
@@ -66,6 +68,7 @@ export function postScenarios(rate: number): HttpScenario[] {
     { key: 'postgres-api-c200', name: 'POST /messages max (api only), 200 connections', mode: 'postgres', load: { kind: 'max' }, path: 'messages', apiOnly: true, connections: 200, diag: true },
     { key: 'postgres-rate', name: `POST /messages @${rate}/s (overallRate)`, mode: 'postgres', load: { kind: 'rate', rate }, path: 'messages' },
     { key: 'postgres-paced', name: `POST /messages @${rate}/s (paced)`, mode: 'postgres', load: { kind: 'paced', rate }, path: 'messages' },
+    { key: 'postgres-api-paced', name: `POST /messages @${rate}/s (paced, api only)`, mode: 'postgres', load: { kind: 'paced', rate }, path: 'messages', apiOnly: true, diag: true },
   ];
 }
 
@@ -142,10 +145,12 @@ async function runHttpScenario(s: HttpScenario, opts: PostOptions): Promise<Scen
     } else {
       load = await runPaced(spec, { rate: s.load.rate, seconds: o.duration, maxSockets: o.connections });
     }
-    const snap1 = snapshot([server.pid, ...pgPids]);
+    // Backends the pool opened during the run count too.
+    const pgPidsAll = db ? [...new Set([...pgPids, ...(await postgresPids(db.name))])] : [];
+    const snap1 = snapshot([server.pid, ...pgPidsAll]);
     result.server = await server.statsEnd();
     result.load = load;
-    result.cpu = cpuOf(load, snap0, snap1, server.pid, pgPids);
+    result.cpu = cpuOf(load, snap0, snap1, server.pid, pgPidsAll);
     if (s.path === 'messages') {
       const accepted = load.byStatus['202'] ?? 0;
       const non202 = load.completed - accepted + load.errors + load.timeouts + load.unanswered;
@@ -201,12 +206,13 @@ async function runWriterScenario(key: string, o: PostOptions): Promise<ScenarioR
     await server.statsBegin();
     const snap0 = snapshot([server.pid, ...pgPids]);
     const w = await server.writerBench({ seconds: o.duration, concurrency, tag: 'x', newEvery: NEW_EVERY });
-    const snap1 = snapshot([server.pid, ...pgPids]);
+    const pgPidsAll = db ? [...new Set([...pgPids, ...(await postgresPids(db.name))])] : [];
+    const snap1 = snapshot([server.pid, ...pgPidsAll]);
     result.server = await server.statsEnd();
     result.writer = w;
     const machine = machineCoresBetween(snap0, snap1);
     const srv = coresBetween(snap0, snap1, [server.pid]);
-    const pgc = pgPids.length ? coresBetween(snap0, snap1, pgPids) : undefined;
+    const pgc = pgPidsAll.length ? coresBetween(snap0, snap1, pgPidsAll) : undefined;
     result.cpu = { machine, server: srv, postgres: pgc, loadgen: 0, other: machine - srv - (pgc ?? 0) };
     const rows = await server.count('bench-x-');
     result.check = { expected: w.ok, rows, ok: w.failed === 0 && rows === w.ok, detail: `${w.ok} committed, ${w.failed} failed, ${rows} new rows` };

@@ -2,26 +2,31 @@
 //
 //   --only post|list       run one group (default: both)
 //   --diagnose             also run the diagnostic scenarios: the group-commit writer without HTTP,
-//                          in-memory experiments with the writer's batching (see experiment.ts), and
-//                          the tag filters again after adding a GIN index on messages.tags (in the
-//                          throwaway database only)
-//   --duration N           seconds per measured run (default 6 for POST, 4 for list runs)
+//                          in-memory experiments on the server (bench/experiment.ts), 200 clients,
+//                          2000/s paced with the API alone, and the tag filters again after adding a
+//                          GIN index on messages.tags (in the throwaway database only)
+//   --duration N           seconds per measured run (default 5 for POST, 4 for list runs)
 //   --warmup N             seconds of warm-up before each POST run (default 2)
 //   --connections N        autocannon connections / paced max sockets (default 50 POST, 10 list)
 //   --pipelining N         autocannon pipelining for POST runs (default 1)
 //   --rate N               fixed POST rate for the p99 target (default 2000)
 //   --list-rate N          paced GET rate for the list p99 (default 200)
 //   --rows N               messages bulk-loaded for the list runs (default 1000000)
-//   --scenarios a,b        only these scenario keys (post: hello-get hello-post nowrite pglite postgres
-//                          postgres-rate postgres-paced pglite-writer postgres-writer; list: first deep
-//                          channel tag-otp tag-vip)
+//   --scenarios a,b        only these scenario keys. post: hello-get hello-post nowrite pglite
+//                          pglite-api postgres postgres-api postgres-rate postgres-paced; diagnostic:
+//                          pglite-api-async postgres-api-1 postgres-api-c200 postgres-api-paced
+//                          pglite-writer postgres-writer. list: first deep channel tag-otp tag-vip
 //   --pool N               AVIARY pgPoolSize for PostgreSQL runs (default: Aviary's default)
-//   --profile              run each server child with --cpu-prof and print where its time went
+//   --profile              record a V8 CPU profile of the server during each measured run
+//                          (bench/.profiles/) and print where its time went
 //   --json FILE            write all results as JSON (default bench/results/<group>-<time>.json and
 //                          bench/results/latest.json); bench/summarize.ts combines several runs
-//   --max-seconds N        abort (and clean up) after N seconds (default 300)
+//   --max-seconds N        abort (and clean up) after N seconds (default 300; 540 with --diagnose)
 //   --quiet-budget N       seconds in all that runs may wait for other work on the machine to stop
-//                          before starting (default 60); a run that starts on a busy machine says so
+//                          before starting (default 30); a run that starts on a busy machine says so
+//
+// Durations on a 2-core machine: --only post about 2 min, --only list about 1.5 min (1M rows loaded
+// in ~10 s), both about 3.5 min; --diagnose adds about 1.5 min.
 //
 // The server under test runs in a child process (bench/serve-for-bench.ts); this process is the load
 // generator. PostgreSQL runs use throwaway databases aviary_bench_* on AVIARY_BENCH_DATABASE_URL
@@ -71,8 +76,8 @@ const scenarios = args.get('scenarios')?.split(',').filter(Boolean) ?? [];
 const profileDir = args.has('profile') ? join(here, '.profiles', new Date().toISOString().replace(/[:.]/g, '-')) : undefined;
 const log = (l: string) => console.error(l);
 
-const maxSeconds = num('max-seconds', 300);
-setQuietBudget(num('quiet-budget', 60) * 1000);
+const maxSeconds = num('max-seconds', args.has('diagnose') ? 540 : 300);
+setQuietBudget(num('quiet-budget', 30) * 1000);
 let aborting = false;
 async function abort(why: string): Promise<never> {
   if (!aborting) {
@@ -116,7 +121,7 @@ async function main() {
     const pgOk = machine.postgres !== undefined;
     const keys = scenarios.length ? scenarios : [];
     const post = await runPostBenchmarks({
-      duration: num('duration', 6),
+      duration: num('duration', 5),
       warmup: num('warmup', 2),
       connections: num('connections', 50),
       pipelining: num('pipelining', 1),

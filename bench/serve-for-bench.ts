@@ -281,6 +281,10 @@ async function main() {
     else observed = observeWriter(aviary);
     if (opts.mode === 'postgres') observeStatements();
     if (opts.experiment?.deferPump && !deferPump(aviary)) throw new Error('cannot apply deferPump: GroupCommit has no pump()');
+    for (const statement of opts.experiment?.sessionSql ?? []) {
+      if (aviary.ctx.database.kind !== 'pglite') throw new Error('sessionSql experiments only make sense on PGlite (one session)');
+      await sql.raw(statement).execute(aviary.ctx.db);
+    }
     if (opts.experiment?.maxConcurrent) {
       const w = aviary.ctx.messageWriter as unknown as { opts?: { maxConcurrent: number } };
       if (!w.opts || typeof w.opts.maxConcurrent !== 'number') throw new Error('cannot apply maxConcurrent: GroupCommit has no opts.maxConcurrent');

@@ -8,6 +8,7 @@
 //   --receiver raw|node         receiver implementation (default raw; see bench/webhooks-receiver.ts)
 //   --rate R                    events per second in the latency run (default 1000: R/4 messages/s, 4 statuses each)
 //   --seconds S                 length of the latency run (default 20)
+//   --split                     latency run with the API and the worker (dispatch + webhooks) in two processes
 //   --json FILE                 also write the results as JSON
 //
 // Throughput: N deliveries to one subscription are queued in PostgreSQL (as emit would write them, body
@@ -36,7 +37,7 @@ import { messagePayload } from '../src/webhooks/emit.ts';
 import { createSubscription } from '../src/webhooks/subscriptions.ts';
 import type { MessageRow } from '../src/db/schema.ts';
 import { processCpuSec, waitForQuiet } from './cpu.ts';
-import { createBenchDatabase, dropAllCreated, dropBenchDatabase, postgresPids, postgresVersion } from './pg.ts';
+import { createBenchDatabase, dropAllCreated, dropBenchDatabase, postgresVersion, withAdmin } from './pg.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'bin', 'aviary.js');
@@ -54,7 +55,7 @@ function parseArgs(argv: string[]): Map<string, string> {
   return m;
 }
 const args = parseArgs(process.argv.slice(2));
-const known = ['only', 'events', 'chain', 'workers', 'concurrency', 'receiver', 'rate', 'seconds', 'json'];
+const known = ['only', 'events', 'chain', 'workers', 'concurrency', 'receiver', 'rate', 'seconds', 'split', 'json'];
 for (const k of args.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
 const num = (k: string, d: number) => (args.has(k) ? Number(args.get(k)) : d);
 
@@ -180,6 +181,22 @@ function sampleBody(channelId: string, workspaceId: string): string {
   return JSON.stringify({ service: 'channels', event: 'sms.outbound', payload: messagePayload(row) });
 }
 
+/** The PostgreSQL backends serving this database (not the shared background processes: other
+ * databases on the same server would be counted too). WAL writing and checkpoints are not included. */
+async function postgresPids(db: string): Promise<number[]> {
+  return withAdmin(async (c) => (await c.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [db])).rows.map((r) => r.pid));
+}
+
+/** CPU seconds per PostgreSQL backend of the database, to diff: backends that appear later count from 0. */
+async function pgCpu(db: string): Promise<Map<number, number>> {
+  return new Map((await postgresPids(db)).map((pid) => [pid, processCpuSec(pid) ?? 0]));
+}
+function pgCpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, sec] of after) sum += sec - (before.get(pid) ?? 0);
+  return sum;
+}
+
 function cpuOf(pids: number[]): number {
   return pids.reduce((sum, pid) => sum + (processCpuSec(pid) ?? 0), 0);
 }
@@ -220,9 +237,8 @@ async function throughput() {
     const extra = ['--roles', 'worker', ...(args.has('concurrency') ? ['--webhook-concurrency', args.get('concurrency')!] : [])];
     const started = await Promise.all(Array.from({ length: workers }, () => startAviaryChild(url, extra)));
     const workerPids = started.map((w) => w.pid);
-    const pgPids = await postgresPids(name);
     // Sample once a second until everything arrived.
-    const cpu0 = { workers: cpuOf(workerPids), receiver: cpuOf([receiver.pid]), pg: cpuOf(pgPids) };
+    const cpu0 = { workers: cpuOf(workerPids), receiver: cpuOf([receiver.pid]), pg: await pgCpu(name) };
     let last = await receiver.stats();
     let best = 0;
     const deadline = Date.now() + Math.max(120_000, events / 100);
@@ -233,12 +249,12 @@ async function throughput() {
       const s = await receiver.stats();
       if (!windowStarted && s.total > 0) {
         windowStarted = true;
-        cpuStart = { workers: cpuOf(workerPids), receiver: cpuOf([receiver.pid]), pg: cpuOf(pgPids) };
+        cpuStart = { workers: cpuOf(workerPids), receiver: cpuOf([receiver.pid]), pg: await pgCpu(name) };
       }
       best = Math.max(best, s.total - last.total);
       last = s;
     }
-    const cpu1 = { workers: cpuOf(workerPids), receiver: cpuOf([receiver.pid]), pg: cpuOf(pgPids) };
+    const cpu1 = { workers: cpuOf(workerPids), receiver: cpuOf([receiver.pid]), pg: await pgCpu(name) };
     const wallSec = (last.lastAt - last.firstAt) / 1000;
     const result = {
       events,
@@ -253,12 +269,16 @@ async function throughput() {
       cpuSec: {
         workers: Math.round((cpu1.workers - cpuStart.workers) * 10) / 10,
         receiver: Math.round((cpu1.receiver - cpuStart.receiver) * 10) / 10,
-        postgres: Math.round((cpu1.pg - cpuStart.pg) * 10) / 10,
+        postgres: Math.round(pgCpuSince(cpuStart.pg, cpu1.pg) * 10) / 10,
       },
     };
     const pending = await sql<{ n: number }>`select count(*)::int as n from webhook_deliveries where execution_status <> 'succeeded'`.execute(db.db);
     console.log(`throughput: ${result.delivered}/${events} delivered in ${result.wallSec} s = ${result.perSec}/s (best second ${best}/s), ${result.duplicates} duplicates, ${pending.rows[0].n} not recorded as succeeded`);
-    console.log(`  cpu seconds during the run: workers ${result.cpuSec.workers}, receiver ${result.cpuSec.receiver}, postgres ${result.cpuSec.postgres} (wall ${result.wallSec} s, ${os.cpus().length} cores)`);
+    const us = (sec: number) => Math.round((sec / result.delivered) * 1e6);
+    console.log(
+      `  cpu seconds during the run: workers ${result.cpuSec.workers}, receiver ${result.cpuSec.receiver}, postgres backends ${result.cpuSec.postgres} (wall ${result.wallSec} s, ${os.cpus().length} cores); ` +
+        `per delivery: workers ${us(result.cpuSec.workers)} us, receiver ${us(result.cpuSec.receiver)} us, postgres ${us(result.cpuSec.postgres)} us`,
+    );
     await Promise.all(started.map((w) => w.stop()));
     return result;
   } finally {
@@ -277,18 +297,23 @@ async function latency() {
   const { db, name, url, boot } = await setupStore('whlat');
   const receiver = await startReceiver(kind, true);
   let server: AviaryChild | undefined;
+  let worker: AviaryChild | undefined;
   try {
     const ws = boot.workspace.id;
     const sms = boot.channels.find((c) => c.platform === 'sms')!;
     await createSubscription(db.db, ws, { organizationId: boot.organizationId, service: 'channels', event: 'sms.outbound', url: `http://127.0.0.1:${receiver.port}/webhooks/bird` });
-    server = await startAviaryChild(url, []);
+    const split = args.has('split');
+    server = await startAviaryChild(url, split ? ['--roles', 'api'] : []);
+    if (split) worker = await startAviaryChild(url, ['--roles', 'worker']);
     const quiet = await waitForQuiet(30_000);
     console.log(`machine busy before the run: ${quiet.busy.toFixed(2)} cores (waited ${(quiet.waitedMs / 1000).toFixed(1)} s)`);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
     const target = new URL(`${server.url}/workspaces/${ws}/channels/${sms.id}/messages`);
     const post = (i: number) =>
       new Promise<number>((resolve) => {
-        const body = JSON.stringify({ receiver: { contacts: [{ identifierValue: `+316${String(10_000_000 + (i % 80_000_000)).padStart(8, '0')}` }] }, body: { type: 'text', text: { text: `hello ${i}` } } });
+        // Numbers ending in 5678: the sandbox delivers them (other endings pick failure scenarios).
+        const to = `+316${String(i % 10_000).padStart(4, '0')}5678`;
+        const body = JSON.stringify({ receiver: { contacts: [{ identifierValue: to }] }, body: { type: 'text', text: { text: `hello ${i}` } } });
         const req = http.request(
           { agent, hostname: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { authorization: `AccessKey ${boot.accessKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
           (res) => {
@@ -301,6 +326,8 @@ async function latency() {
       });
     const messagesPerSec = rate / 4;
     const total = Math.round(messagesPerSec * seconds);
+    const serverPids = [server.pid, ...(worker ? [worker.pid] : [])];
+    const cpu0 = { server: cpuOf(serverPids), receiver: cpuOf([receiver.pid]), pg: await pgCpu(name) };
     const t0 = performance.now();
     let sent = 0;
     const inflight: Promise<number>[] = [];
@@ -318,7 +345,10 @@ async function latency() {
       await sleep(250);
       s = await receiver.stats();
     }
-    const result = { rate, seconds, messages: accepted, expectedEvents: expected, received: s.keys, duplicates: s.total - s.keys, latencyMs: s.latency, fromEmitMs: s.pipeline };
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = { server: (cpuOf(serverPids) - cpu0.server) / wall, receiver: (cpuOf([receiver.pid]) - cpu0.receiver) / wall, postgres: pgCpuSince(cpu0.pg, await pgCpu(name)) / wall };
+    console.log(`  cores used: aviary ${cpu.server.toFixed(2)}, postgres ${cpu.postgres.toFixed(2)}, receiver ${cpu.receiver.toFixed(2)}`);
+    const result = { rate, seconds, split, coresUsed: cpu, messages: accepted, expectedEvents: expected, received: s.keys, duplicates: s.total - s.keys, latencyMs: s.latency, fromEmitMs: s.pipeline };
     console.log(
       `latency at ${rate} events/s (${messagesPerSec} messages/s for ${seconds} s): ${s.keys}/${expected} events received; ` +
         `status change -> receipt p50 ${s.latency?.p50} ms, p90 ${s.latency?.p90} ms, p99 ${s.latency?.p99} ms, max ${s.latency?.max} ms; ` +
@@ -334,6 +364,7 @@ async function latency() {
     return result;
   } finally {
     await server?.stop();
+    await worker?.stop();
     receiver.close();
     await db.close();
     await dropBenchDatabase(name);

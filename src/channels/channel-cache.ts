@@ -10,21 +10,37 @@ const CHANNEL_TTL_MS = 1_000;
 
 export class ChannelCache {
   private readonly cache = new TtlCache<Channel>(CHANNEL_TTL_MS);
+  private readonly loading = new Map<string, Promise<Channel | undefined>>();
   constructor(private readonly db: Db) {}
 
   async get(workspaceId: string, id: string): Promise<Channel | undefined> {
     if (!isUuid(id)) return undefined;
     const key = `${workspaceId}:${id}`;
-    let ch = this.cache.get(key);
-    if (!ch) {
-      ch = await getChannel(this.db, workspaceId, id);
-      if (ch) this.cache.set(key, ch);
+    const ch = this.cache.get(key);
+    if (ch) return ch;
+    // When an entry expires under load, every request in flight would read the channel again; they
+    // share one read instead.
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = getChannel(this.db, workspaceId, id).then(
+        (loaded) => {
+          this.loading.delete(key);
+          if (loaded) this.cache.set(key, loaded);
+          return loaded;
+        },
+        (err) => {
+          this.loading.delete(key);
+          throw err;
+        },
+      );
+      this.loading.set(key, pending);
     }
-    return ch;
+    return pending;
   }
 
   forget(workspaceId: string, id: string): void {
     this.cache.delete(`${workspaceId}:${id}`);
+    this.loading.delete(`${workspaceId}:${id}`);
   }
 
   clear(): void {

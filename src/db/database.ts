@@ -40,6 +40,8 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'memory'
   const release = config.memory ? () => {} : lockDataDir(config.dataDir);
   try {
     const pglite = await PGlite.create(config.memory ? 'memory://' : config.dataDir);
+    // In memory there is no disk to make a commit durable on: don't wait for one (measured +12%).
+    if (config.memory) await pglite.exec('set synchronous_commit = off');
     const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
     return {
       db,

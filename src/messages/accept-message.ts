@@ -84,13 +84,21 @@ function normalizeIdentifier(id: Identifier): Identifier {
 // belongs to its calling code's main country, which is what a countryCode filter user expects.
 const MAIN_COUNTRY = (metadata as { country_calling_codes: Record<string, string[]> }).country_calling_codes;
 
+// Parsing a number costs more than the rest of a send's checks; the same receivers recur.
+const countries = new Map<string, string | undefined>();
+
 function countryOf(phone: string): string | undefined {
+  if (countries.has(phone)) return countries.get(phone);
+  let country: string | undefined;
   try {
     const parsed = parsePhoneNumber(phone);
-    return parsed?.country ?? (parsed ? MAIN_COUNTRY[parsed.countryCallingCode]?.[0] : undefined);
+    country = parsed?.country ?? (parsed ? MAIN_COUNTRY[parsed.countryCallingCode]?.[0] : undefined);
   } catch {
-    return undefined;
+    country = undefined;
   }
+  if (countries.size >= 100_000) countries.clear();
+  countries.set(phone, country);
+  return country;
 }
 
 async function identifierOfContact(db: Db, workspaceId: string, contactId: string, preferredKey: string): Promise<Identifier | undefined> {

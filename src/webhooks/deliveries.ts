@@ -269,7 +269,7 @@ export async function pruneDeliveries(db: Db, before: Date, chunk = 5000): Promi
       const r = await sql`
         delete from webhook_deliveries d using (
           select id from webhook_deliveries
-          where workspace_id = ${s.workspace_id} and subscription_id = ${s.id} and id < ${bound} and next_attempt_at is null
+          where workspace_id = ${s.workspace_id} and subscription_id = ${s.id} and id < ${bound} and next_attempt_at is null and created_at < ${before}
           limit ${chunk}
         ) old
         where d.workspace_id = ${s.workspace_id} and d.subscription_id = ${s.id} and d.id = old.id`.execute(db);

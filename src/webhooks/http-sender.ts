@@ -109,7 +109,10 @@ interface PostResult {
 
 interface InFlight {
   deadline: number;
-  cancel: (result: PostResult) => void;
+  req: http.ClientRequest | undefined;
+  settled: boolean;
+  gotResponse: boolean;
+  resolve: (result: PostResult) => void;
 }
 
 const ABORTED: PostResult = { status: null, body: null, error: 'aborted: the worker is stopping', aborted: true };
@@ -184,59 +187,59 @@ export class HttpSender {
 
   private post(target: Target, headers: Record<string, string>, body: string): Promise<PostResult> {
     return new Promise((resolve) => {
-      let settled = false;
-      let gotResponse = false;
-      const entry: InFlight = {
-        deadline: Date.now() + this.opts.timeoutMs,
-        cancel: (result) => {
-          req.destroy();
-          done(result);
-        },
-      };
-      const done = (v: PostResult) => {
-        if (settled) return;
-        settled = true;
-        this.inFlight.delete(entry);
-        resolve(v);
-      };
-      const req = (target.secure ? https : http).request({ ...target.options, headers }, (res) => {
-        gotResponse = true;
-        const status = res.statusCode ?? 0;
-        const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after'], Date.now()) : undefined;
-        let excerpt: Buffer | undefined;
-        let total = 0;
-        const finish = () => done({ status, body: excerpt ? excerpt.toString('utf8') : '', error: null, retryAfterMs });
-        res.on('data', (chunk: Buffer) => {
-          total += chunk.length;
-          if (!excerpt) excerpt = chunk.length > RESPONSE_EXCERPT_BYTES ? chunk.subarray(0, RESPONSE_EXCERPT_BYTES) : chunk;
-          else if (excerpt.length < RESPONSE_EXCERPT_BYTES) excerpt = Buffer.concat([excerpt, chunk]).subarray(0, RESPONSE_EXCERPT_BYTES);
-          if (total > MAX_RESPONSE_BYTES) {
-            res.destroy();
-            finish();
-          }
-        });
-        res.on('end', finish);
-        res.on('error', finish);
-      });
-      if (this.aborted) return entry.cancel(ABORTED);
-      this.inFlight.add(entry);
-      this.sweepSoon();
+      const entry: InFlight = { deadline: Date.now() + this.opts.timeoutMs, req: undefined, settled: false, gotResponse: false, resolve };
+      const req = (target.secure ? https : http).request({ ...target.options, headers }, (res) => this.onResponse(entry, res));
+      entry.req = req;
       req.on('error', (err: NodeJS.ErrnoException) => {
-        const stale = !gotResponse && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
-        done({ status: null, body: null, error: err.message || String(err.code ?? err), staleSocket: stale });
+        const stale = !entry.gotResponse && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        this.settle(entry, { status: null, body: null, error: err.message || String(err.code ?? err), staleSocket: stale });
       });
+      if (this.aborted) return this.cancel(entry, ABORTED);
+      this.inFlight.add(entry);
+      if (!this.sweeper) this.startSweeper();
       req.end(body);
     });
   }
 
+  private onResponse(entry: InFlight, res: http.IncomingMessage): void {
+    entry.gotResponse = true;
+    const status = res.statusCode ?? 0;
+    const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after'], Date.now()) : undefined;
+    let excerpt: Buffer | undefined;
+    let total = 0;
+    const finish = () => this.settle(entry, { status, body: excerpt ? excerpt.toString('utf8') : '', error: null, retryAfterMs });
+    res.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (!excerpt) excerpt = chunk.length > RESPONSE_EXCERPT_BYTES ? chunk.subarray(0, RESPONSE_EXCERPT_BYTES) : chunk;
+      else if (excerpt.length < RESPONSE_EXCERPT_BYTES) excerpt = Buffer.concat([excerpt, chunk]).subarray(0, RESPONSE_EXCERPT_BYTES);
+      if (total > MAX_RESPONSE_BYTES) {
+        res.destroy();
+        finish();
+      }
+    });
+    res.on('end', finish);
+    res.on('error', finish);
+  }
+
+  private settle(entry: InFlight, result: PostResult): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    this.inFlight.delete(entry);
+    entry.resolve(result);
+  }
+
+  private cancel(entry: InFlight, result: PostResult): void {
+    entry.req?.destroy();
+    this.settle(entry, result);
+  }
+
   // Timeouts: one timer sweeps every attempt in flight (a timer per request costs more at these rates).
-  private sweepSoon(): void {
-    if (this.sweeper) return;
+  private startSweeper(): void {
     const every = Math.max(10, Math.min(250, Math.floor(this.opts.timeoutMs / 10)));
     this.sweeper = setInterval(() => {
       const now = Date.now();
       for (const entry of this.inFlight) {
-        if (entry.deadline <= now) entry.cancel({ status: null, body: null, error: `timed out after ${this.opts.timeoutMs} ms` });
+        if (entry.deadline <= now) this.cancel(entry, { status: null, body: null, error: `timed out after ${this.opts.timeoutMs} ms` });
       }
       if (this.inFlight.size === 0) {
         clearInterval(this.sweeper);
@@ -249,7 +252,7 @@ export class HttpSender {
   /** Cuts every attempt in flight short (they report `aborted`). */
   abortAll(): void {
     this.aborted = true;
-    for (const entry of [...this.inFlight]) entry.cancel(ABORTED);
+    for (const entry of [...this.inFlight]) this.cancel(entry, ABORTED);
   }
 
   close(): void {

@@ -61,9 +61,10 @@ export interface WebhookWorkerDeps {
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
+const DEBUG_LAG = process.env.AVIARY_DEBUG_WEBHOOK_LAG === '1';
+const lagSamples: number[] = [];
+if (DEBUG_LAG) setInterval(() => { const a = lagSamples.splice(0).sort((x, y) => x - y); if (a.length) console.error(`claim lag n=${a.length} p50=${a[a.length >> 1]} p90=${a[Math.floor(a.length * 0.9)]} p99=${a[Math.floor(a.length * 0.99)]}`); }, 5000).unref();
 const EXCLUDING_BACKOFF_MS = 250;
-const RECORD_BATCH = 200;
-const RECORD_GATHER_MS = 3;
 const HEALTHY_REFRESH_MS = 5_000;
 
 /** The worker's options from Aviary's config. */
@@ -96,7 +97,6 @@ export class WebhookWorker {
   private readonly outcomes: AttemptOutcome[] = [];
   private recording = 0;
   private recordedWaiters: (() => void)[] = [];
-  private recordTimer: NodeJS.Timeout | undefined;
   /** When a success was last written to each subscription's health (see writeOutcomes). */
   private readonly healthyAt = new Map<string, number>();
   private readonly inFlight = new Map<string, ClaimedDelivery>();
@@ -201,6 +201,7 @@ export class WebhookWorker {
     const claimed = await claimDeliveries(this.deps.db, this.id, now, room, new Date(now.getTime() + this.leaseMs), exclude);
     this.excludingFoundNothingAt = exclude.length > 0 && claimed.length === 0 ? now.getTime() : 0;
     for (const d of claimed) this.launch(d);
+    if (DEBUG_LAG) for (const d of claimed) if (d.attempt_count === 0) lagSamples.push(now.getTime() - d.created_at.getTime());
     return claimed.length;
   }
 
@@ -293,19 +294,15 @@ export class WebhookWorker {
     };
   }
 
-  // Outcomes are written in batches: whatever finished while the previous batch was being written goes
-  // in the next one (at most recordConcurrency batches at once). Deliveries first, then subscription
+  // Outcomes are written in batches (group commit): whatever finished while the previous batches were
+  // being written goes in the next one (at most recordConcurrency at once); a lone outcome at once. Deliveries first, then subscription
   // health, as separate statements: no transaction holds locks on both tables.
   private record(outcome: AttemptOutcome): void {
     this.outcomes.push(outcome);
-    // A few milliseconds of gathering turn hundreds of outcomes into one statement at high rates.
-    if (this.outcomes.length >= RECORD_BATCH || this.stopped) this.pumpRecords();
-    else this.recordTimer ??= setTimeout(() => this.pumpRecords(), RECORD_GATHER_MS);
+    this.pumpRecords();
   }
 
   private pumpRecords(): void {
-    clearTimeout(this.recordTimer);
-    this.recordTimer = undefined;
     while (this.outcomes.length > 0 && this.recording < this.opts.recordConcurrency) {
       const batch = this.outcomes.splice(0, 1000);
       this.recording++;
