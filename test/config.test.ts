@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, defaultConfig, loadConfig } from '../src/config.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, OPTIONS, defaultConfig, loadConfig } from '../src/config.ts';
 
 test('zero settings give the documented defaults', () => {
   assert.deepEqual(loadConfig({}, []), defaultConfig());
@@ -22,4 +23,10 @@ test('bad values are refused with the option named', () => {
   assert.throws(() => loadConfig({}, ['--roles', 'api,cook']), /roles/);
   assert.throws(() => loadConfig({}, ['--frobnicate', '1']), /unknown option --frobnicate/);
   assert.throws(() => loadConfig({}, ['--port']), /needs a value/);
+});
+
+test('every option is in the README configuration table', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const missing = OPTIONS.filter((o) => !readme.includes(`\`${o.flag}\``) || !readme.includes(`\`${o.env}\``)).map((o) => o.flag);
+  assert.deepEqual(missing, []);
 });
