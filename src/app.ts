@@ -6,8 +6,9 @@ import { createContext, type AppContext } from './context.ts';
 import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
-import { listenForWork } from './dispatch/notifications.ts';
+import { listenForWork, WORK_CHANNEL } from './dispatch/notifications.ts';
 import { buildServer } from './http/server.ts';
+import { WEBHOOK_CHANNEL } from './webhooks/emit.ts';
 import { WebhookWorker, webhookWorkerOptions } from './webhooks/worker.ts';
 
 export interface Aviary {
@@ -52,10 +53,15 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
       );
       webhooks = new WebhookWorker({ db: database.db, log }, webhookWorkerOptions(config, database.kind));
       if (config.databaseUrl) {
-        listener = listenForWork(config.databaseUrl, log, () => {
-          ctx.workSignal.notify();
-          webhooks?.wake();
-        });
+        listener = listenForWork(
+          config.databaseUrl,
+          log,
+          (channel) => {
+            if (channel !== WEBHOOK_CHANNEL) ctx.workSignal.notify();
+            if (channel !== WORK_CHANNEL) webhooks?.wake();
+          },
+          [WORK_CHANNEL, WEBHOOK_CHANNEL],
+        );
       }
       dispatcher.start();
       webhooks.start();

@@ -30,6 +30,7 @@ export interface Config {
   webhookRetryMaxDelayMs: number;
   webhookRetryWindowMs: number;
   webhookConcurrency: number;
+  webhookSocketsPerOrigin: number;
   webhookDisableAfterMs: number;
   webhookLogRetentionMs: number;
   mediaDir: string | undefined;
@@ -124,6 +125,7 @@ export const OPTIONS = [
   opt({ key: 'webhookRetryMaxDelayMs', env: 'AVIARY_WEBHOOK_RETRY_MAX_DELAY_MS', flag: '--webhook-retry-max-delay-ms', default: 3_600_000, parse: int('webhookRetryMaxDelayMs', 1), doc: 'Longest delay between two webhook attempts.' }),
   opt({ key: 'webhookRetryWindowMs', env: 'AVIARY_WEBHOOK_RETRY_WINDOW_MS', flag: '--webhook-retry-window-ms', default: 28_800_000, parse: int('webhookRetryWindowMs', 0), doc: 'How long after the event a webhook keeps being retried (Bird: 8 hours); then the request has failed.' }),
   opt({ key: 'webhookConcurrency', env: 'AVIARY_WEBHOOK_CONCURRENCY', flag: '--webhook-concurrency', default: 256, parse: int('webhookConcurrency', 1), doc: 'Webhook requests in flight per worker process (at most half of them to one subscription); also the keep-alive sockets per origin.' }),
+  opt({ key: 'webhookSocketsPerOrigin', env: 'AVIARY_WEBHOOK_SOCKETS_PER_ORIGIN', flag: '--webhook-sockets-per-origin', default: 64, parse: int('webhookSocketsPerOrigin', 1), doc: 'Keep-alive connections per webhook origin (scheme, host, port) per worker process; requests beyond them wait for a free one.' }),
   opt({ key: 'webhookDisableAfterMs', env: 'AVIARY_WEBHOOK_DISABLE_AFTER_MS', flag: '--webhook-disable-after-ms', default: 259_200_000, parse: int('webhookDisableAfterMs', 0), doc: 'A subscription whose every delivery attempt failed for this long is made inactive (status inactive, statusReason says why); 0 never.' }),
   opt({ key: 'webhookLogRetentionMs', env: 'AVIARY_WEBHOOK_LOG_RETENTION_MS', flag: '--webhook-log-retention-ms', default: 604_800_000, parse: int('webhookLogRetentionMs', 60_000), doc: 'How long finished webhook requests stay in the logs (Bird: 7 days).' }),
 ] as const;

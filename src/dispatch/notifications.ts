@@ -7,21 +7,27 @@ import type { Logger } from 'pino';
 
 export const WORK_CHANNEL = 'aviary_work';
 
-export function listenForWork(databaseUrl: string, log: Logger, onNotify: () => void): { close: () => Promise<void> } {
+/** `onNotify` gets the channel notified, or undefined after (re)connecting: anything may have been missed. */
+export function listenForWork(
+  databaseUrl: string,
+  log: Logger,
+  onNotify: (channel?: string) => void,
+  channels: string[] = [WORK_CHANNEL],
+): { close: () => Promise<void> } {
   let client: pg.Client | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
 
   const connect = async () => {
     const c = new pg.Client({ connectionString: databaseUrl });
-    c.on('notification', () => onNotify());
+    c.on('notification', (msg) => onNotify(msg.channel));
     c.on('error', (err) => {
       log.warn({ err: err.message }, 'work notification connection lost; reconnecting');
       scheduleReconnect();
     });
     try {
       await c.connect();
-      await c.query(`listen ${WORK_CHANNEL}`);
+      for (const channel of channels) await c.query(`listen ${channel}`);
       if (closed) return void (await c.end().catch(() => {}));
       client = c;
       onNotify(); // anything that arrived while we were not listening

@@ -1,9 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { encodePageToken, type Position } from '../http/page-token.ts';
-import { WORK_CHANNEL } from '../dispatch/notifications.ts';
 import { uuidv7 } from '../ids.ts';
-import { wakeWebhookWorkers } from './emit.ts';
+import { WEBHOOK_CHANNEL, wakeWebhookWorkers } from './emit.ts';
 
 // The delivery rows: claiming due ones, recording attempts, the logs API's reads, redelivery and
 // pruning. See migrations/0005_webhooks.sql for the table.
@@ -38,7 +37,7 @@ export interface ClaimedDelivery {
  */
 export async function claimDeliveries(db: Db, owner: string, now: Date, limit: number, leaseUntil: Date, exclude: string[]): Promise<ClaimedDelivery[]> {
   const source = exclude.length
-    ? sql`(select * from webhook_deliveries where next_attempt_at <= ${now} order by next_attempt_at limit ${Math.max(EXCLUDING_SCAN, limit * 4)}) as c
+    ? sql`(select workspace_id, subscription_id, id from webhook_deliveries where next_attempt_at <= ${now} order by next_attempt_at limit ${Math.max(EXCLUDING_SCAN, limit * 4)}) as c
         join webhook_deliveries d on d.workspace_id = c.workspace_id and d.subscription_id = c.subscription_id and d.id = c.id`
     : sql`webhook_deliveries d`;
   const r = await sql<ClaimedDelivery>`
@@ -64,7 +63,7 @@ export async function claimDeliveries(db: Db, owner: string, now: Date, limit: n
   return r.rows;
 }
 
-const EXCLUDING_SCAN = 5000;
+const EXCLUDING_SCAN = 2000;
 
 /** The earliest future moment a delivery becomes due (null: none scheduled). */
 export async function nextDeliveryDueAt(db: Db, now: Date): Promise<Date | null> {
@@ -251,7 +250,7 @@ export async function redeliver(db: Db, original: DeliveryRow): Promise<Delivery
     values (${original.workspace_id}, ${uuidv7(now.getTime())}, ${original.subscription_id}, ${original.event}, null, ${original.body},
       ${now}, ${now}, ${original.id}, ${now})
     returning *`.execute(db);
-  await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(db);
+  await sql`select pg_notify(${WEBHOOK_CHANNEL}, '')`.execute(db);
   wakeWebhookWorkers();
   return r.rows[0];
 }

@@ -2,7 +2,6 @@ import { sql } from 'kysely';
 import { PLATFORMS, type Platform } from '../channels/platforms.ts';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
-import { WORK_CHANNEL } from '../dispatch/notifications.ts';
 import { uuidv7 } from '../ids.ts';
 import { messageJson } from '../messages/message-json.ts';
 
@@ -36,6 +35,9 @@ export interface WebhookEvent {
   /** Built only when the event goes to at least one subscription. */
   payload: () => unknown;
 }
+
+/** NOTIFY channel of new deliveries: webhook workers LISTEN on it (app.ts), the dispatcher does not. */
+export const WEBHOOK_CHANNEL = 'aviary_webhooks';
 
 // In-process wake-ups for webhook workers (other processes are woken by NOTIFY on commit).
 const wakers = new Set<() => void>();
@@ -86,8 +88,40 @@ export async function matchSubscriptions(trx: Db, events: Omit<WebhookEvent, 'pa
   return r.rows;
 }
 
+// Most transactions that emit events belong to workspaces without webhooks, and must not pay for the
+// matching statement. Each process keeps, per workspace, the event names that have active
+// subscriptions, read at most once a second. The process that creates, changes or deletes a
+// subscription forgets its workspace's entry at once; other processes see the change within
+// SUBSCRIBED_TTL_MS. So a new subscription receives the events that happen from (at most) one second
+// after it was created; once an event was written, it is never lost.
+const SUBSCRIBED_TTL_MS = 1000;
+const subscribed = new Map<string, { events: Set<string>; until: number }>();
+
+/** Call after committing a change to a workspace's subscriptions. */
+export function forgetSubscriptions(workspaceId: string): void {
+  subscribed.delete(workspaceId);
+}
+
+async function subscribedEvents(trx: Db, workspaces: string[]): Promise<Map<string, Set<string>>> {
+  const now = Date.now();
+  const stale = workspaces.filter((w) => (subscribed.get(w)?.until ?? 0) <= now);
+  if (stale.length > 0) {
+    const r = await sql<{ workspace_id: string; events: string[] }>`
+      select workspace_id, array_agg(distinct event) as events from webhook_subscriptions
+      where workspace_id = any (${stale}::uuid[]) and status = 'active'
+      group by workspace_id`.execute(trx);
+    if (subscribed.size > 10_000) subscribed.clear();
+    const found = new Map(r.rows.map((row) => [row.workspace_id, row.events]));
+    for (const w of stale) subscribed.set(w, { events: new Set(found.get(w) ?? []), until: now + SUBSCRIBED_TTL_MS });
+  }
+  return new Map(workspaces.map((w) => [w, subscribed.get(w)!.events]));
+}
+
 /** Writes the deliveries of these events in the caller's transaction; returns how many. */
-export async function emitEvents(trx: Db, events: WebhookEvent[]): Promise<number> {
+export async function emitEvents(trx: Db, all: WebhookEvent[]): Promise<number> {
+  if (all.length === 0) return 0;
+  const byWorkspace = await subscribedEvents(trx, [...new Set(all.map((e) => e.workspaceId))]);
+  const events = all.filter((e) => byWorkspace.get(e.workspaceId)!.has(e.event));
   if (events.length === 0) return 0;
   const matches = await matchSubscriptions(trx, events);
   if (matches.length === 0) return 0;
@@ -110,7 +144,7 @@ export async function emitEvents(trx: Db, events: WebhookEvent[]): Promise<numbe
       from json_to_recordset(${JSON.stringify(rows)}::json) as m(n int, w uuid, id uuid, s uuid, ev text, ok uuid, b text)
       order by m.n
     )
-    select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
+    select pg_notify(${WEBHOOK_CHANNEL}, '')`.execute(trx);
   wakeWebhookWorkers();
   return rows.length;
 }

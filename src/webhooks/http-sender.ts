@@ -33,6 +33,7 @@ export interface AttemptResult {
 
 export interface SenderOptions {
   timeoutMs: number;
+  /** Kept-alive connections per origin. */
   maxSockets: number;
   allowPrivateUrls: boolean;
 }
@@ -111,6 +112,7 @@ interface InFlight {
   deadline: number;
   req: http.ClientRequest | undefined;
   settled: boolean;
+  gotSocket: boolean;
   gotResponse: boolean;
   resolve: (result: PostResult) => void;
 }
@@ -187,9 +189,10 @@ export class HttpSender {
 
   private post(target: Target, headers: Record<string, string>, body: string): Promise<PostResult> {
     return new Promise((resolve) => {
-      const entry: InFlight = { deadline: Date.now() + this.opts.timeoutMs, req: undefined, settled: false, gotResponse: false, resolve };
+      const entry: InFlight = { deadline: Date.now() + this.opts.timeoutMs, req: undefined, settled: false, gotSocket: false, gotResponse: false, resolve };
       const req = (target.secure ? https : http).request({ ...target.options, headers }, (res) => this.onResponse(entry, res));
       entry.req = req;
+      req.once('socket', () => (entry.gotSocket = true));
       req.on('error', (err: NodeJS.ErrnoException) => {
         const stale = !entry.gotResponse && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
         this.settle(entry, { status: null, body: null, error: err.message || String(err.code ?? err), staleSocket: stale });
@@ -239,7 +242,10 @@ export class HttpSender {
     this.sweeper = setInterval(() => {
       const now = Date.now();
       for (const entry of this.inFlight) {
-        if (entry.deadline <= now) this.cancel(entry, { status: null, body: null, error: `timed out after ${this.opts.timeoutMs} ms` });
+        if (entry.deadline <= now) {
+          const waited = entry.gotSocket ? '' : ' waiting for a connection (all of this origin\'s connections were busy)';
+          this.cancel(entry, { status: null, body: null, error: `timed out after ${this.opts.timeoutMs} ms${waited}` });
+        }
       }
       if (this.inFlight.size === 0) {
         clearInterval(this.sweeper);

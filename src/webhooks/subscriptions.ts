@@ -4,6 +4,7 @@ import { errors, type ErrorDetails } from '../errors.ts';
 import { encodePageToken, type Position } from '../http/page-token.ts';
 import { isUuid, uuidv7 } from '../ids.ts';
 import { allowedFilterValues, EVENTS, FILTER_KEYS, REPEATABLE_KEYS, type FilterKey, type Service } from './events.ts';
+import { forgetSubscriptions } from './emit.ts';
 import { generateSigningKey } from './sign.ts';
 
 // Webhook subscriptions (Bird's Notifications API): storage and the rules a subscription must follow.
@@ -144,7 +145,7 @@ export interface NewSubscription {
 export async function createSubscription(db: Db, workspaceId: string, input: NewSubscription): Promise<SubscriptionRow> {
   checkEvent(input.service, input.event);
   const f = normalizeFilters(input.event, input.eventFilters);
-  return db.transaction().execute(async (trx) => {
+  const created = await db.transaction().execute(async (trx) => {
     await lockWorkspace(trx, workspaceId);
     await checkChannelExists(trx, workspaceId, f);
     await checkCombinationLimit(trx, workspaceId, input.service, input.event, f.signature);
@@ -160,6 +161,8 @@ export async function createSubscription(db: Db, workspaceId: string, input: New
       returning *`.execute(trx);
     return r.rows[0];
   });
+  forgetSubscriptions(workspaceId);
+  return created;
 }
 
 export async function getSubscription(db: Db, workspaceId: string, id: string): Promise<SubscriptionRow | undefined> {
@@ -192,7 +195,7 @@ export interface SubscriptionPatch {
 
 export async function updateSubscription(db: Db, workspaceId: string, id: string, patch: SubscriptionPatch): Promise<SubscriptionRow | undefined> {
   if (!isUuid(id)) return undefined;
-  return db.transaction().execute(async (trx) => {
+  const updated = await db.transaction().execute(async (trx) => {
     await lockWorkspace(trx, workspaceId);
     const current = (await sql<SubscriptionRow>`select * from webhook_subscriptions where workspace_id = ${workspaceId} and id = ${id} for update`.execute(trx)).rows[0];
     if (!current) return undefined;
@@ -224,17 +227,21 @@ export async function updateSubscription(db: Db, workspaceId: string, id: string
       returning *`.execute(trx);
     return r.rows[0];
   });
+  forgetSubscriptions(workspaceId);
+  return updated;
 }
 
 /** Deletes the subscription and its delivery log (pending deliveries with it). */
 export async function deleteSubscription(db: Db, workspaceId: string, id: string): Promise<boolean> {
   if (!isUuid(id)) return false;
-  return db.transaction().execute(async (trx) => {
+  const deleted = await db.transaction().execute(async (trx) => {
     const r = await sql`delete from webhook_subscriptions where workspace_id = ${workspaceId} and id = ${id}`.execute(trx);
     if (!r.numAffectedRows) return false;
     await sql`delete from webhook_deliveries where workspace_id = ${workspaceId} and subscription_id = ${id}`.execute(trx);
     return true;
   });
+  forgetSubscriptions(workspaceId);
+  return deleted;
 }
 
 /** Whether any subscription of the workspace has exactly this URL (notification.url on a send). */

@@ -40,6 +40,7 @@ export interface WebhookWorkerOptions {
   retryMaxDelayMs: number;
   retryWindowMs: number;
   concurrency: number;
+  socketsPerOrigin: number;
   disableAfterMs: number;
   logRetentionMs: number;
   allowPrivateUrls: boolean;
@@ -61,9 +62,6 @@ export interface WebhookWorkerDeps {
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
-const DEBUG_LAG = process.env.AVIARY_DEBUG_WEBHOOK_LAG === '1';
-const lagSamples: number[] = [];
-if (DEBUG_LAG) setInterval(() => { const a = lagSamples.splice(0).sort((x, y) => x - y); if (a.length) console.error(`claim lag n=${a.length} p50=${a[a.length >> 1]} p90=${a[Math.floor(a.length * 0.9)]} p99=${a[Math.floor(a.length * 0.99)]}`); }, 5000).unref();
 const EXCLUDING_BACKOFF_MS = 250;
 const HEALTHY_REFRESH_MS = 5_000;
 
@@ -75,12 +73,13 @@ export function webhookWorkerOptions(config: Config, kind: 'pglite' | 'postgres'
     retryMaxDelayMs: config.webhookRetryMaxDelayMs,
     retryWindowMs: config.webhookRetryWindowMs,
     concurrency: config.webhookConcurrency,
+    socketsPerOrigin: config.webhookSocketsPerOrigin,
     disableAfterMs: config.webhookDisableAfterMs,
     logRetentionMs: config.webhookLogRetentionMs,
     allowPrivateUrls: config.webhookAllowPrivateUrls,
     pollMs: config.dispatchPollMs,
-    // PGlite has one session: a second recording transaction would only queue behind the first.
-    recordConcurrency: kind === 'pglite' ? 1 : 2,
+    // One statement at a time: outcomes that finish meanwhile are written together by the next.
+    recordConcurrency: 1,
     wakeOnLocalEmit: kind === 'pglite',
   };
 }
@@ -108,6 +107,8 @@ export class WebhookWorker {
   private readonly saturated = new Set<string>();
   private readonly lowWater: number;
   private excludingFoundNothingAt = 0;
+  /** New events were committed since the last claim that skipped saturated subscriptions. */
+  private newWork = true;
   private stopped = true;
   private loopDone: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
@@ -118,7 +119,7 @@ export class WebhookWorker {
     private readonly deps: WebhookWorkerDeps,
     private readonly opts: WebhookWorkerOptions,
   ) {
-    this.sender = new HttpSender({ timeoutMs: opts.timeoutMs, maxSockets: opts.concurrency, allowPrivateUrls: opts.allowPrivateUrls });
+    this.sender = new HttpSender({ timeoutMs: opts.timeoutMs, maxSockets: opts.socketsPerOrigin, allowPrivateUrls: opts.allowPrivateUrls });
     this.leaseMs = Math.max(1000, 2 * opts.timeoutMs);
     this.perSubscriptionCap = Math.max(1, Math.floor(opts.concurrency / 2));
     this.lowWater = Math.floor(opts.concurrency / 2);
@@ -127,12 +128,13 @@ export class WebhookWorker {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    if (this.opts.wakeOnLocalEmit) this.unsubscribe = onWebhookWork(() => this.signal.notify());
+    if (this.opts.wakeOnLocalEmit) this.unsubscribe = onWebhookWork(() => this.wake());
     this.loopDone = this.loop();
   }
 
   /** Work may be due (an event committed here or, via NOTIFY, elsewhere). */
   wake(): void {
+    this.newWork = true;
     this.signal.notify();
   }
 
@@ -176,8 +178,10 @@ export class WebhookWorker {
         failuresInARow = 0;
         if (claimed > 0) continue;
         if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) this.prune();
+        // With attempts in flight, their outcomes wake the loop; only an idle worker needs to know
+        // when the next retry is due.
         const now = new Date();
-        const next = await nextDeliveryDueAt(this.deps.db, now);
+        const next = this.inFlight.size > 0 ? null : await nextDeliveryDueAt(this.deps.db, now);
         const sleep = next ? Math.min(next.getTime() - now.getTime(), this.opts.pollMs) : this.opts.pollMs;
         if (!this.stopped) await this.signal.wait(sleep);
       } catch (err) {
@@ -195,13 +199,13 @@ export class WebhookWorker {
     if (room <= 0) return 0;
     const now = new Date();
     const exclude = [...this.saturated];
-    // A claim that skips saturated subscriptions and found nothing else is not repeated for a while
-    // (unless one of them frees up): it would scan the same backlog again for nothing.
-    if (exclude.length > 0 && now.getTime() - this.excludingFoundNothingAt < EXCLUDING_BACKOFF_MS) return 0;
+    // A claim that skips saturated subscriptions scans past their backlog: after one found nothing,
+    // the next waits for new events (a wake from NOTIFY or this process) and at least 250 ms.
+    if (exclude.length > 0 && (!this.newWork || now.getTime() - this.excludingFoundNothingAt < EXCLUDING_BACKOFF_MS)) return 0;
+    this.newWork = false;
     const claimed = await claimDeliveries(this.deps.db, this.id, now, room, new Date(now.getTime() + this.leaseMs), exclude);
-    this.excludingFoundNothingAt = exclude.length > 0 && claimed.length === 0 ? now.getTime() : 0;
+    if (exclude.length > 0) this.excludingFoundNothingAt = claimed.length === 0 ? now.getTime() : 0;
     for (const d of claimed) this.launch(d);
-    if (DEBUG_LAG) for (const d of claimed) if (d.attempt_count === 0) lagSamples.push(now.getTime() - d.created_at.getTime());
     return claimed.length;
   }
 
@@ -225,10 +229,7 @@ export class WebhookWorker {
         if (left <= 0) this.perSubscription.delete(d.subscription_id);
         else this.perSubscription.set(d.subscription_id, left);
         let wake = this.inFlight.size === this.lowWater;
-        if (left <= this.perSubscriptionCap / 2 && this.saturated.delete(d.subscription_id)) {
-          this.excludingFoundNothingAt = 0;
-          wake = true;
-        }
+        if (left <= this.perSubscriptionCap / 2 && this.saturated.delete(d.subscription_id)) wake = true;
         if (wake) this.signal.notify();
       });
     this.attempts.add(p);
@@ -240,13 +241,12 @@ export class WebhookWorker {
     if (d.url === null) return { ...base, at: new Date(), status: 'failed', nextAttemptAt: null, attempt: null, drop: true };
     if (d.status !== 'active') {
       const now = new Date();
-      const why = 'the subscription is inactive';
       return {
         ...base,
         at: now,
         status: 'failed',
         nextAttemptAt: null,
-        attempt: { attempt: attemptNo, at: now.toISOString(), url: d.url ?? '', signature: null, httpStatusCode: null, responseBody: null, durationMs: 0, error: `not sent: ${why}` },
+        attempt: { attempt: attemptNo, at: now.toISOString(), url: d.url, signature: null, httpStatusCode: null, responseBody: null, durationMs: 0, error: 'not sent: the subscription is inactive' },
       };
     }
     const r: AttemptResult = await this.sender.send({
@@ -294,9 +294,9 @@ export class WebhookWorker {
     };
   }
 
-  // Outcomes are written in batches (group commit): whatever finished while the previous batches were
-  // being written goes in the next one (at most recordConcurrency at once); a lone outcome at once. Deliveries first, then subscription
-  // health, as separate statements: no transaction holds locks on both tables.
+  // Outcomes are written in batches (group commit): whatever finished while the previous batch was
+  // being written goes in the next one; a lone outcome is written at once. Deliveries first, then
+  // subscription health, as separate statements, so no transaction holds locks on both tables.
   private record(outcome: AttemptOutcome): void {
     this.outcomes.push(outcome);
     this.pumpRecords();
