@@ -19,6 +19,8 @@ const ids = new Set<string>();
 const latencies: number[] = [];
 /** Receipt minus the event's emission (the request id is a UUIDv7 of that moment). */
 const pipeline: number[] = [];
+/** Receipt minus lastStatusAt, per status. */
+const byStatus = new Map<string, number[]>();
 const keys = new Set<string>();
 let firstAt = 0;
 let lastAt = 0;
@@ -31,7 +33,13 @@ function received(id: string | undefined, body: Buffer | string | undefined): vo
   if (id) ids.add(id);
   if (opts.latency && body !== undefined) {
     const e = JSON.parse(body.toString()) as { event: string; payload: { id: string; status?: string; lastStatusAt?: string } };
-    if (e.payload.lastStatusAt) latencies.push(now - Date.parse(e.payload.lastStatusAt));
+    if (e.payload.lastStatusAt) {
+      const ms = now - Date.parse(e.payload.lastStatusAt);
+      latencies.push(ms);
+      const list = byStatus.get(e.payload.status ?? '') ?? [];
+      list.push(ms);
+      byStatus.set(e.payload.status ?? '', list);
+    }
     if (id) pipeline.push(now - parseInt(id.replace(/-/g, '').slice(0, 12), 16));
     keys.add(`${e.payload.id}:${e.payload.status}`);
   }
@@ -107,6 +115,12 @@ process.on('message', (msg: string) => {
       latency: opts.latency
         ? { n: sorted.length, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN }
         : undefined,
+      byStatus: opts.latency
+        ? Object.fromEntries([...byStatus].map(([k, v]) => {
+            const a = [...v].sort((x, y) => x - y);
+            return [k, { n: a.length, p50: percentile(a, 50), p99: percentile(a, 99) }];
+          }))
+        : undefined,
       pipeline: opts.latency
         ? { n: sortedPipeline.length, p50: percentile(sortedPipeline, 50), p90: percentile(sortedPipeline, 90), p99: percentile(sortedPipeline, 99), max: sortedPipeline[sortedPipeline.length - 1] ?? NaN }
         : undefined,
@@ -116,6 +130,7 @@ process.on('message', (msg: string) => {
     ids.clear();
     latencies.length = 0;
     pipeline.length = 0;
+    byStatus.clear();
     keys.clear();
     process.send?.({ reset: true });
   }

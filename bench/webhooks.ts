@@ -18,7 +18,10 @@
 // Latency: one `aviary serve` (api + worker) on PostgreSQL, a subscription to sms.outbound, messages
 // POSTed at a steady R/4 per second; each goes accepted, processing, sent, delivered (the sandbox's
 // receipt comes 100 ms after the send): R webhook events per second. The receiver records, per event,
-// receipt time minus the payload's lastStatusAt (the moment of the status change).
+// receipt time minus the payload's lastStatusAt (the moment Aviary gave the status; overall and per
+// status), and receipt time minus the moment the event was written (the request id is a UUIDv7 of it).
+// CPU is read from /proc: the Aviary processes, the receiver, and the PostgreSQL backends of the
+// run's database (not PostgreSQL's shared background processes, which other databases use too).
 //
 // Uses throwaway databases aviary_bench_* on AVIARY_BENCH_DATABASE_URL (default local PostgreSQL).
 
@@ -69,6 +72,7 @@ interface ReceiverStats {
   lastAt: number;
   latency?: { n: number; p50: number; p90: number; p99: number; max: number };
   pipeline?: { n: number; p50: number; p90: number; p99: number; max: number };
+  byStatus?: Record<string, { n: number; p50: number; p99: number }>;
 }
 
 interface Receiver {
@@ -241,6 +245,8 @@ async function throughput() {
     const cpu0 = { workers: cpuOf(workerPids), receiver: cpuOf([receiver.pid]), pg: await pgCpu(name) };
     let last = await receiver.stats();
     let best = 0;
+    /** Deliveries per whole second after the first receipt, up to the second in which the last arrived. */
+    const seconds: number[] = [];
     const deadline = Date.now() + Math.max(120_000, events / 100);
     let cpuStart = cpu0;
     let windowStarted = false;
@@ -252,6 +258,7 @@ async function throughput() {
         cpuStart = { workers: cpuOf(workerPids), receiver: cpuOf([receiver.pid]), pg: await pgCpu(name) };
       }
       best = Math.max(best, s.total - last.total);
+      if (last.total > 0 && s.unique < events) seconds.push(s.total - last.total);
       last = s;
     }
     const cpu1 = { workers: cpuOf(workerPids), receiver: cpuOf([receiver.pid]), pg: await pgCpu(name) };
@@ -266,6 +273,8 @@ async function throughput() {
       wallSec: Math.round(wallSec * 100) / 100,
       perSec: Math.round(last.unique / wallSec),
       bestSecond: best,
+      // The steady rate: the median full second, leaving out the ramp-up as worker processes start.
+      medianSecond: seconds.length ? [...seconds].sort((a, b) => a - b)[Math.floor(seconds.length / 2)] : 0,
       cpuSec: {
         workers: Math.round((cpu1.workers - cpuStart.workers) * 10) / 10,
         receiver: Math.round((cpu1.receiver - cpuStart.receiver) * 10) / 10,
@@ -273,7 +282,7 @@ async function throughput() {
       },
     };
     const pending = await sql<{ n: number }>`select count(*)::int as n from webhook_deliveries where execution_status <> 'succeeded'`.execute(db.db);
-    console.log(`throughput: ${result.delivered}/${events} delivered in ${result.wallSec} s = ${result.perSec}/s (best second ${best}/s), ${result.duplicates} duplicates, ${pending.rows[0].n} not recorded as succeeded`);
+    console.log(`throughput: ${result.delivered}/${events} delivered in ${result.wallSec} s = ${result.perSec}/s (median second ${result.medianSecond}/s, best second ${best}/s), ${result.duplicates} duplicates, ${pending.rows[0].n} not recorded as succeeded`);
     const us = (sec: number) => Math.round((sec / result.delivered) * 1e6);
     console.log(
       `  cpu seconds during the run: workers ${result.cpuSec.workers}, receiver ${result.cpuSec.receiver}, postgres backends ${result.cpuSec.postgres} (wall ${result.wallSec} s, ${os.cpus().length} cores); ` +
@@ -348,12 +357,13 @@ async function latency() {
     const wall = (performance.now() - t0) / 1000;
     const cpu = { server: (cpuOf(serverPids) - cpu0.server) / wall, receiver: (cpuOf([receiver.pid]) - cpu0.receiver) / wall, postgres: pgCpuSince(cpu0.pg, await pgCpu(name)) / wall };
     console.log(`  cores used: aviary ${cpu.server.toFixed(2)}, postgres ${cpu.postgres.toFixed(2)}, receiver ${cpu.receiver.toFixed(2)}`);
-    const result = { rate, seconds, split, coresUsed: cpu, messages: accepted, expectedEvents: expected, received: s.keys, duplicates: s.total - s.keys, latencyMs: s.latency, fromEmitMs: s.pipeline };
+    const result = { rate, seconds, split, coresUsed: cpu, messages: accepted, expectedEvents: expected, received: s.keys, duplicates: s.total - s.keys, latencyMs: s.latency, fromEmitMs: s.pipeline, byStatus: s.byStatus };
     console.log(
       `latency at ${rate} events/s (${messagesPerSec} messages/s for ${seconds} s): ${s.keys}/${expected} events received; ` +
         `status change -> receipt p50 ${s.latency?.p50} ms, p90 ${s.latency?.p90} ms, p99 ${s.latency?.p99} ms, max ${s.latency?.max} ms; ` +
         `event written -> receipt p50 ${s.pipeline?.p50} ms, p90 ${s.pipeline?.p90} ms, p99 ${s.pipeline?.p99} ms, max ${s.pipeline?.max} ms`,
     );
+    console.log(`  status change -> receipt by status: ${Object.entries(s.byStatus ?? {}).map(([k, v]) => `${k} p50 ${v.p50} / p99 ${v.p99} ms`).join(', ')}`);
     if (s.keys < expected) {
       const missing = await sql<{ status: string; n: number }>`
         select m.status, count(*)::int as n from messages m where m.direction = 'outgoing' group by m.status`.execute(db.db);
