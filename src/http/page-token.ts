@@ -28,3 +28,14 @@ export function decodePageToken(token: string, param = 'pageToken'): Position {
   if (Number.isNaN(createdAt.getTime())) throw bad();
   return { createdAt, id: parsed[1] };
 }
+
+/**
+ * The page from a query that fetched `limit + 1` rows in page order: the extra row only says there
+ * is more, and the token points at the last row returned.
+ */
+export function keysetPage<T extends { created_at: Date; id: string }>(rows: T[], limit: number): { rows: T[]; nextPageToken: string | null } {
+  const more = rows.length > limit;
+  if (more) rows.pop();
+  const last = rows[rows.length - 1];
+  return { rows, nextPageToken: more && last ? encodePageToken({ createdAt: last.created_at, id: last.id }) : null };
+}

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Channel } from '../channels/channels.ts';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
-import { encodePageToken, type Position } from '../http/page-token.ts';
+import { keysetPage, type Position } from '../http/page-token.ts';
 import { uuidv7 } from '../ids.ts';
 import { addSuppression } from '../suppressions/store.ts';
 import { emitInteractionEvent } from '../webhooks/emit.ts';
@@ -128,11 +128,7 @@ export async function listInteractions(
       ${after ? sql`and (created_at, id) > (${after.createdAt}, ${after.id})` : sql``}
     order by created_at, id
     limit ${opts.limit + 1}`.execute(db);
-  const rows = r.rows;
-  const more = rows.length > opts.limit;
-  if (more) rows.pop();
-  const last = rows[rows.length - 1];
-  return { rows, nextPageToken: more && last ? encodePageToken({ createdAt: last.created_at, id: last.id }) : null };
+  return keysetPage(r.rows, opts.limit);
 }
 
 /** The last reaction emoji a contact left on a message (for an unreact that names none). */

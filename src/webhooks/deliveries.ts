@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import { encodePageToken, type Position } from '../http/page-token.ts';
+import { keysetPage, type Position } from '../http/page-token.ts';
 import { uuidv7 } from '../ids.ts';
 import { WEBHOOK_CHANNEL, wakeWebhookWorkers } from './emit.ts';
 
@@ -226,11 +226,7 @@ export async function listDeliveries(
       ${opts.after ? sql`and id < ${opts.after.id}` : sql``}
     order by id desc
     limit ${opts.limit + 1}`.execute(db);
-  const rows = r.rows;
-  const more = rows.length > opts.limit;
-  if (more) rows.pop();
-  const last = rows[rows.length - 1];
-  return { rows, nextPageToken: more && last ? encodePageToken({ createdAt: last.created_at, id: last.id }) : null };
+  return keysetPage(r.rows, opts.limit);
 }
 
 export async function getDelivery(db: Db, workspaceId: string, subscriptionId: string, id: string): Promise<DeliveryRow | undefined> {
