@@ -3,6 +3,7 @@ import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
 import { isUuid } from '../ids.ts';
+import { singleParam, type Query } from '../http/query.ts';
 import { decodePageToken, encodePageToken, type Position } from '../http/page-token.ts';
 import { PLATFORMS, isPlatform } from '../channels/platforms.ts';
 
@@ -31,7 +32,6 @@ export interface MessageFilter {
   batchId?: string;
 }
 
-type Query = Record<string, string | string[] | undefined>;
 
 /** Values for `key` given as `key=a&key=b`, `key[]=a`, or `key=a,b`. */
 function many(q: Query, key: string): string[] | undefined {
@@ -41,14 +41,7 @@ function many(q: Query, key: string): string[] | undefined {
   return values.length ? values : undefined;
 }
 
-function one(q: Query, key: string, details: ErrorDetails): string | undefined {
-  const v = q[key];
-  if (Array.isArray(v)) {
-    details[key] = ['must be given once'];
-    return undefined;
-  }
-  return v;
-}
+const one = singleParam;
 
 export function parseMessageQuery(q: Query): MessageFilter {
   const details: ErrorDetails = {};

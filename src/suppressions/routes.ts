@@ -3,6 +3,7 @@ import type { AppContext } from '../context.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
 import { bodyValidator } from '../http/validate.ts';
 import { addSuppression, IDENTIFIER_KEY_PATTERN, listSuppressions, removeSuppression } from './store.ts';
+import { singleParam, type Query } from '../http/query.ts';
 
 // The workspace suppression list (Aviary's own API; Bird manages suppressions outside the Channels
 // API). A send to a suppressed identifier ends `skipped` (dispatch/prepare.ts).
@@ -27,7 +28,6 @@ const validateCreate = bodyValidator<CreateSuppressionBody>({
   },
 });
 
-type Query = Record<string, string | string[] | undefined>;
 
 export function suppressionRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post<{ Params: { workspaceId: string } }>('/suppressions', async (request, reply) => {
@@ -40,14 +40,7 @@ export function suppressionRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { workspaceId: string } }>('/suppressions', async (request) => {
     const q = request.query as Query;
     const details: ErrorDetails = {};
-    const one = (key: string): string | undefined => {
-      const v = q[key];
-      if (Array.isArray(v)) {
-        details[key] = ['must be given once'];
-        return undefined;
-      }
-      return v;
-    };
+    const one = (key: string) => singleParam(q, key, details);
     const limitRaw = one('limit');
     const pageToken = one('pageToken');
     const identifierValue = one('identifierValue');

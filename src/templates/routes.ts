@@ -1,3 +1,4 @@
+import { singleParam, type Query } from '../http/query.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
@@ -86,7 +87,6 @@ export const rejectSchema = {
 };
 const validateReject = bodyValidator<ReviewBody>(rejectSchema);
 
-type Query = Record<string, string | string[] | undefined>;
 type WsParams = { Params: { workspaceId: string } };
 type ProjectParams = { Params: { workspaceId: string; projectId: string } };
 type VersionParams = { Params: { workspaceId: string; projectId: string; versionId: string } };
@@ -213,14 +213,7 @@ export function templateRoutes(app: FastifyInstance, ctx: AppContext): void {
 
 function parseListQuery(q: Query, withStatus = false): { page: { limit: number; reverse: boolean; after?: Position }; status?: VersionStatus[] } {
   const details: ErrorDetails = {};
-  const one = (key: string): string | undefined => {
-    const v = q[key];
-    if (Array.isArray(v)) {
-      details[key] = ['must be given once'];
-      return undefined;
-    }
-    return v;
-  };
+  const one = (key: string) => singleParam(q, key, details);
   let limit = 10;
   const limitRaw = one('limit');
   if (limitRaw !== undefined) {
