@@ -77,7 +77,16 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       const tables = (
         await sql<{ name: string }>`select tablename as name from pg_tables where schemaname = current_schema() and tablename <> 'aviary_migrations'`.execute(db)
       ).rows.map((r) => r.name);
-      await sql`truncate ${sql.join(tables.map((t) => sql.table(t)))}`.execute(db);
+      // The workers keep running, and TRUNCATE's table locks can deadlock with their queries: the
+      // database then aborts one side, and retrying the truncate is all it takes.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await sql`truncate ${sql.join(tables.map((t) => sql.table(t)))}`.execute(db);
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== '40P01' || attempt >= 5) throw err;
+        }
+      }
       for (const table of STARTER_TABLES) {
         const rows = snapshot.get(table)!;
         if (rows.length) await sql`insert into ${sql.table(table)} select * from json_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(rows)}::json)`.execute(db);
