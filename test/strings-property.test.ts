@@ -183,6 +183,65 @@ for (const kind of storeKinds()) {
         return encodeURIComponent(v);
       });
 
+    const send = (body: Json, channel = t.channel('sms')) => t.request('POST', `/workspaces/${t.workspaceId}/channels/${channel}/messages`, JSON.stringify(body));
+    const text = (s: string) => ({ receiver: { contacts: [{ identifierValue: '+31612345678' }] }, body: { type: 'text', text: { text: s } } });
+    const NUL = 'must not contain U+0000 (NUL)';
+
+    test("the issue's examples: 422 or 400 naming the field, not 500", async () => {
+      const nul = await send(text('a\u0000b'));
+      assert.equal(nul.status, 422);
+      assert.deepEqual(nul.body, { code: 'InvalidPayload', message: 'One or more fields provided in the request body are malformed', details: { '.body.text.text': [NUL] } });
+      const lone = await send(text('a\ud800b'));
+      assert.equal(lone.status, 422);
+      assert.deepEqual(lone.body.details, { '.body.text.text': ['must not contain an unpaired surrogate (U+D800)'] });
+      for (const list of [`/workspaces/${t.workspaceId}/channels/${t.channel('sms')}/messages`, `/workspaces/${t.workspaceId}/messages`]) {
+        const q = await t.request('GET', `${list}?from=%00`);
+        assert.equal(q.status, 400);
+        assert.deepEqual(q.body, { code: 'InvalidParameters', message: 'One or more query parameters are invalid', details: { from: [NUL] } });
+      }
+      const batch = await t.request('POST', `/workspaces/${t.workspaceId}/channels/${t.channel('sms')}/batch/messages`, JSON.stringify({ messageRequests: [text('ok'), text('\udc00')] }));
+      assert.equal(batch.status, 422);
+      assert.deepEqual(batch.body.details, { '.messageRequests[1].body.text.text': ['must not contain an unpaired surrogate (U+DC00)'] });
+      const contacts = await t.request('GET', `/workspaces/${t.workspaceId}/contacts?identifierValue=x%00`);
+      assert.deepEqual(contacts.body.details, { identifierValue: [NUL] });
+      const unsuppress = await t.request('DELETE', `/workspaces/${t.workspaceId}/suppressions/phonenumber/%2B316%00`);
+      assert.equal(unsuppress.status, 400);
+      assert.deepEqual(unsuppress.body, { code: 'InvalidParameters', message: 'One or more path parameters are invalid', details: { identifierValue: [NUL] } });
+    });
+
+    test('keys of free-form objects follow the same rule, and are written escaped in the path', async () => {
+      const r = await t.request('POST', `/workspaces/${t.workspaceId}/channels`, JSON.stringify({ name: 'n', platform: 'sms', connector: { type: 'sandbox', config: { 'k\u0000': 1, ok: '\ud83d' } } }));
+      assert.equal(r.status, 422);
+      assert.deepEqual(r.body.details, {
+        '.connector.config.k\\u0000': [`property name ${NUL}`],
+        '.connector.config.ok': ['must not contain an unpaired surrogate (U+D83D)'],
+      });
+    });
+
+    test('emoji, CJK, combining marks and astral characters are stored and answered byte for byte', async () => {
+      const value = '中文テキスト 😀 👩‍👩‍👧 🇳🇱 e\u0301 𝄞 \u200d\ufeff end';
+      const sent = await send({ ...text(value), reference: value });
+      assert.equal(sent.status, 202, JSON.stringify(sent.body));
+      const got = await t.request('GET', `/workspaces/${t.workspaceId}/messages/${sent.body.id}`);
+      assert.equal(got.body.body.text.text, value);
+      assert.equal(got.body.reference, value);
+      const project = await t.request('POST', `/workspaces/${t.workspaceId}/projects`, JSON.stringify({ name: value, type: 'channelTemplate', description: value }));
+      assert.equal(project.status, 201, JSON.stringify(project.body));
+      const back = await t.request('GET', `/workspaces/${t.workspaceId}/projects/${project.body.id}`);
+      assert.equal(back.body.name, value);
+      assert.equal(back.body.description, value);
+    });
+
+    test('a project name with a lone surrogate is refused, not stored as U+FFFD', async () => {
+      const before = (await t.request('GET', `/workspaces/${t.workspaceId}/projects?limit=100`)).body.results.length;
+      const r = await t.request('POST', `/workspaces/${t.workspaceId}/projects`, JSON.stringify({ name: 'shipping \ud800', type: 'channelTemplate' }));
+      assert.equal(r.status, 422);
+      assert.deepEqual(r.body.details, { '.name': ['must not contain an unpaired surrogate (U+D800)'] });
+      const after = (await t.request('GET', `/workspaces/${t.workspaceId}/projects?limit=100`)).body.results;
+      assert.equal(after.length, before);
+      assert.ok(!after.some((p: Json) => p.name.includes('\ufffd')));
+    });
+
     /** Every field first gets these (two the store cannot hold, one it can), then random strings spread over all fields. */
     const FIXED = ['a\u0000b', 'x\ud800\udc00\udc00y', '中文 😀 ✓ é'];
 
