@@ -71,11 +71,14 @@ export function bodyValidator<T>(schema: object): (body: unknown) => T {
 // before any route sees them, which is why no route or schema repeats it.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g');
+const SUSPECT = /[\u0000\ud800-\udfff]/;
 /** More than this many bad strings in one request add nothing but bytes to the answer. */
 const MAX_STRING_PROBLEMS = 20;
 
 /** Why `s` cannot be stored, or undefined when it can. */
 export function unstorableReason(s: string): string | undefined {
+  // The plain character class is much cheaper than the lookarounds, and almost every string passes it.
+  if (!SUSPECT.test(s)) return undefined;
   const m = UNSTORABLE.exec(s);
   if (!m) return undefined;
   const unit = m[0].charCodeAt(0);
@@ -87,6 +90,24 @@ export function printableKey(key: string): string {
   return key.replace(UNSTORABLE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** A node of the walk: its path is only spelled out when something under it is refused. */
+interface Visit {
+  value: unknown;
+  parent: Visit | undefined;
+  step: string | number;
+}
+
+function pathOf(v: Visit, root: string): string {
+  const steps: (string | number)[] = [];
+  for (let n: Visit | undefined = v; n?.parent; n = n.parent) steps.push(n.step);
+  let path = root;
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const step = steps[i];
+    path = typeof step === 'number' ? (path === '.' ? `[${step}]` : `${path}[${step}]`) : childPath(path, printableKey(step));
+  }
+  return path;
+}
+
 /**
  * Every string (and object key) in a parsed JSON value that cannot be stored, by JSON path. Walks with
  * an explicit stack: a body may nest deeper than the call stack goes.
@@ -94,28 +115,26 @@ export function printableKey(key: string): string {
 export function unstorableStrings(value: unknown, root = '.'): ErrorDetails {
   const details: ErrorDetails = {};
   let found = 0;
-  const stack: [unknown, string][] = [[value, root]];
+  const report = (at: Visit, message: string) => {
+    (details[pathOf(at, root)] ??= []).push(message);
+    found++;
+  };
+  const stack: Visit[] = [{ value, parent: undefined, step: '' }];
   while (stack.length && found < MAX_STRING_PROBLEMS) {
-    const [v, path] = stack.pop()!;
+    const node = stack.pop()!;
+    const v = node.value;
     if (typeof v === 'string') {
       const reason = unstorableReason(v);
-      if (reason) {
-        (details[path] ??= []).push(reason);
-        found++;
-      }
+      if (reason) report(node, reason);
     } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], path === '.' ? `[${i}]` : `${path}[${i}]`]);
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], parent: node, step: i });
     } else if (v !== null && typeof v === 'object') {
       const keys = Object.keys(v);
       for (let i = keys.length - 1; i >= 0; i--) {
-        const key = keys[i];
-        const child = childPath(path, printableKey(key));
-        const reason = unstorableReason(key);
-        if (reason) {
-          (details[child] ??= []).push(`property name ${reason}`);
-          found++;
-        }
-        stack.push([(v as Record<string, unknown>)[key], child]);
+        const child: Visit = { value: (v as Record<string, unknown>)[keys[i]], parent: node, step: keys[i] };
+        const reason = unstorableReason(keys[i]);
+        if (reason) report(child, `property name ${reason}`);
+        stack.push(child);
       }
     }
   }
