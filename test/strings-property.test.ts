@@ -19,7 +19,7 @@ const bad = (s: string) => UNSTORABLE.test(s);
 const wellFormed = (s: string) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
 
 /** Random cases per test, spread over all fields or parameters on top of the fixed ones; bounded so a store takes < 40 s. */
-const RUNS = { body: 200, query: 150, path: 150 };
+const RUNS = { body: 150, query: 150, path: 150 };
 
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
 const special = fc.constantFrom('\u0000', '\ud800', '\udbff', '\udc00', '\udfff', '\ud83d', '\ude00', 'a', '+', '@', '.', '/', '{', '}');
@@ -140,7 +140,9 @@ for (const kind of storeKinds()) {
     let scratchChannel: string;
 
     before(async () => {
-      t = await startTestAviary(kind);
+      // API only: what is under test is where strings enter; a worker dispatching the hundreds of
+      // accepted messages would only compete for PGlite's one connection.
+      t = await startTestAviary(kind, { roles: ['api'] });
       spec = await (await fetch(`${t.url}/openapi.json`)).json();
       ops = operationsOf(spec);
       const ws = `/workspaces/${t.workspaceId}`;
