@@ -24,8 +24,8 @@ export class ApiError extends Error {
 export const errors = {
   badRequest: (message: string) => new ApiError(400, 'BadRequest', message),
   malformedJson: (message = 'The request body is not valid JSON') => new ApiError(400, 'BadRequest', message),
-  invalidQuery: (details: ErrorDetails) =>
-    new ApiError(400, 'InvalidParameters', 'One or more query parameters are invalid', details),
+  invalidQuery: (details: ErrorDetails, message = 'One or more query parameters are invalid') =>
+    new ApiError(400, 'InvalidParameters', message, details),
   unauthorized: (message = 'Access key is missing or invalid') => new ApiError(401, 'Unauthorized', message),
   forbidden: () => new ApiError(403, 'Forbidden', 'User has no access to the requested resource'),
   notFound: (what: string) => new ApiError(404, 'NotFound', `The requested resource does not exist: ${what} not found`),

@@ -13,6 +13,7 @@ import { templateRoutes } from '../templates/routes.ts';
 import { webhookRoutes } from '../webhooks/routes.ts';
 import { docsRoutes } from './docs.ts';
 import { installErrorHandling } from './error-handler.ts';
+import { checkRequestStrings } from './validate.ts';
 import { errors } from '../errors.ts';
 
 declare module 'fastify' {
@@ -35,6 +36,8 @@ export function buildServer(ctx: AppContext): FastifyInstance {
   installErrorHandling(app, ctx.config.bodyLimit);
   // The API speaks JSON only: anything else is 415, not a string handed to a JSON validator.
   app.removeContentTypeParser('text/plain');
+  // One rule for every string that enters, before any route reads it (http/validate.ts).
+  app.addHook('preValidation', async (request) => checkRequestStrings(request));
 
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;

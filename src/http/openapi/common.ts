@@ -33,7 +33,7 @@ const CATALOGUE_NOTES: { [K in keyof Factories]?: Sample<K> } = {
   malformedJson: { args: [], when: 'The body is not valid JSON.' },
   invalidQuery: {
     args: [{ limit: ['must be an integer from 1 to 1000'] }],
-    when: 'A query parameter is invalid, including an unreadable `pageToken`; `details` maps each parameter name to its problems.',
+    when: 'A query (or path) parameter is invalid, including an unreadable `pageToken` or a NUL character; `details` maps each parameter name to its problems.',
   },
   unauthorized: { args: [], when: 'No `Authorization` header, a malformed one, or an unknown or revoked access key.' },
   forbidden: { args: [], when: 'The access key belongs to another organization, or is limited to another workspace.' },

@@ -46,7 +46,7 @@ const DESCRIPTION = `Aviary is a self-hostable server for Bird's Channels API (a
 
 **Authentication.** Every path under \`/workspaces/{workspaceId}\` needs an access key: \`Authorization: AccessKey <key>\`. The key must belong to the workspace's organization. Health and documentation need none.
 
-**Requests.** Bodies are JSON (\`Content-Type: application/json\`), at most the server's body limit (1 MiB by default). Requests are rate limited per workspace as Bird limits them: 429 with \`Retry-After\` beyond that.
+**Requests.** Bodies are JSON (\`Content-Type: application/json\`), at most the server's body limit (1 MiB by default). Requests are rate limited per workspace as Bird limits them: 429 with \`Retry-After\` beyond that. No string anywhere in a request (body values and keys, query and path parameters) may contain U+0000 or an unpaired UTF-16 surrogate, which cannot be stored: 422 naming the JSON path, or 400 naming the parameter.
 
 **Errors.** Every error has the body \`{"code", "message"}\`; 400 \`InvalidParameters\` and 422 \`InvalidPayload\` add \`details\`, a map from each JSON path (\`.receiver.contacts[0]\`) or query parameter to its problems. \`x-errorCatalogue\` lists every code.
 
