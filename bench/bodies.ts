@@ -13,6 +13,9 @@ export const KNOWN_RECEIVERS = 10_000;
 export const knownNumber = (k: number) => `+3161${String(k % KNOWN_RECEIVERS).padStart(5, '0')}00`;
 export const newNumber = (i: number) => `+447${String(i % 10_000_000).padStart(7, '0')}00`;
 
+/** References of sends that a server started with injectFailures makes fail in the write (bench/serve-for-bench.ts). */
+export const FAIL_REFERENCE = 'bench-fail-';
+
 export interface BodyOptions {
   /** Marks the run phase in `reference` (bench-<tag>-<i>) so rows can be counted per phase. */
   tag: string;

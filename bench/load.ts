@@ -38,7 +38,17 @@ export interface LoadResult {
   unanswered: number;
   /** Paced only: latency from the request's scheduled send time (includes any queueing in the client). */
   scheduled?: { p50: number; p99: number; max: number };
+  /** Paced only, when the spec has `group`: the same figures per group of requests. */
+  groups?: Record<string, GroupResult>;
   loadgenCpuSec: number;
+}
+
+export interface GroupResult {
+  completed: number;
+  byStatus: Record<string, number>;
+  p50: number;
+  p99: number;
+  scheduled: { p50: number; p99: number };
 }
 
 export function percentile(sorted: ArrayLike<number>, p: number): number {
@@ -61,6 +71,8 @@ export interface LoadSpec {
   headers?: Record<string, string>;
   /** Request body per request (JSON text). */
   body?: (i: number) => string;
+  /** Paced only: names the group a request belongs to, for per-group latencies (e.g. valid vs failing sends). */
+  group?: (i: number) => string;
   /** Called with each response; return false to count a mismatch. */
   verify?: (status: number, body: string) => boolean;
 }
@@ -148,6 +160,7 @@ export async function runPaced(spec: LoadSpec, o: { rate: number; seconds: numbe
   const latencies: number[] = [];
   const fromSchedule: number[] = [];
   const byStatus: Record<string, number> = {};
+  const groups = new Map<string, { latencies: number[]; fromSchedule: number[]; byStatus: Record<string, number> }>();
   let errors = 0;
   let timeouts = 0;
   let mismatches = 0;
@@ -187,6 +200,14 @@ export async function runPaced(spec: LoadSpec, o: { rate: number; seconds: numbe
             fromSchedule.push(t - intended);
             const status = res.statusCode ?? 0;
             byStatus[status] = (byStatus[status] ?? 0) + 1;
+            if (spec.group) {
+              const name = spec.group(n);
+              let g = groups.get(name);
+              if (!g) groups.set(name, (g = { latencies: [], fromSchedule: [], byStatus: {} }));
+              g.latencies.push(t - sentAt);
+              g.fromSchedule.push(t - intended);
+              g.byStatus[status] = (g.byStatus[status] ?? 0) + 1;
+            }
             if (spec.verify && !spec.verify(status, Buffer.concat(chunks).toString('utf8'))) mismatches++;
             finishOne();
           });
@@ -230,6 +251,18 @@ export async function runPaced(spec: LoadSpec, o: { rate: number; seconds: numbe
     rps: latencies.length / wallSec,
     ...summarize(latencies),
     scheduled: (({ p50, p99, max }) => ({ p50, p99, max }))(summarize(fromSchedule)),
+    ...(spec.group
+      ? {
+          groups: Object.fromEntries(
+            [...groups].map(([name, g]) => {
+              const l = summarize(g.latencies);
+              const f = summarize(g.fromSchedule);
+              // Copies: responses that arrive after the time bound must not change the figures afterwards.
+              return [name, { completed: g.latencies.length, byStatus: { ...g.byStatus }, p50: l.p50, p99: l.p99, scheduled: { p50: f.p50, p99: f.p99 } }];
+            }),
+          ),
+        }
+      : {}),
     loadgenCpuSec: (cpu.user + cpu.system) / 1e6,
   };
 }

@@ -1,4 +1,4 @@
-import { KNOWN_RECEIVERS, smsBody, type BodyOptions } from './bodies.ts';
+import { FAIL_REFERENCE, KNOWN_RECEIVERS, smsBody, type BodyOptions } from './bodies.ts';
 import { startServer, type ServerChild } from './child.ts';
 import { coresBetween, machineCoresBetween, snapshot, waitForQuiet } from './cpu.ts';
 import { runAutocannon, runPaced, type LoadResult, type LoadSpec } from './load.ts';
@@ -16,6 +16,10 @@ import type { ServeMode } from './serve-for-bench.ts';
 export const NEW_EVERY = 10;
 const WARMUP: BodyOptions = { tag: 'w', newEvery: 0 };
 const MAIN: BodyOptions = { tag: 'm', newEvery: NEW_EVERY };
+/** Failing sends of the failure scenarios: reference bench-fail-<i>, which the injected writer makes fail. */
+const FAILING: BodyOptions = { tag: FAIL_REFERENCE.slice('bench-'.length, -1), newEvery: NEW_EVERY };
+/** 1 send in FAIL_EVERY fails in the write transaction (6.25%: the issue's 100/s among 1,600/s). */
+export const FAIL_EVERY = 16;
 
 export interface PostOptions {
   duration: number;
@@ -23,6 +27,8 @@ export interface PostOptions {
   connections: number;
   pipelining: number;
   rate: number;
+  /** Paced rate of the failing-writes scenarios (the issue's 1,500 valid + 100 failing per second). */
+  failRate: number;
   pgPoolSize?: number;
   profileDir?: string;
   /** Subset of scenario keys to run; all when empty. */
@@ -49,9 +55,15 @@ interface HttpScenario {
   connections?: number;
   /** Diagnostic scenario: only with --diagnose or when named in --scenarios. */
   diag?: boolean;
+  /**
+   * Server built with bench-only failure injection (serve-for-bench.ts injectFailures); every
+   * `failEvery`-th send is marked to fail inside the shared write transaction (0: none, the clean
+   * run on the same build).
+   */
+  failures?: { failEvery: number };
 }
 
-export function postScenarios(rate: number): HttpScenario[] {
+export function postScenarios(rate: number, failRate: number): HttpScenario[] {
   return [
     { key: 'hello-get', name: 'hello-world GET', mode: 'hello', load: { kind: 'max' }, path: 'hello-get' },
     { key: 'hello-post', name: 'hello-world POST (same body)', mode: 'hello', load: { kind: 'max' }, path: 'hello-post' },
@@ -68,15 +80,23 @@ export function postScenarios(rate: number): HttpScenario[] {
     { key: 'postgres-api-c200', name: 'POST /messages max (api only), 200 connections', mode: 'postgres', load: { kind: 'max' }, path: 'messages', apiOnly: true, connections: 200, diag: true },
     { key: 'postgres-rate', name: `POST /messages @${rate}/s (overallRate)`, mode: 'postgres', load: { kind: 'rate', rate }, path: 'messages' },
     { key: 'postgres-paced', name: `POST /messages @${rate}/s (paced)`, mode: 'postgres', load: { kind: 'paced', rate }, path: 'messages' },
+    // One failing send must not slow the ones batched with it (issue 8, defect 3): the same server
+    // build and paced load, without and with 6.25% of sends failing inside the write transaction.
+    { key: 'postgres-fail-clean', name: `POST /messages @${failRate}/s (paced), failure-injecting writer, no failures`, mode: 'postgres', load: { kind: 'paced', rate: failRate }, path: 'messages', failures: { failEvery: 0 } },
+    { key: 'postgres-fail', name: `POST /messages @${failRate}/s (paced), ${(100 / FAIL_EVERY).toFixed(2)}% failing writes`, mode: 'postgres', load: { kind: 'paced', rate: failRate }, path: 'messages', failures: { failEvery: FAIL_EVERY } },
+    { key: 'pglite-fail-clean', name: `POST /messages @${failRate}/s (paced), failure-injecting writer, no failures`, mode: 'pglite', load: { kind: 'paced', rate: failRate }, path: 'messages', failures: { failEvery: 0 }, diag: true },
+    { key: 'pglite-fail', name: `POST /messages @${failRate}/s (paced), ${(100 / FAIL_EVERY).toFixed(2)}% failing writes`, mode: 'pglite', load: { kind: 'paced', rate: failRate }, path: 'messages', failures: { failEvery: FAIL_EVERY }, diag: true },
     { key: 'postgres-api-paced', name: `POST /messages @${rate}/s (paced, api only)`, mode: 'postgres', load: { kind: 'paced', rate }, path: 'messages', apiOnly: true, diag: true },
   ];
 }
 
 export const WRITER_SCENARIOS = ['pglite-writer', 'postgres-writer'];
 
+const failing = (s: HttpScenario, bodyOptions: BodyOptions, i: number) => bodyOptions === MAIN && !!s.failures?.failEvery && i % s.failures.failEvery === s.failures.failEvery - 1;
+
 function specFor(s: HttpScenario, server: ServerChild, bodyOptions: BodyOptions): LoadSpec {
   const info = server.info;
-  const body = (i: number) => JSON.stringify(smsBody(i, bodyOptions));
+  const body = (i: number) => JSON.stringify(smsBody(i, failing(s, bodyOptions, i) ? FAILING : bodyOptions));
   if (s.path === 'hello-get') return { url: info.url, method: 'GET', path: '/hello' };
   if (s.path === 'hello-post') return { url: info.url, method: 'POST', path: '/hello', body };
   return {
@@ -85,6 +105,7 @@ function specFor(s: HttpScenario, server: ServerChild, bodyOptions: BodyOptions)
     path: `/workspaces/${info.workspaceId}/channels/${info.channels!.sms}/messages`,
     headers: { authorization: `AccessKey ${info.key}` },
     body,
+    ...(s.failures ? { group: (i: number) => (failing(s, bodyOptions, i) ? 'failing' : 'valid') } : {}),
   };
 }
 
@@ -121,7 +142,7 @@ async function runHttpScenario(s: HttpScenario, opts: PostOptions): Promise<Scen
   let pg0;
   try {
     server = await startServer(
-      { mode: s.mode, databaseUrl: db?.url, pgPoolSize: o.pgPoolSize, ...(s.apiOnly ? { roles: ['api'] } : {}), experiment: s.experiment },
+      { mode: s.mode, databaseUrl: db?.url, pgPoolSize: o.pgPoolSize, ...(s.apiOnly ? { roles: ['api'] } : {}), experiment: s.experiment, injectFailures: !!s.failures },
       o.profileDir ? { dir: o.profileDir, name: `${s.key}` } : undefined,
     );
     if (db) pg0 = await pgCounters(db.name);
@@ -154,7 +175,23 @@ async function runHttpScenario(s: HttpScenario, opts: PostOptions): Promise<Scen
     if (s.path === 'messages') {
       const accepted = load.byStatus['202'] ?? 0;
       const non202 = load.completed - accepted + load.errors + load.timeouts + load.unanswered;
-      if (s.mode === 'nowrite') {
+      if (s.failures?.failEvery) {
+        const valid = load.groups?.valid;
+        const bad = load.groups?.failing;
+        const validOk = valid?.byStatus['202'] ?? 0;
+        const badAccepted = bad?.byStatus['202'] ?? 0;
+        const validNon202 = (valid?.completed ?? 0) - validOk;
+        const rows = await server.count('bench-m-');
+        const badRows = await server.count(FAIL_REFERENCE);
+        const lost = load.errors + load.timeouts + load.unanswered;
+        result.check = {
+          expected: validOk,
+          rows,
+          ok: validNon202 === 0 && badAccepted === 0 && lost === 0 && rows === validOk && badRows === 0,
+          detail: `${validOk} valid × 202, ${validNon202} valid non-202, ${bad?.completed ?? 0} failing (${badAccepted} × 202, statuses ${JSON.stringify(bad?.byStatus ?? {})}), ${lost} lost, ${rows} valid rows, ${badRows} failing rows`,
+        };
+        if (valid) result.notes.push(`valid sends: p50 ${valid.p50.toFixed(2)} ms, p99 ${valid.p99.toFixed(2)} ms (from schedule: p50 ${valid.scheduled.p50.toFixed(2)}, p99 ${valid.scheduled.p99.toFixed(2)}); ${(validOk / load.wallSec).toFixed(0)} valid 202/s`);
+      } else if (s.mode === 'nowrite') {
         result.check = { expected: accepted, rows: 0, ok: non202 === 0, detail: `${non202} non-202 (rows not written by design)` };
       } else {
         const rows = await server.count('bench-m-');
@@ -227,7 +264,7 @@ export async function runPostBenchmarks(o: PostOptions): Promise<ScenarioResult[
   const results: ScenarioResult[] = [];
   const want = (k: string, diag: boolean) =>
     !(o.skipPostgres && k.startsWith('postgres')) && (o.scenarios.length === 0 ? !diag || o.diagnose : o.scenarios.includes(k));
-  for (const s of postScenarios(o.rate)) {
+  for (const s of postScenarios(o.rate, o.failRate)) {
     if (!want(s.key, !!s.diag)) continue;
     o.log(`post: ${s.name} [${s.mode}] ...`);
     const r = await runHttpScenario(s, o);
@@ -260,6 +297,15 @@ function addPostTargets(results: ScenarioResult[], rate: number): void {
   for (const r of results.filter((x) => x.store === 'postgres' && x.name.includes(`@${rate}/s`))) {
     // Paced: judged on latency from the scheduled send time, which counts queueing behind a slow server.
     if (r.load) r.targets.push(target(`p99 < 25 ms at ${rate}/s`, r.load.scheduled?.p99 ?? r.load.p99, 25, 'max'));
+  }
+  // Failing writes: valid sends' p99 (from schedule) within 2x of the clean run on the same build.
+  for (const failRun of results.filter((r) => r.name.includes('% failing writes'))) {
+    const clean = results.find((r) => r.store === failRun.store && r.name.includes('failure-injecting writer, no failures'));
+    const valid = failRun.load?.groups?.valid;
+    if (!clean?.load || !valid) continue;
+    const cleanP99 = clean.load.scheduled?.p99 ?? clean.load.p99;
+    failRun.notes.push(`clean run on the same build: p50 ${clean.load.p50.toFixed(2)} ms, p99 ${clean.load.p99.toFixed(2)} ms (from schedule: p99 ${cleanP99.toFixed(2)})`);
+    failRun.targets.push(target('valid p99 < 2× the clean run', valid.scheduled.p99 / cleanP99, 2, 'max'));
   }
   const pglite = results.find((r) => r.store === 'pglite' && r.name === 'POST /messages max');
   const pgApi = results.find((r) => r.store === 'postgres' && r.name === 'POST /messages max (api only)');

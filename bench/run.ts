@@ -10,10 +10,12 @@
 //   --connections N        autocannon connections / paced max sockets (default 50 POST, 10 list)
 //   --pipelining N         autocannon pipelining for POST runs (default 1)
 //   --rate N               fixed POST rate for the p99 target (default 2000)
+//   --fail-rate N          paced POST rate of the failing-writes scenarios (default 1600)
 //   --list-rate N          paced GET rate for the list p99 (default 200)
 //   --rows N               messages bulk-loaded for the list runs (default 1000000)
 //   --scenarios a,b        only these scenario keys. post: hello-get hello-post nowrite pglite
-//                          pglite-api postgres postgres-api postgres-rate postgres-paced; diagnostic:
+//                          pglite-api postgres postgres-api postgres-rate postgres-paced
+//                          postgres-fail-clean postgres-fail; diagnostic: pglite-fail-clean pglite-fail
 //                          pglite-api-async postgres-api-1 postgres-api-c200 postgres-api-paced
 //                          pglite-writer postgres-writer. list: first deep channel tag-otp tag-vip
 //   --pool N               AVIARY pgPoolSize for PostgreSQL runs (default: Aviary's default)
@@ -62,7 +64,7 @@ function parseArgs(argv: string[]): Map<string, string> {
 }
 
 const args = parseArgs(process.argv.slice(2));
-const known = ['only', 'diagnose', 'quiet-budget', 'duration', 'warmup', 'connections', 'pipelining', 'rate', 'list-rate', 'rows', 'scenarios', 'pool', 'profile', 'json', 'max-seconds', 'no-explain'];
+const known = ['only', 'diagnose', 'quiet-budget', 'duration', 'warmup', 'connections', 'pipelining', 'rate', 'fail-rate', 'list-rate', 'rows', 'scenarios', 'pool', 'profile', 'json', 'max-seconds', 'no-explain'];
 for (const k of args.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
 const num = (k: string, d: number) => {
   const v = args.get(k);
@@ -126,6 +128,7 @@ async function main() {
       connections: num('connections', 50),
       pipelining: num('pipelining', 1),
       rate: num('rate', 2000),
+      failRate: num('fail-rate', 1600),
       pgPoolSize: args.has('pool') ? num('pool', 10) : undefined,
       profileDir,
       diagnose: args.has('diagnose'),

@@ -18,12 +18,13 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { startAviary, createLogger, type Aviary } from '../src/app.ts';
 import { defaultConfig, type Config } from '../src/config.ts';
+import { GroupCommit } from '../src/db/group-commit.ts';
 import type { MessageRow } from '../src/db/schema.ts';
 import { contactIdFor, resolveContacts } from '../src/contacts/contacts.ts';
 import { uuidv7 } from '../src/ids.ts';
-import { resolveRecipients, type PendingMessage } from '../src/messages/accept-message.ts';
+import { resolveRecipients, writeMessages, type PendingMessage } from '../src/messages/accept-message.ts';
 import { validateCreateMessage } from '../src/messages/validate-message.ts';
-import { KNOWN_RECEIVERS, knownNumber, smsBody, type BodyOptions } from './bodies.ts';
+import { FAIL_REFERENCE, KNOWN_RECEIVERS, knownNumber, smsBody, type BodyOptions } from './bodies.ts';
 import type { Experiment } from './experiment.ts';
 import { startHelloWorld } from './hello-world.ts';
 
@@ -45,6 +46,13 @@ export interface ServeOptions {
    * - maxConcurrent: how many batches the writer may have in flight (Aviary: pool size, 1 on PGlite).
    */
   experiment?: Experiment;
+  /**
+   * Failure injection (bench only, src/ unchanged): the message writer is rebuilt, with Aviary's own
+   * GroupCommit and options, around a work function that, after writeMessages, re-inserts any message
+   * whose reference starts with FAIL_REFERENCE: a real duplicate-key violation that aborts the shared
+   * transaction after it did its work, the way a constraint failure in writeMessages would.
+   */
+  injectFailures?: boolean;
   /** Write a V8 CPU profile of each measured window (stats-begin .. stats-end) to `${profileDir}/${label}.cpuprofile`. */
   profileDir?: string;
 }
@@ -125,6 +133,22 @@ function observeWriter(aviary: Aviary): boolean {
     }
   };
   return true;
+}
+
+function injectFailures(aviary: Aviary): void {
+  const ctx = aviary.ctx;
+  const current = ctx.messageWriter as unknown as { opts?: ConstructorParameters<typeof GroupCommit<PendingMessage, MessageRow>>[2] };
+  if (!current.opts) throw new Error('cannot inject failures: GroupCommit has no opts');
+  ctx.messageWriter = new GroupCommit<PendingMessage, MessageRow>(
+    ctx.db,
+    async (trx, items) => {
+      const rows = await writeMessages(trx, items, ctx.contacts);
+      const bad = rows.filter((r) => r.reference?.startsWith(FAIL_REFERENCE));
+      if (bad.length) await sql`insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(bad)}::json)`.execute(trx);
+      return rows;
+    },
+    current.opts,
+  );
 }
 
 function deferPump(aviary: Aviary): boolean {
@@ -277,6 +301,7 @@ async function main() {
     aviary = await startAviary(config, createLogger(config));
     const boot = aviary.bootstrap;
     if (!boot) throw new Error('expected an empty store to bootstrap');
+    if (opts.injectFailures) injectFailures(aviary);
     if (opts.mode === 'nowrite') stubWriter(aviary);
     else observed = observeWriter(aviary);
     if (opts.mode === 'postgres') observeStatements();

@@ -31,6 +31,16 @@ export const errors = {
   notFound: (what: string) => new ApiError(404, 'NotFound', `The requested resource does not exist: ${what} not found`),
   routeNotFound: (method: string, url: string) =>
     new ApiError(404, 'NotFound', `The requested resource does not exist: no route for ${method} ${url}`),
+  methodNotAllowed: (method: string, url: string, allow: string[]) =>
+    new ApiError(405, 'MethodNotAllowed', `Method ${method} is not allowed on ${url}; allowed: ${allow.join(', ')}`, undefined, { allow: allow.join(', ') }),
+  /** A URL the router cannot decode (a bad percent-encoding such as %zz, %ff or %C0%AF, a lone %). */
+  badUrl: () => new ApiError(400, 'BadRequest', 'The URL is not valid: it contains a malformed percent-encoding'),
+  /** A path segment longer than the router accepts (routerOptions.maxParamLength in http/server.ts). */
+  uriTooLong: (max: number) => new ApiError(414, 'UriTooLong', `A path segment of the URL is longer than ${max} characters`),
+  headersTooLarge: () => new ApiError(431, 'RequestHeaderFieldsTooLarge', 'The request line and headers exceed the size the server accepts'),
+  requestTimeout: () => new ApiError(408, 'RequestTimeout', 'The request was not received in time'),
+  /** What Node's HTTP parser rejects before any route sees it: bad Content-Length, bad method, garbled framing. */
+  malformedRequest: (what: string) => new ApiError(400, 'BadRequest', `The request is malformed: ${what}`),
   conflict: (message: string) => new ApiError(409, 'Conflict', message),
   channelInactive: () => new ApiError(409, 'ChannelInactive', 'The channel is not active'),
   payloadTooLarge: (limit: number) =>

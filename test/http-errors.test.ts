@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createAccessKey, revokeAccessKey } from '../src/auth/access-keys.ts';
 import { createStarterWorkspace } from '../src/bootstrap.ts';
@@ -65,6 +66,60 @@ describe('HTTP errors', () => {
     assert.equal(r.body.code, 'NotFound');
     const c = await t.request('POST', `/workspaces/${t.workspaceId}/channels/00000000-0000-4000-8000-000000000000/messages`, valid);
     assert.deepEqual(c.body, { code: 'NotFound', message: 'The requested resource does not exist: channel not found' });
+  });
+
+  // Bytes fetch() would refuse or normalise, written on a raw socket; the answer read until the server closes.
+  async function raw(request: string): Promise<{ status: number; headers: string; body: any }> {
+    const { hostname, port } = new URL(t.url);
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), hostname, () => socket.write(request));
+      const chunks: Buffer[] = [];
+      socket.on('data', (c) => chunks.push(c));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      socket.setTimeout(5000, () => socket.destroy(new Error(`no answer to ${JSON.stringify(request.slice(0, 60))}`)));
+    });
+    const [head, ...rest] = text.split('\r\n\r\n');
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+    return { status, headers: head.toLowerCase(), body: JSON.parse(rest.join('\r\n\r\n')) };
+  }
+  const get = (target: string, extra = '') => raw(`GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: AccessKey ${t.key}\r\n${extra}Connection: close\r\n\r\n`);
+  function birdShaped(r: { status: number; body: any; headers: string }, status: number, code: string, what: string) {
+    assert.equal(r.status, status, `${what}: ${JSON.stringify(r.body)}`);
+    assert.deepEqual(Object.keys(r.body).sort(), ['code', 'message'], `${what}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.code, code, what);
+    assert.equal(typeof r.body.message, 'string');
+    assert.ok(r.body.message.length > 0);
+    assert.match(r.headers, /content-type: application\/json/, what);
+  }
+
+  test('router and parser errors are Bird-shaped: bad percent-encodings, a too long segment, 404, 405, 431, bad Content-Length', async () => {
+    for (const bad of ['%zz', '%ff', '%C0%AF', '%', 'ab%2', '%E2%82']) {
+      birdShaped(await get(`/workspaces/${bad}/channels`), 400, 'BadRequest', bad);
+      birdShaped(await get(`/workspaces/${t.workspaceId}/channels/${bad}/messages`), 400, 'BadRequest', `channel ${bad}`);
+    }
+    birdShaped(await get(`/workspaces/${'a'.repeat(201)}/channels`), 414, 'UriTooLong', '201-char segment');
+    // At the limit the router matches, and the workspace simply does not exist.
+    birdShaped(await get(`/workspaces/${'a'.repeat(200)}/channels`), 404, 'NotFound', '200-char segment');
+    birdShaped(await get('/nope'), 404, 'NotFound', 'unknown route');
+    birdShaped(await get('/workspaces%zz'), 400, 'BadRequest', 'unknown route with a bad escape');
+    const wrong = await raw(`DELETE /workspaces/${t.workspaceId}/channels HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    birdShaped(wrong, 405, 'MethodNotAllowed', 'DELETE on a collection');
+    assert.match(wrong.headers, /\r\nallow: get, head, post/);
+    const put = await t.request('PUT', `/workspaces/${t.workspaceId}/channels/${t.channel('sms')}/messages`, valid);
+    assert.equal(put.status, 405);
+    assert.deepEqual(Object.keys(put.body).sort(), ['code', 'message']);
+    birdShaped(await get(`/workspaces/${t.workspaceId}/channels`, `X-Big: ${'a'.repeat(20_000)}\r\n`), 431, 'RequestHeaderFieldsTooLarge', 'huge header');
+    birdShaped(await get(`/${'a'.repeat(20_000)}`), 431, 'RequestHeaderFieldsTooLarge', 'huge request line');
+    const post = (headers: string, body = '{}') =>
+      raw(`POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: AccessKey ${t.key}\r\nContent-Type: application/json\r\n${headers}Connection: close\r\n\r\n${body}`);
+    for (const cl of ['Content-Length: abc\r\n', 'Content-Length: -1\r\n', 'Content-Length: 2\r\nContent-Length: 3\r\n', 'Content-Length: 1e3\r\n']) {
+      birdShaped(await post(cl), 400, 'BadRequest', cl.trim());
+    }
+    birdShaped(await raw('FOO / HTTP/1.1\r\nHost: x\r\n\r\n'), 400, 'BadRequest', 'unknown method');
+    birdShaped(await raw('GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'), 400, 'BadRequest', 'bad chunk');
+    // The server is still fine afterwards.
+    assert.equal((await t.request('GET', `/workspaces/${t.workspaceId}/channels`)).status, 200);
   });
 
   test('no input produces a 500', async () => {

@@ -12,7 +12,7 @@ import { messageRoutes } from '../messages/routes.ts';
 import { templateRoutes } from '../templates/routes.ts';
 import { webhookRoutes } from '../webhooks/routes.ts';
 import { docsRoutes } from './docs.ts';
-import { installErrorHandling } from './error-handler.ts';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling, MAX_PATH_SEGMENT } from './error-handler.ts';
 import { checkRequestStrings } from './validate.ts';
 import { errors } from '../errors.ts';
 
@@ -31,7 +31,10 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     // Requests arriving on kept-alive connections while closing get a Bird-shaped 503 (hook below).
     return503OnClosing: false,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PATH_SEGMENT },
+    // Router and HTTP-parser errors in Bird's shape too (http/error-handler.ts).
+    frameworkErrors: frameworkErrorHandler(ctx.config.bodyLimit),
+    clientErrorHandler: clientErrorHandler(ctx.log as unknown as FastifyBaseLogger),
   });
   installErrorHandling(app, ctx.config.bodyLimit);
   // The API speaks JSON only: anything else is 415, not a string handed to a JSON validator.
