@@ -1,12 +1,15 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { isConnectionLost } from '../db/connection-loss.ts';
 import { ApiError, errors } from '../errors.ts';
 
 // The single place where failures become HTTP answers. Fastify's own errors (body parsing, content
-// type, size) are mapped to the catalogue so that clients see one shape everywhere; anything
-// unexpected is logged with its stack and answered with a bare 500 that leaks nothing.
+// type, size) are mapped to the catalogue so that clients see one shape everywhere; a lost database
+// connection is a retryable 503 (db/connection-loss.ts); anything unexpected is logged with its
+// stack and answered with a bare 500 that leaks nothing.
 
 export function toApiError(err: FastifyError | ApiError | Error, bodyLimit: number): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  if (isConnectionLost(err)) return errors.databaseUnavailable();
   const e = err as FastifyError;
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

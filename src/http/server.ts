@@ -13,6 +13,7 @@ import { templateRoutes } from '../templates/routes.ts';
 import { webhookRoutes } from '../webhooks/routes.ts';
 import { docsRoutes } from './docs.ts';
 import { installErrorHandling } from './error-handler.ts';
+import { healthRoute } from './health.ts';
 import { errors } from '../errors.ts';
 
 declare module 'fastify' {
@@ -55,7 +56,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     if (closing) throw errors.unavailable();
   });
 
-  app.get('/health', async () => ({ status: 'ok', database: ctx.database.kind }));
+  healthRoute(app, ctx);
   docsRoutes(app);
   // Presigned uploads and signed media links: no access key (the signature is the credential).
   publicMediaRoutes(app, ctx);
