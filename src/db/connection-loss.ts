@@ -40,8 +40,11 @@ export async function retryWhileConnectionLost<T>(fn: () => Promise<T>, opts: { 
     try {
       return await fn();
     } catch (err) {
-      const wait = Math.min(100 * 2 ** attempt, 2000);
-      if (!isConnectionLost(err) || Date.now() + wait > opts.deadline) throw err;
+      // Short waits: once the database is back, this write should land before anyone else acts on
+      // the rows it is about (another worker re-claiming them when their lease ends).
+      const left = opts.deadline - Date.now();
+      if (!isConnectionLost(err) || left < 100) throw err;
+      const wait = Math.min(50 * 2 ** attempt, 500, left - 50);
       opts.log.warn({ err: (err as Error).message, attempt, retryInMs: wait }, `database connection lost while ${opts.what}; retrying`);
       await new Promise((r) => setTimeout(r, wait));
     }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Channel } from '../channels/channels.ts';
 import type { ChannelCache } from '../channels/channel-cache.ts';
 import type { Connector, ProviderEvent, SendResult } from '../connectors/connector.ts';
-import { retryWhileConnectionLost } from '../db/connection-loss.ts';
+import { isConnectionLost, retryWhileConnectionLost } from '../db/connection-loss.ts';
 import type { Db } from '../db/database.ts';
 import { uuidv7 } from '../ids.ts';
 import { claimConnectorEvents, claimMessages, nextDueAt } from './claim.ts';
@@ -74,7 +74,9 @@ export class Dispatcher {
       } catch (err) {
         if (this.stopped) break;
         failuresInARow++;
-        this.deps.log.error({ err, loop: index }, 'dispatch loop failed; backing off');
+        // A database outage is logged without a stack trace: it is expected, and loud enough at warn.
+        if (isConnectionLost(err)) this.deps.log.warn({ err: (err as Error).message, loop: index }, 'database unavailable; dispatch backing off');
+        else this.deps.log.error({ err, loop: index }, 'dispatch loop failed; backing off');
         await this.deps.signal.wait(Math.min(30_000, 250 * 2 ** Math.min(failuresInARow, 7)));
       }
     }

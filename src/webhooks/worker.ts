@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import { retryWhileConnectionLost } from '../db/connection-loss.ts';
+import { isConnectionLost, retryWhileConnectionLost } from '../db/connection-loss.ts';
 import type { Db } from '../db/database.ts';
 import { Signal } from '../dispatch/signal.ts';
 import { uuidv7 } from '../ids.ts';
@@ -188,7 +188,8 @@ export class WebhookWorker {
       } catch (err) {
         if (this.stopped) break;
         failuresInARow++;
-        this.deps.log.error({ err }, 'webhook loop failed; backing off');
+        if (isConnectionLost(err)) this.deps.log.warn({ err: (err as Error).message }, 'database unavailable; webhook worker backing off');
+        else this.deps.log.error({ err }, 'webhook loop failed; backing off');
         await this.signal.wait(Math.min(30_000, 250 * 2 ** Math.min(failuresInARow, 7)));
       }
     }
