@@ -103,7 +103,6 @@ describe('a lost PostgreSQL connection', { skip: typeof cluster === 'string' ? c
   });
 
   after(async () => {
-    if (process.env.DUMP) (await import('node:fs')).writeFileSync('/tmp/outage-worker.log', worker.output()), (await import('node:fs')).writeFileSync('/tmp/outage-api.log', apiProc.output());
     for (const c of children) c.kill('SIGKILL');
     receiver.closeAllConnections();
     receiver.close();
@@ -159,10 +158,14 @@ describe('a lost PostgreSQL connection', { skip: typeof cluster === 'string' ? c
   }
 
   /** What every outage must leave behind, once the database is back. */
-  async function assertRecovered(l: ReturnType<typeof load>) {
+  function assertAlive(l: ReturnType<typeof load>) {
     assert.ok(apiProc.alive(), `the API process died:\n${apiProc.output().slice(-3000)}`);
     assert.ok(worker.alive(), `the worker process died:\n${worker.output().slice(-3000)}`);
     assert.deepEqual(l.broken, [], 'every request got an HTTP answer');
+  }
+
+  async function assertRecovered(l: ReturnType<typeof load>) {
+    assertAlive(l);
     assert.ok(l.accepted.size > 20, `load was sent (${l.accepted.size} accepted)`);
     for (const r of l.refused) {
       assert.equal(r.status, 503, `only 503 for a lost database, got ${r.status} ${JSON.stringify(r.body)}`);
@@ -235,6 +238,7 @@ describe('a lost PostgreSQL connection', { skip: typeof cluster === 'string' ? c
     await locker.end();
     await sleep(700);
     await l.stop();
+    assertAlive(l);
     assert.ok(l.refused.length > 0, 'requests whose transaction was terminated were refused');
     assert.match(apiProc.output(), /postgres connection lost/);
     await assertRecovered(l);
@@ -260,6 +264,7 @@ describe('a lost PostgreSQL connection', { skip: typeof cluster === 'string' ? c
     }
     await sleep(700);
     await l.stop();
+    assertAlive(l);
     assert.equal(whileDown[0].status, 503, JSON.stringify(whileDown[0].body));
     assert.equal(whileDown[0].body.databaseStatus, 'down');
     assert.equal(whileDown[0].body.code, 'ServiceUnavailable');

@@ -9,7 +9,8 @@ import { ApiError, errors } from '../errors.ts';
 
 export function toApiError(err: FastifyError | ApiError | Error, bodyLimit: number): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  if (isConnectionLost(err)) return errors.databaseUnavailable();
+  // (An error with a statusCode is the HTTP layer's own, e.g. a client that hung up mid-body.)
+  if ((err as FastifyError).statusCode === undefined && isConnectionLost(err)) return errors.databaseUnavailable();
   const e = err as FastifyError;
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
