@@ -4,6 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { isConnectionLost } from '../src/db/connection-loss.ts';
+import { toApiError } from '../src/http/error-handler.ts';
 import { startThrowawayPostgres, type ThrowawayPostgres } from './support/throwaway-postgres.ts';
 
 // Losing PostgreSQL under load: real `aviary serve` processes (an API and a worker, so that an
@@ -51,6 +53,31 @@ function serve(databaseUrl: string, args: string[], ready?: RegExp): Promise<Pro
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('which errors are a lost database, and the 503 they become', () => {
+  const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const lost = [
+    pgError('57P01', 'terminating connection due to administrator command'),
+    pgError('57P03', 'the database system is starting up'),
+    pgError('08006', 'connection failure'),
+    pgError('25P03', 'terminating connection due to idle-in-transaction timeout'),
+    pgError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'),
+    new Error('Connection terminated unexpectedly'),
+    new Error('Client has encountered a connection error and is not queryable'),
+    new Error('could not write', { cause: pgError('ECONNRESET', 'read ECONNRESET') }),
+  ];
+  for (const err of lost) {
+    assert.ok(isConnectionLost(err), err.message);
+    const api = toApiError(err, 1024)!;
+    assert.deepEqual([api.statusCode, api.code, api.headers], [503, 'ServiceUnavailable', { 'retry-after': '1' }], err.message);
+  }
+  const notLost = [pgError('23505', 'duplicate key value'), pgError('40P01', 'deadlock detected'), new Error('boom'), undefined, 'text'];
+  for (const err of notLost) assert.equal(isConnectionLost(err), false, String(err));
+  assert.equal(toApiError(pgError('23505', 'duplicate key value'), 1024), undefined, 'other database errors stay a 500');
+  // A client that hung up mid-body is the HTTP layer's error, not the database's.
+  const aborted = Object.assign(new Error('aborted'), { code: 'ECONNRESET', statusCode: 400 });
+  assert.equal(toApiError(aborted, 1024)?.statusCode, 400);
+});
 
 describe('a lost PostgreSQL connection', { skip: typeof cluster === 'string' ? cluster : false }, () => {
   const pgc = cluster as ThrowawayPostgres;
