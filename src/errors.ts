@@ -58,5 +58,10 @@ export const errors = {
       'retry-after': String(retryAfterSeconds),
     }),
   unavailable: (message = 'The server is shutting down') => new ApiError(503, 'ServiceUnavailable', message),
+  /** The database connection was lost or could not be made: the request's transaction was rolled back. */
+  databaseUnavailable: () =>
+    new ApiError(503, 'ServiceUnavailable', 'The database is unavailable; the request was not completed and may be retried', undefined, {
+      'retry-after': '1',
+    }),
   internal: () => new ApiError(500, 'InternalError', 'An unexpected error occurred'),
 };

@@ -24,9 +24,18 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'memory' | 'dataDir' | 'pgPoolSize'>, log?: Logger): Promise<Database> {
   if (config.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.pgPoolSize });
-    // An idle client losing its connection (database restart) must not crash the process.
-    pool.on('error', (err) => log?.warn({ err: err.message }, 'postgres idle client error'));
+    // TCP keep-alive: a connection whose peer vanished (network cut, failover) is noticed even while idle.
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.pgPoolSize, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    // A client losing its connection (restart, failover, pg_terminate_backend, network cut) emits
+    // 'error', and an 'error' without a listener kills the process. The pool listens only while a
+    // client is idle; this listener covers checked-out clients too. Their query or transaction fails
+    // with the same error (a 503 for a request, a retry for a worker) and the pool discards the
+    // client when it is released.
+    pool.on('connect', (client) => {
+      client.on('error', (err) => log?.warn({ err: err.message, code: (err as { code?: string }).code }, 'postgres connection lost'));
+    });
+    // The pool re-emits an idle client's error (already logged above); it too needs a listener.
+    pool.on('error', (err) => log?.debug({ err: err.message }, 'postgres idle client discarded'));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     try {
       await pool.query('select 1');

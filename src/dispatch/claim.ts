@@ -47,12 +47,18 @@ export async function claimConnectorEvents(db: Db, owner: string, now: Date, lim
   return result.rows.sort((a, b) => a.due_at.getTime() - b.due_at.getTime() || (a.id < b.id ? -1 : 1));
 }
 
-/** The earliest future moment anything becomes due, to sleep until (null: nothing scheduled). */
+/**
+ * The earliest future moment anything becomes due, to sleep until (null: nothing scheduled). That
+ * includes the end of a lease on a row that is due: its worker may have died, or lost the database
+ * before it could write what it did, and the row is claimable again then.
+ */
 export async function nextDueAt(db: Db, now: Date): Promise<Date | null> {
   const result = await sql<{ at: Date | null }>`
     select least(
       (select next_attempt_at from messages where next_attempt_at > ${now} order by next_attempt_at limit 1),
-      (select due_at from connector_events where due_at > ${now} order by due_at limit 1)
+      (select lease_expires_at from messages where next_attempt_at <= ${now} and lease_expires_at > ${now} order by next_attempt_at limit 1),
+      (select due_at from connector_events where due_at > ${now} order by due_at limit 1),
+      (select lease_expires_at from connector_events where due_at <= ${now} and lease_expires_at > ${now} order by due_at limit 1)
     ) as at`.execute(db);
   return result.rows[0]?.at ?? null;
 }

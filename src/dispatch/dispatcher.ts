@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Channel } from '../channels/channels.ts';
 import type { ChannelCache } from '../channels/channel-cache.ts';
 import type { Connector, ProviderEvent, SendResult } from '../connectors/connector.ts';
+import { isConnectionLost, retryWhileConnectionLost } from '../db/connection-loss.ts';
 import type { Db } from '../db/database.ts';
 import { uuidv7 } from '../ids.ts';
 import { claimConnectorEvents, claimMessages, nextDueAt } from './claim.ts';
@@ -73,7 +74,9 @@ export class Dispatcher {
       } catch (err) {
         if (this.stopped) break;
         failuresInARow++;
-        this.deps.log.error({ err, loop: index }, 'dispatch loop failed; backing off');
+        // A database outage is logged without a stack trace: it is expected, and loud enough at warn.
+        if (isConnectionLost(err)) this.deps.log.warn({ err: (err as Error).message, loop: index }, 'database unavailable; dispatch backing off');
+        else this.deps.log.error({ err, loop: index }, 'dispatch loop failed; backing off');
         await this.deps.signal.wait(Math.min(30_000, 250 * 2 ** Math.min(failuresInARow, 7)));
       }
     }
@@ -100,7 +103,7 @@ export class Dispatcher {
       // Send what is now ours to send: moved to processing here, or already processing (a retry).
       const processing = new Set(applied.filter((r) => r.status === 'processing').map((r) => r.id));
       const sends = prepared.sends.filter((s) => s.row.status === 'processing' || processing.has(s.row.id));
-      if (sends.length > 0) await this.sendAll(sends);
+      if (sends.length > 0) await this.sendAll(sends, now);
     }
     const events = await claimConnectorEvents(db, this.id, new Date(), this.opts.batchSize, this.opts.leaseMs);
     if (events.length > 0) {
@@ -113,7 +116,7 @@ export class Dispatcher {
     return claimed.length + events.length;
   }
 
-  private async sendAll(sends: Prepared['sends']): Promise<void> {
+  private async sendAll(sends: Prepared['sends'], claimedAt: Date): Promise<void> {
     const results = await Promise.all(
       sends.map(({ connector, message }) =>
         connector.send(message).catch(
@@ -172,10 +175,20 @@ export class Dispatcher {
         nextAttemptAt: null,
       });
     });
-    await this.deps.db.transaction().execute(async (trx) => {
-      await applyTransitions(trx, transitions);
-      await reschedule(trx, retries);
-      if (followUps.length) await trx.insertInto('connector_events').values(followUps).execute();
-    });
+    if (this.deps.log.isLevelEnabled('debug')) {
+      sends.forEach(({ row, message }, i) => results[i].ok && this.deps.log.debug({ messageId: row.id, attempt: message.attempt }, 'sent to provider'));
+    }
+    // What the providers answered exists only here until this commits: if the database connection
+    // is lost, retry for as long as the messages are held (their in-flight window), rather than let
+    // them become due again and be sent a second time.
+    await retryWhileConnectionLost(
+      () =>
+        this.deps.db.transaction().execute(async (trx) => {
+          await applyTransitions(trx, transitions);
+          await reschedule(trx, retries);
+          if (followUps.length) await trx.insertInto('connector_events').values(followUps).execute();
+        }),
+      { deadline: claimedAt.getTime() + this.opts.leaseMs, log: this.deps.log, what: 'recording sends' },
+    );
   }
 }

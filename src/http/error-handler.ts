@@ -1,13 +1,15 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isConnectionLost } from '../db/connection-loss.ts';
 import { ApiError, errors } from '../errors.ts';
 
 // The single place where failures become HTTP answers. Fastify's own errors (body parsing, content
 // type, size, the router's bad URLs), the not-found and wrong-method answers, and what Node's HTTP
 // parser rejects before Fastify sees a request (headers too large, a malformed Content-Length) are
-// all mapped to the catalogue, so that clients see Bird's `{code, message}` everywhere; anything
-// unexpected is logged with its stack and answered with a bare 500 that leaks nothing.
+// all mapped to the catalogue, so that clients see Bird's `{code, message}` everywhere; a lost
+// database connection is a retryable 503 (db/connection-loss.ts); anything unexpected is logged with
+// its stack and answered with a bare 500 that leaks nothing.
 
 /** Longest path segment the router matches (routerOptions.maxParamLength); longer ones are a 414. */
 export const MAX_PATH_SEGMENT = 200;
@@ -27,6 +29,8 @@ const codeForStatus: Record<number, string> = {
 
 export function toApiError(err: FastifyError | ApiError | Error, bodyLimit: number): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  // (An error with a statusCode is the HTTP layer's own, e.g. a client that hung up mid-body.)
+  if ((err as FastifyError).statusCode === undefined && isConnectionLost(err)) return errors.databaseUnavailable();
   const e = err as FastifyError;
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

@@ -13,6 +13,7 @@ import { templateRoutes } from '../templates/routes.ts';
 import { webhookRoutes } from '../webhooks/routes.ts';
 import { docsRoutes } from './docs.ts';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling, MAX_PATH_SEGMENT } from './error-handler.ts';
+import { healthRoute } from './health.ts';
 import { checkRequestStrings } from './validate.ts';
 import { errors } from '../errors.ts';
 
@@ -61,7 +62,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     if (closing) throw errors.unavailable();
   });
 
-  app.get('/health', async () => ({ status: 'ok', database: ctx.database.kind }));
+  healthRoute(app, ctx);
   docsRoutes(app);
   // Presigned uploads and signed media links: no access key (the signature is the credential).
   publicMediaRoutes(app, ctx);

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { isConnectionLost, retryWhileConnectionLost } from '../db/connection-loss.ts';
 import type { Db } from '../db/database.ts';
 import { Signal } from '../dispatch/signal.ts';
 import { uuidv7 } from '../ids.ts';
@@ -187,7 +188,8 @@ export class WebhookWorker {
       } catch (err) {
         if (this.stopped) break;
         failuresInARow++;
-        this.deps.log.error({ err }, 'webhook loop failed; backing off');
+        if (isConnectionLost(err)) this.deps.log.warn({ err: (err as Error).message }, 'database unavailable; webhook worker backing off');
+        else this.deps.log.error({ err }, 'webhook loop failed; backing off');
         await this.signal.wait(Math.min(30_000, 250 * 2 ** Math.min(failuresInARow, 7)));
       }
     }
@@ -316,7 +318,13 @@ export class WebhookWorker {
 
   private async writeOutcomes(batch: AttemptOutcome[]): Promise<void> {
     try {
-      await recordOutcomes(this.deps.db, batch);
+      // Unrecorded outcomes are sent again once their leases (2 x timeout, counted from the claim)
+      // run out: through a lost connection, keep retrying for one timeout, which is still within them.
+      await retryWhileConnectionLost(() => recordOutcomes(this.deps.db, batch), {
+        deadline: Date.now() + this.opts.timeoutMs,
+        log: this.deps.log,
+        what: 'recording webhook attempts',
+      });
     } catch (err) {
       this.deps.log.error({ err, count: batch.length }, 'could not record webhook attempts; they are retried when their lease ends');
       return;

@@ -58,6 +58,10 @@ const CATALOGUE_NOTES: { [K in keyof Factories]?: Sample<K> } = {
     when: 'More requests per second than the workspace may make (by default Bird\'s limits: 50 GET, 500 POST/PATCH/DELETE). Nothing was done, so the request is safe to retry after `Retry-After` seconds.',
   },
   unavailable: { args: [], when: 'The server is shutting down; retry against another instance or later.' },
+  databaseUnavailable: {
+    args: [],
+    when: 'The database was unreachable or its connection was lost mid-request (restart, failover, network): the transaction was rolled back. Retry after `Retry-After` seconds.',
+  },
   internal: { args: [], when: 'An unexpected failure. The cause is logged by the server and never sent to the client.' },
 };
 
@@ -129,8 +133,8 @@ export function errorResponses(catalogue: ErrorCatalogueEntry[]): Record<string,
         'application/json': { schema: componentRef(status === 422 ? 'ValidationError' : 'Error'), example: entries[0].example },
       },
     };
-    if (status === 429) {
-      response.headers = { 'Retry-After': { description: 'Seconds to wait before retrying.', required: true, schema: { type: 'integer', minimum: 1 } } };
+    if (status === 429 || status === 503) {
+      response.headers = { 'Retry-After': { description: 'Seconds to wait before retrying.', required: status === 429, schema: { type: 'integer', minimum: 1 } } };
     }
     out[responseName(status)] = response;
   }

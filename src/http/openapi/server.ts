@@ -9,10 +9,23 @@ export const serverFeature: ApiFeature = {
   schemas: {
     Health: {
       type: 'object',
-      required: ['status', 'database'],
+      required: ['status', 'database', 'databaseStatus'],
       properties: {
         status: { const: 'ok' },
         database: { type: 'string', enum: ['pglite', 'postgres'], description: 'The store in use: embedded PGlite or PostgreSQL.' },
+        databaseStatus: { const: 'up', description: 'The database answered a `select 1` within 2 seconds.' },
+      },
+    },
+    HealthDown: {
+      type: 'object',
+      description: 'The database does not answer: an error body (`code`, `message`) with the health fields.',
+      required: ['status', 'database', 'databaseStatus', 'code', 'message'],
+      properties: {
+        status: { const: 'unavailable' },
+        database: { type: 'string', enum: ['pglite', 'postgres'] },
+        databaseStatus: { const: 'down' },
+        code: { const: 'ServiceUnavailable' },
+        message: { type: 'string', description: 'Why the check failed, e.g. `The database does not answer: connect ECONNREFUSED 127.0.0.1:5432`.' },
       },
     },
   },
@@ -21,14 +34,15 @@ export const serverFeature: ApiFeature = {
       get: {
         operationId: 'getHealth',
         summary: 'Health check',
-        description: 'Answers 200 while the server accepts requests, and 503 once it is shutting down: for load balancers and orchestrators.',
+        description:
+          'Answers 200 while the server accepts requests and its database answers; 503 while the database does not (restart, failover, network) and once the server is shutting down. For load balancers and readiness probes; a liveness probe should not restart a process for a database outage, which it rides out.',
         tags: ['Server'],
         ...PUBLIC,
         responses: {
           '200': { description: 'The server is up.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } },
           '503': {
-            description: 'The server is shutting down; every route answers so while it drains.',
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+            description: 'The database does not answer (`HealthDown`), or the server is shutting down (`Error`; every route answers so while it drains).',
+            content: { 'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/HealthDown' }, { $ref: '#/components/schemas/Error' }] } } },
           },
         },
       },
