@@ -1,20 +1,19 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test, type TestContext } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { sql } from 'kysely';
 import { birdFormats } from '../src/messages/create-message-schema.ts';
 import { startTestAviary, storeKinds, type TestAviary } from './support/harness.ts';
-import { assertBirdMessage, birdSkip, readBirdSpec } from './support/bird-schema.ts';
+import { birdConformance, readBirdSpec } from './support/bird-schema.ts';
 
 // Bird's ChannelContactInformation, straight from its fragment (compiled on first use: a bare clone has no fragment).
-let validateContactInfo: ValidateFunction | undefined;
-const assertContactInfo = (tc: TestContext, ...bodies: unknown[]) =>
-  tc.test("conforms to Bird's ChannelContactInformation schema", { skip: birdSkip }, () => {
-    validateContactInfo ??= new Ajv({ strict: false, allErrors: true, formats: birdFormats }).compile(
-      readBirdSpec('getChannelContactInformation.json').components.schemas.ChannelContactInformation,
-    );
-    for (const body of bodies) assert.ok(validateContactInfo(body), `${JSON.stringify(body)}: ${JSON.stringify(validateContactInfo.errors)}`);
-  });
+let contactInfoSchema: ValidateFunction | undefined;
+function validateContactInfo(obj: unknown): string[] | null {
+  contactInfoSchema ??= new Ajv({ strict: false, allErrors: true, formats: birdFormats }).compile(
+    readBirdSpec('getChannelContactInformation.json').components.schemas.ChannelContactInformation,
+  );
+  return contactInfoSchema(obj) ? null : (contactInfoSchema.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`);
+}
 
 const PLATFORMS = ['sms', 'whatsapp', 'email', 'rcs', 'telegram', 'line', 'apple-business-chat', 'instagram', 'facebook', 'viber'];
 
@@ -48,6 +47,8 @@ const postback = (text: string, payload: string) => ({ type: 'postback', postbac
 
 for (const kind of storeKinds()) {
   describe(`interactions, simulation and channel contacts (${kind})`, () => {
+    const bird = birdConformance('Message');
+    const contactInfo = birdConformance('ChannelContactInformation', validateContactInfo);
     let t: TestAviary;
     const ws = () => `/workspaces/${t.workspaceId}`;
     const ch = (platform: string) => `${ws()}/channels/${t.channel(platform)}`;
@@ -255,7 +256,7 @@ for (const kind of storeKinds()) {
       }
     });
 
-    test('email: opened, link click, spam report; unsubscribe-request suppresses the address so the next send is skipped', async (tc) => {
+    test('email: opened, link click, spam report; unsubscribe-request suppresses the address so the next send is skipped', async () => {
       const m = await delivered('email', textBody('News'), 'Ann@Example.com');
       assert.equal((await created('email', m.id, { type: 'opened' })).type, 'opened');
       const click = await created('email', m.id, { type: 'clicked', link: { url: 'https://example.com/offer', name: 'offer' } });
@@ -281,7 +282,7 @@ for (const kind of storeKinds()) {
       await t.waitForStatus(other.id, 'delivered');
     });
 
-    test('inbound simulation creates the contact and opens the WhatsApp window, so a later text is delivered', async (tc) => {
+    test('inbound simulation creates the contact and opens the WhatsApp window, so a later text is delivered', async () => {
       const closed = await send('whatsapp', textBody('too early'), '+31687654321');
       const failed = await t.waitForStatus(closed.id, 'sending_failed');
       assert.deepEqual(failed.failure.source, { name: 'whatsapp', code: '131047' });
@@ -294,7 +295,7 @@ for (const kind of storeKinds()) {
       assert.deepEqual(msg.meta, { extraInformation: { user_locale: 'nl' } });
       assert.equal(msg.sender.contact.identifierKey, 'phonenumber');
       assert.equal(msg.sender.contact.identifierValue, '+31612340000');
-      await assertBirdMessage(tc, msg);
+      bird.collect('inbound simulation creates the contact and', msg);
       const fetched = await t.request('GET', `${ws()}/messages/${msg.id}`);
       assert.deepEqual(fetched.body, msg);
 
@@ -317,10 +318,10 @@ for (const kind of storeKinds()) {
       });
       assert.equal(tg.status, 201, JSON.stringify(tg.body));
       assert.deepEqual(tg.body.replyTo, { id: later.id, type: 'message' });
-      await assertBirdMessage(tc, tg.body);
+      bird.collect('inbound simulation creates the contact and', tg.body);
     });
 
-    test('WhatsApp button click: a clicked interaction plus an inbound text carrying the postback, in reply to the message', async (tc) => {
+    test('WhatsApp button click: a clicked interaction plus an inbound text carrying the postback, in reply to the message', async () => {
       const m = await delivered('whatsapp', textBody('Choose', [reply('Reply action 1'), postback('Postback action 1', 'postback-payload-1')]));
       const res = await simulate('whatsapp', m.id, { type: 'clicked', item: 1 });
       assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -338,7 +339,7 @@ for (const kind of storeKinds()) {
       });
       assert.equal(click.sender.contact.id, m.receiver.contacts[0].id);
       assert.equal(click.status, 'delivered');
-      await assertBirdMessage(tc, click);
+      bird.collect('WhatsApp button click: a clicked interaction', click);
 
       // A reply button: its text is the payload.
       const r = await created('whatsapp', m.id, { type: 'clicked', payload: 'Reply action 1' });
@@ -353,7 +354,7 @@ for (const kind of storeKinds()) {
       assert.equal((await incoming()).filter((x: any) => x.replyTo?.type === 'click').length, 2);
     });
 
-    test('channel contact endpoint: WhatsApp service window, validated against Bird\'s fragment', async (tc) => {
+    test('channel contact endpoint: WhatsApp service window, validated against Bird\'s fragment', async () => {
       const first = await send('whatsapp', textBody('hi'), '+31612349999');
       const contactId = first.receiver.contacts[0].id;
       const before = await t.request('GET', `${ch('whatsapp')}/contacts/${contactId}`);
@@ -369,7 +370,7 @@ for (const kind of storeKinds()) {
       // The window belongs to the channel: SMS has none.
       const sms = await t.request('GET', `${ch('sms')}/contacts/${contactId}`);
       assert.deepEqual(sms.body, { serviceWindowExpireAt: null, isPermanentSession: true, metadata: {} });
-      await assertContactInfo(tc, before.body, open.body, sms.body);
+      contactInfo.collect('channel contact endpoint', before.body, open.body, sms.body);
 
       for (const url of [
         `${ch('whatsapp')}/contacts/00000000-0000-4000-8000-000000000000`,
@@ -500,5 +501,7 @@ for (const kind of storeKinds()) {
         assert.equal(res.status, 400, q);
       }
     });
+    bird.test(3);
+    contactInfo.test(3);
   });
 }
