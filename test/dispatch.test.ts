@@ -31,7 +31,7 @@ for (const kind of storeKinds()) {
       assert.equal(done.chargeableUnits, 2);
       assert.deepEqual(done.parts, [{ platformReference: `${m.id}:1` }, { platformReference: `${m.id}:2` }]);
       assert.ok(new Date(done.lastStatusAt) > new Date(m.lastStatusAt));
-      bird.collect('accepted -> processing -> sent -> delivered,', done);
+      bird.collect('accepted -> processing -> sent -> delivered', done);
     });
 
     test('an idle server sends a new message within milliseconds', async () => {

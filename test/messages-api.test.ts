@@ -37,7 +37,7 @@ for (const kind of storeKinds()) {
       assert.equal(contact.identifierValue, '+31612345678');
       assert.equal(contact.countryCode, 'NL');
       assert.match(contact.id, /^[0-9a-f-]{36}$/);
-      bird.collect('POST answers 202 with the full message,', m);
+      bird.collect('POST answers 202 with the full message', m);
 
       const got = await t.request('GET', `/workspaces/${t.workspaceId}/channels/${t.channel('sms')}/messages/${m.id}`);
       assert.equal(got.status, 200);
