@@ -1,6 +1,7 @@
 // One typed config. Every option has a default so `aviary serve` runs with zero settings; each can be
 // set by environment variable or by command-line flag (flags win). The table below is also what
-// `aviary help` prints and what docs/configuration.md documents, so an option cannot exist undocumented.
+// `aviary help` prints and what README.md's configuration table documents (test/config.test.ts checks it),
+// so an option cannot exist undocumented.
 
 export interface Config {
   host: string;

@@ -4,10 +4,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { runCli } from '../src/cli/main.ts';
 
-// The binary as an operator runs it: real processes on a real data directory.
+// The binary as an operator runs it, on a real data directory: `serve` in real processes (signals, the
+// data-dir lock between processes, the printed curl line); the admin commands in this process through
+// runCli, the same function the binary calls (a process per command cost most of this file's time).
 const BIN = new URL('../bin/aviary.js', import.meta.url).pathname;
 const env = { ...process.env, AVIARY_LOG_LEVEL: 'warn', PORT: '0' };
+
+async function cli(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, { env, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+  return { code, stdout, stderr };
+}
 
 function run(args: string[], extraEnv: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 60_000 });
@@ -66,31 +76,31 @@ describe('aviary CLI', () => {
     assert.match(server.output(), /stopped cleanly/);
   });
 
-  test('operator commands: workspaces, keys, channels', () => {
-    const ws = run(['workspaces', 'create', 'Marketing', '--data-dir', dir]);
+  test('operator commands: workspaces, keys, channels', async () => {
+    const ws = await cli(['workspaces', 'create', 'Marketing', '--data-dir', dir]);
     assert.equal(ws.code, 0, ws.stderr);
     const wsId = JSON.parse(ws.stdout).id;
-    assert.match(run(['workspaces', 'list', '--data-dir', dir]).stdout, /Marketing/);
+    assert.match((await cli(['workspaces', 'list', '--data-dir', dir])).stdout, /Marketing/);
 
-    const key = run(['keys', 'create', '--workspace', wsId, '--name', 'ci', '--data-dir', dir]);
+    const key = await cli(['keys', 'create', '--workspace', wsId, '--name', 'ci', '--data-dir', dir]);
     assert.equal(key.code, 0, key.stderr);
     const plain = key.stdout.trim();
     assert.match(plain, /^avk_[A-Za-z0-9_-]{43}$/);
-    const listed = run(['keys', 'list', '--data-dir', dir]).stdout;
+    const listed = (await cli(['keys', 'list', '--data-dir', dir])).stdout;
     assert.ok(listed.includes(plain.slice(0, 10)));
     assert.ok(!listed.includes(plain), 'keys are never shown again');
-    assert.equal(run(['keys', 'revoke', plain, '--data-dir', dir]).code, 0);
-    assert.equal(run(['keys', 'revoke', plain, '--data-dir', dir]).code, 1);
+    assert.equal((await cli(['keys', 'revoke', plain, '--data-dir', dir])).code, 0);
+    assert.equal((await cli(['keys', 'revoke', plain, '--data-dir', dir])).code, 1);
 
-    const ch = run(['channels', 'create', '--workspace', wsId, '--platform', 'telegram', '--name', 'Bot', '--config', '{"botToken":"123:abc"}', '--data-dir', dir]);
+    const ch = await cli(['channels', 'create', '--workspace', wsId, '--platform', 'telegram', '--name', 'Bot', '--config', '{"botToken":"123:abc"}', '--data-dir', dir]);
     assert.equal(ch.code, 0, ch.stderr);
     assert.equal(JSON.parse(ch.stdout).connector.config.botToken, '********');
-    assert.match(run(['channels', 'list', '--workspace', wsId, '--data-dir', dir]).stdout, /telegram\s+Bot/);
+    assert.match((await cli(['channels', 'list', '--workspace', wsId, '--data-dir', dir])).stdout, /telegram\s+Bot/);
 
-    const bad = run(['channels', 'create', '--workspace', wsId, '--platform', 'pigeon', '--name', 'x', '--data-dir', dir]);
+    const bad = await cli(['channels', 'create', '--workspace', wsId, '--platform', 'pigeon', '--name', 'x', '--data-dir', dir]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--platform must be one of/);
-    assert.equal(run(['frobnicate', '--data-dir', dir]).code, 2);
-    assert.match(run(['help']).stdout, /AVIARY_DATA_DIR/);
+    assert.equal((await cli(['frobnicate', '--data-dir', dir])).code, 2);
+    assert.match((await cli(['help'])).stdout, /AVIARY_DATA_DIR/);
   });
 });

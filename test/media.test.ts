@@ -14,7 +14,7 @@ import { mediaOf } from '../src/media/service.ts';
 import { guardedLookup, isPrivateAddress, UrlGuardError } from '../src/media/url-guard.ts';
 import { createWorkspace } from '../src/workspaces/workspaces.ts';
 import { startTestAviary, storeKinds, type TestAviary } from './support/harness.ts';
-import { validateAgainstBirdMessage } from './support/bird-schema.ts';
+import { birdConformance } from './support/bird-schema.ts';
 
 // Presigned uploads to local storage, the send-time mediaUrl check, retrieval, signed links, inbound
 // media and the per-platform content-type check at send time. The S3 backend: media-s3.test.ts.
@@ -39,6 +39,7 @@ const decodePolicy = (p: Presigned) => JSON.parse(Buffer.from(p.uploadFormData.p
 
 for (const kind of storeKinds()) {
   describe(`media: presigned uploads, retrieval and checks (${kind})`, () => {
+    const bird = birdConformance('Message');
     let t: TestAviary;
     let mediaDir: string;
     let files: Server;
@@ -171,7 +172,7 @@ for (const kind of storeKinds()) {
       assert.equal(sent.status, 202, JSON.stringify(sent.body));
       assert.equal(sent.body.body.image.images[0].mediaUrl, p.mediaUrl);
       await t.waitForStatus(sent.body.id, 'delivered');
-      assert.equal(validateAgainstBirdMessage(sent.body), null);
+      bird.collect('the seed\'s curl flow works verbatim: upload', sent.body);
     });
 
     test('uploaded media work in every kind of body: image, file, gif, attachments, carousel, list, sections', async () => {
@@ -378,7 +379,7 @@ for (const kind of storeKinds()) {
       assert.equal(res.status, 201, JSON.stringify(res.body));
       const url: string = res.body.body.file.files[0].mediaUrl;
       assert.match(url, new RegExp(`^${t.url}${ws()}/messages/${res.body.id}/media/[0-9a-f-]{36}$`));
-      assert.equal(validateAgainstBirdMessage(res.body), null);
+      bird.collect('inbound: an upload sent in by a sandbox', res.body);
       const got = await getMedia(url);
       assert.equal(got.status, 200);
       assert.deepEqual(got.bytes, PNG);
@@ -459,7 +460,7 @@ for (const kind of storeKinds()) {
       assert.equal(failed.failure.code, 12002);
       assert.deepEqual(failed.failure.source, { name: 'whatsapp', code: '131053' });
       assert.match(failed.failure.description, /^Unsupported media type: body\.image\.images\[0\]\.mediaUrl: image\/gif is not accepted for an image on whatsapp \(accepted: image\/jpeg, image\/png\)/);
-      assert.equal(validateAgainstBirdMessage(failed), null);
+      bird.collect('content types are checked when a message goes', failed);
 
       const good = await send('whatsapp', image(png.mediaUrl));
       await t.waitForStatus(good.body.id, 'delivered');
@@ -486,5 +487,6 @@ for (const kind of storeKinds()) {
       assert.equal(checkContentType('email', 'attachment', 'application/zip'), undefined);
       assert.match(checkContentType('line', 'image', 'image/gif')!, /not accepted/);
     });
+    bird.test(3);
   });
 }

@@ -490,9 +490,13 @@ for (const kind of storeKinds()) {
         assert.match(sub.statusReason, /deactivated by Aviary/);
         assert.ok(sub.failingSince);
         // Inactive: new events are not sent.
+        // Deliveries are written in the transaction of the status change they report: once the message
+        // is quiet, any delivery it caused exists, so none existing means none will be sent.
         const before = receiver.got.length;
-        await send('sms', sms());
-        await new Promise((r) => setTimeout(r, 300));
+        const quiet = await send('sms', sms());
+        await t.waitForQuiet(quiet.id);
+        const made = await sql<{ n: number }>`select count(*)::int as n from webhook_deliveries where order_key = ${quiet.id}`.execute(t.aviary.ctx.db);
+        assert.equal(made.rows[0].n, 0, 'no delivery for an inactive subscription');
         assert.equal(receiver.got.length, before);
         // Re-activating by hand clears the failure state.
         const again = await t.request('PATCH', `${org()}/webhook-subscriptions/${s.id}`, { status: 'active' });
@@ -532,8 +536,17 @@ for (const kind of storeKinds()) {
       const plain = await send('sms', sms('+31612345679'));
       await t.waitForStatus(m.id, 'delivered');
       await t.waitForStatus(plain.id, 'delivered');
-      const got = await receiver.waitFor((g) => g.length >= 8);
-      await new Promise((r) => setTimeout(r, 200));
+      // Every delivery these messages caused exists once they are quiet; wait until each is finished.
+      await t.waitForQuiet(m.id);
+      await t.waitForQuiet(plain.id);
+      for (let i = 0; ; i++) {
+        const open = await sql<{ n: number }>`select count(*)::int as n from webhook_deliveries
+          where order_key in (${m.id}, ${plain.id}) and next_attempt_at is not null`.execute(t.aviary.ctx.db);
+        if (open.rows[0].n === 0) break;
+        assert.ok(i < 500, 'deliveries still pending');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const got = receiver.got;
       assert.deepEqual(
         got.filter((r) => r.body.payload.id === m.id).map((r) => r.path),
         ['/routed', '/routed', '/routed', '/routed'],

@@ -14,14 +14,18 @@ export interface CommandArgs {
   flags: Map<string, string>;
 }
 
-type Command = (config: Config, args: CommandArgs) => Promise<number>;
+/** Where a command writes: the process's streams from the binary, anything with `write` when embedded. */
+export interface CliOutput {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
 
-const out = (line: string) => process.stdout.write(`${line}\n`);
+type Command = (config: Config, args: CommandArgs, io: CliOutput) => Promise<number>;
 
-async function withStore(config: Config, fn: (db: Db) => Promise<number>): Promise<number> {
+async function withStore(config: Config, io: CliOutput, fn: (db: Db) => Promise<number>): Promise<number> {
   const database = await openDatabase(config);
   try {
-    await migrate(database.db, (name) => process.stderr.write(`applying migration ${name}\n`));
+    await migrate(database.db, (name) => io.stderr.write(`applying migration ${name}\n`));
     return await fn(database.db);
   } finally {
     await database.close();
@@ -40,7 +44,7 @@ async function requireWorkspace(db: Db, id: string) {
   return ws;
 }
 
-function table(rows: Record<string, unknown>[]): void {
+function table(out: (line: string) => void, rows: Record<string, unknown>[]): void {
   if (rows.length === 0) {
     out('(none)');
     return;
@@ -51,11 +55,12 @@ function table(rows: Record<string, unknown>[]): void {
   for (const r of rows) out(cols.map((c, i) => String(r[c] ?? '').padEnd(width[i])).join('  '));
 }
 
-const workspaces: Command = (config, { positional, flags }) =>
-  withStore(config, async (db) => {
+const workspaces: Command = (config, { positional, flags }, io) =>
+  withStore(config, io, async (db) => {
+    const out = (line: string) => io.stdout.write(`${line}\n`);
     const [action, name] = positional;
     if (action === 'list') {
-      table((await listWorkspaces(db)).map((w) => ({ id: w.id, organization: w.organizationId, name: w.name, created: w.createdAt.toISOString() })));
+      table(out, (await listWorkspaces(db)).map((w) => ({ id: w.id, organization: w.organizationId, name: w.name, created: w.createdAt.toISOString() })));
       return 0;
     }
     if (action === 'create') {
@@ -68,11 +73,12 @@ const workspaces: Command = (config, { positional, flags }) =>
     throw new ConfigError('usage: aviary workspaces <list|create>');
   });
 
-const keys: Command = (config, { positional, flags }) =>
-  withStore(config, async (db) => {
+const keys: Command = (config, { positional, flags }, io) =>
+  withStore(config, io, async (db) => {
+    const out = (line: string) => io.stdout.write(`${line}\n`);
     const [action, target] = positional;
     if (action === 'list') {
-      table((await listAccessKeys(db)).map((k) => ({ id: k.id, prefix: k.prefix, name: k.name, workspace: k.workspaceId ?? '(all)', revoked: k.revokedAt?.toISOString() ?? '' })));
+      table(out, (await listAccessKeys(db)).map((k) => ({ id: k.id, prefix: k.prefix, name: k.name, workspace: k.workspaceId ?? '(all)', revoked: k.revokedAt?.toISOString() ?? '' })));
       return 0;
     }
     if (action === 'create') {
@@ -81,15 +87,15 @@ const keys: Command = (config, { positional, flags }) =>
       const orgId = ws?.organizationId ?? (await firstOrganization(db))?.id;
       if (!orgId) throw new ConfigError('no organization yet: run `aviary serve` once or `aviary workspaces create <name>`');
       const { key, info } = await createAccessKey(db, { organizationId: orgId, workspaceId: ws?.id ?? null, name: flags.get('--name') ?? 'cli' });
-      process.stderr.write('This is the only time the key is shown:\n');
+      io.stderr.write('This is the only time the key is shown:\n');
       out(key);
-      process.stderr.write(`id ${info.id}, ${ws ? `workspace ${ws.id}` : 'every workspace of the organization'}\n`);
+      io.stderr.write(`id ${info.id}, ${ws ? `workspace ${ws.id}` : 'every workspace of the organization'}\n`);
       return 0;
     }
     if (action === 'revoke') {
       if (!target) throw new ConfigError('usage: aviary keys revoke <id|key>');
       if (!(await revokeAccessKey(db, target))) {
-        process.stderr.write('no active key matches\n');
+        io.stderr.write('no active key matches\n');
         return 1;
       }
       out('revoked');
@@ -98,12 +104,13 @@ const keys: Command = (config, { positional, flags }) =>
     throw new ConfigError('usage: aviary keys <list|create|revoke>');
   });
 
-const channels: Command = (config, { positional, flags }) =>
-  withStore(config, async (db) => {
+const channels: Command = (config, { positional, flags }, io) =>
+  withStore(config, io, async (db) => {
+    const out = (line: string) => io.stdout.write(`${line}\n`);
     const [action] = positional;
     const ws = await requireWorkspace(db, requireFlag({ positional, flags }, '--workspace'));
     if (action === 'list') {
-      table((await listChannels(db, ws.id)).map((c) => ({ id: c.id, platform: c.platform, name: c.name, status: c.status, connector: c.connectorType, identifier: c.senderIdentifier ?? '' })));
+      table(out, (await listChannels(db, ws.id)).map((c) => ({ id: c.id, platform: c.platform, name: c.name, status: c.status, connector: c.connectorType, identifier: c.senderIdentifier ?? '' })));
       return 0;
     }
     if (action === 'create') {
@@ -132,11 +139,11 @@ const channels: Command = (config, { positional, flags }) =>
     throw new ConfigError('usage: aviary channels <list|create> --workspace <id>');
   });
 
-const migrateCommand: Command = async (config) => {
+const migrateCommand: Command = async (config, _args, io) => {
   const database = await openDatabase(config);
   try {
-    const applied = await migrate(database.db, (name) => process.stderr.write(`applying ${name}...\n`));
-    out(applied.length ? `applied ${applied.length} migration(s)` : 'already up to date');
+    const applied = await migrate(database.db, (name) => io.stderr.write(`applying ${name}...\n`));
+    io.stdout.write(`${applied.length ? `applied ${applied.length} migration(s)` : 'already up to date'}\n`);
     return 0;
   } finally {
     await database.close();

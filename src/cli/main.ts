@@ -1,7 +1,7 @@
 import { createLogger, startAviary } from '../app.ts';
 import { ConfigError, OPTIONS, describeOptions, loadConfig, type Config } from '../config.ts';
 import { DataDirLockedError } from '../db/data-dir-lock.ts';
-import { adminCommands, type CommandArgs } from './admin-commands.ts';
+import { adminCommands, type CliOutput, type CommandArgs } from './admin-commands.ts';
 
 // `aviary <command> [options]`. Store options (--data-dir, --database-url, --memory, ...) apply to
 // every command; the rest belong to the command.
@@ -53,11 +53,11 @@ function split(argv: string[]): { positional: string[]; storeArgs: string[]; com
   return { positional, storeArgs, commandFlags };
 }
 
-async function serve(config: Config): Promise<void> {
+async function serve(config: Config, io: CliOutput): Promise<void> {
   const log = createLogger(config);
   const aviary = await startAviary(config, log);
   log.info({ url: aviary.url, database: aviary.ctx.database.kind, location: aviary.ctx.database.location }, 'aviary listening');
-  if (aviary.bootstrap) process.stdout.write(`${(await import('../bootstrap.ts')).welcomeText(aviary.bootstrap, aviary.url)}\n`);
+  if (aviary.bootstrap) io.stdout.write(`${(await import('../bootstrap.ts')).welcomeText(aviary.bootstrap, aviary.url)}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -86,22 +86,42 @@ async function serve(config: Config): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-export async function main(argv: string[]): Promise<number> {
+export interface CliEnvironment extends CliOutput {
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs one command and resolves with its exit code (-1: `serve`, which keeps running), or rejects
+ * with a ConfigError (usage: exit 2) or another error. Nothing here exits the process: `runCli` and
+ * the binary decide that, so the commands can be embedded (and tested) in another process.
+ */
+export async function main(argv: string[], io: CliEnvironment = process): Promise<number> {
   const { positional, storeArgs, commandFlags } = split(argv);
   const [command = 'serve', ...rest] = positional;
   if (command === 'help' || commandFlags.has('--help') || commandFlags.has('-h')) {
-    process.stdout.write(USAGE + describeOptions() + '\n');
+    io.stdout.write(USAGE + describeOptions() + '\n');
     return 0;
   }
-  const config = loadConfig(process.env, storeArgs);
+  const config = loadConfig(io.env, storeArgs);
   if (command === 'serve') {
     if (commandFlags.size) throw new ConfigError(`unknown option ${[...commandFlags.keys()][0]} (see \`aviary help\`)`);
-    await serve(config);
+    await serve(config, io);
     return -1; // keep running
   }
   const run = adminCommands[command];
   if (!run) throw new ConfigError(`unknown command "${command}" (see \`aviary help\`)`);
   const args: CommandArgs = { positional: rest, flags: commandFlags };
-  return run(config, args);
+  return run(config, args, io);
 }
 
+/** `main`, with errors written to stderr as the binary shows them and turned into its exit codes (2: usage, 1: failure). */
+export async function runCli(argv: string[], io: CliEnvironment = process): Promise<number> {
+  try {
+    return await main(argv, io);
+  } catch (err) {
+    const e = err as Error | undefined;
+    const expected = err instanceof ConfigError || err instanceof DataDirLockedError || /cannot connect to PostgreSQL/.test(String(e?.message));
+    io.stderr.write(`aviary: ${expected ? e!.message : (e?.stack ?? String(err))}\n`);
+    return err instanceof ConfigError ? 2 : 1;
+  }
+}

@@ -7,16 +7,41 @@
 //   - Patterns are compiled without the `u` flag, as ECMA-262 Annex B reads them: Bird's `{{[^{}]+}}` link
 //     pattern is a syntax error in unicode mode.
 //   - Formats: the same interpretation Aviary uses (src/messages/create-message-schema.ts `birdFormats`).
+//
+// The spec and Bird's docs pages live beside the repository (../shared, or AVIARY_SHARED_DIR), not in it:
+// a bare clone has neither. Nothing is read at import time, so the files that use them still load there;
+// the checks that need them are skipped with `birdSkip` / `seedsSkip` (one line each in the test output,
+// saying why), and everything else in those files runs. Product code never reads ../shared.
 
-import { readFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { birdFormats } from '../../src/messages/create-message-schema.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedDir = process.env.AVIARY_SHARED_DIR ?? path.resolve(repoRoot, '../shared');
-export const birdOpenApiPath = path.join(sharedDir, 'spec/bird-openapi/createChannelMessage.json');
+export const birdSpecDir = path.join(sharedDir, 'spec/bird-openapi');
+export const birdOpenApiPath = path.join(birdSpecDir, 'createChannelMessage.json');
+export const seedsDir = path.join(sharedDir, 'seeds');
+
+const shown = process.env.AVIARY_SHARED_DIR ? sharedDir : '../shared';
+/** False when Bird's schema is present; else the reason to give node:test's `skip`. */
+export const birdSkip: string | false = existsSync(birdSpecDir)
+  ? false
+  : `skipped: ${shown}/spec not found (Bird's schema is the oracle for these tests)`;
+/** False when Bird's docs pages are present; else the reason to give node:test's `skip`. */
+export const seedsSkip: string | false = existsSync(seedsDir)
+  ? false
+  : `skipped: ${shown}/seeds not found (Bird's docs pages are the examples for these tests)`;
+export const birdSchemaAvailable = birdSkip === false;
+
+/** A schema file of Bird's OpenAPI fragments, parsed (throws when absent: check `birdSkip` first). */
+export function readBirdSpec(file: string): any {
+  return JSON.parse(readFileSync(path.join(birdSpecDir, file), 'utf8'));
+}
 
 function stripDiscriminators(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(stripDiscriminators);
@@ -27,14 +52,19 @@ function stripDiscriminators(node: unknown): unknown {
 }
 
 const DOC_ID = 'https://api.bird.com/openapi/createChannelMessage.json';
-const doc = JSON.parse(readFileSync(birdOpenApiPath, 'utf8')) as { components: { schemas: Record<string, unknown> } };
+let ajv: Ajv | undefined;
 
-const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false, formats: birdFormats });
-// Only `components` is a schema location; the `$ref`s are "#/components/schemas/X" relative to this document.
-ajv.addSchema({ $id: DOC_ID, components: stripDiscriminators(doc.components) });
+function birdAjv(): Ajv {
+  if (ajv) return ajv;
+  const doc = readBirdSpec('createChannelMessage.json') as { components: { schemas: Record<string, unknown> } };
+  ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false, formats: birdFormats });
+  // Only `components` is a schema location; the `$ref`s are "#/components/schemas/X" relative to this document.
+  ajv.addSchema({ $id: DOC_ID, components: stripDiscriminators(doc.components) });
+  return ajv;
+}
 
 function compile(name: string): ValidateFunction {
-  const validate = ajv.getSchema(`${DOC_ID}#/components/schemas/${name}`);
+  const validate = birdAjv().getSchema(`${DOC_ID}#/components/schemas/${name}`);
   if (!validate) throw new Error(`schema ${name} not found in ${birdOpenApiPath}`);
   return validate;
 }
@@ -55,4 +85,27 @@ export const validateAgainstBirdCreateMessage = (obj: unknown): string[] | null 
 
 function formatError(e: ErrorObject): string {
   return `${e.instancePath || '/'} ${e.message ?? e.keyword} ${JSON.stringify(e.params)}`;
+}
+
+/**
+ * Bodies gathered by behaviour tests, checked against one of Bird's schemas by one test of their own,
+ * registered by `test()` at the end of the describe. The behaviour tests run everywhere; only this
+ * check needs ../shared, and on a bare clone it is the one line reported skipped, saying why. (A
+ * subtest per check would not do: a describe's beforeEach hooks run before subtests too, and the
+ * harness's reset would empty the store mid-test.)
+ */
+export function birdConformance(schema: string, validate: (obj: unknown) => string[] | null = (obj) => validateAgainstBird(schema, obj)) {
+  const seen: { where: string; obj: unknown }[] = [];
+  return {
+    collect(where: string, ...objs: unknown[]): void {
+      for (const obj of objs) seen.push({ where, obj });
+    },
+    test(expected: number): void {
+      test(`the ${expected} bodies collected above conform to Bird's ${schema} schema`, { skip: birdSkip }, () => {
+        // Fewer means a behaviour test stopped early (and failed): its bodies went unchecked.
+        assert.equal(seen.length, expected, `collected from: ${seen.map((s) => s.where).join(', ')}`);
+        for (const { where, obj } of seen) assert.equal(validate(obj), null, `${where}: ${JSON.stringify(obj)}`);
+      });
+    },
+  };
 }

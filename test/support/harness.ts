@@ -52,6 +52,12 @@ export interface TestAviary {
   /** Polls the message until it has `status` (or any of them); fails after timeoutMs. */
   waitForStatus(messageId: string, status: string | string[], timeoutMs?: number): Promise<any>;
   history(messageId: string): Promise<string[]>;
+  /**
+   * Waits until nothing more can happen to the message on its own: no attempt due or leased, and no
+   * provider event (receipt, reply) still to be applied. Then returns it. Use this, not a sleep, before
+   * asserting that something did not change: once quiet, a later change would need a new cause.
+   */
+  waitForQuiet(messageId: string, timeoutMs?: number): Promise<any>;
 }
 
 export async function startTestAviary(kind: StoreKind, overrides: Partial<Config> = {}): Promise<TestAviary> {
@@ -103,6 +109,32 @@ export async function startTestAviary(kind: StoreKind, overrides: Partial<Config
         .orderBy('seq')
         .execute();
       return rows.map((r) => r.status);
+    },
+    async waitForQuiet(messageId, timeoutMs = 10_000) {
+      const { db } = aviary.ctx;
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const row = await db
+          .selectFrom('messages')
+          .select(['status', 'next_attempt_at', 'lease_owner'])
+          .where('workspace_id', '=', t.workspaceId)
+          .where('id', '=', messageId)
+          .executeTakeFirst();
+        const events = await db
+          .selectFrom('connector_events')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('workspace_id', '=', t.workspaceId)
+          .where('message_id', '=', messageId)
+          .executeTakeFirstOrThrow();
+        if (row && row.next_attempt_at === null && row.lease_owner === null && Number(events.n) === 0) {
+          const res = await t.request('GET', `/workspaces/${t.workspaceId}/messages/${messageId}`);
+          return res.body;
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`message ${messageId} still has work after ${timeoutMs} ms: ${JSON.stringify({ ...row, pendingEvents: Number(events.n) })}`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
     },
     async close() {
       await emulator.close();

@@ -3,7 +3,7 @@ import type { Platform } from '../../channels/platforms.ts';
 // Magic receivers, in the spirit of Twilio's test numbers: the receiver picks what the sandbox
 // provider does. A phone number picks by its last four digits; any other identifier (email, user
 // ids) picks by containing the scenario's name, e.g. `ann+unknown-subscriber@example.com`.
-// Documented in docs/sandbox.md; every row is exercised by test/sandbox.test.ts.
+// Documented in docs/sandbox.md; every row is sent end to end by test/dispatch.test.ts or test/sandbox.test.ts.
 
 export type ScenarioName =
   | 'delivered'
