@@ -35,6 +35,15 @@ export function buildServer(ctx: AppContext): FastifyInstance {
   installErrorHandling(app, ctx.config.bodyLimit);
   // The API speaks JSON only: anything else is 415, not a string handed to a JSON validator.
   app.removeContentTypeParser('text/plain');
+  // Many HTTP clients send `Content-Type: application/json` on every request, a DELETE included, with
+  // no body: that is a request without a body, not malformed JSON. Anything non-empty is parsed by
+  // Fastify's own parser (prototype-poisoning checks and all), so only emptiness is treated differently.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0) return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
 
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;

@@ -178,6 +178,7 @@ const listParameters: (Parameter | Reference)[] = [
   query('reverse', { type: 'boolean', default: false }, 'Oldest first instead of newest first. An empty value (`?reverse`) means `true`.'),
   multi('platform', { type: 'string', pattern: '^[A-Za-z0-9-]{3,60}$' }, `Only messages on these platforms, by Aviary name (${PLATFORM_NAMES.map((p) => `\`${p}\``).join(', ')}) or Bird platformId.`),
   query('direction', { type: 'string', enum: ['incoming', 'outgoing'] }, 'Only incoming or only outgoing messages.', { example: 'outgoing' }),
+  multi('status', { type: 'string', enum: MESSAGE_STATUSES }, 'Only messages whose current status is one of these; an unknown status answers 400.'),
   multi('id', { type: 'string', format: 'uuid' }, 'Only these messages.'),
   query('navigatorId', { type: 'string', format: 'uuid' }, 'Only messages sent with this `meta.navigatorId`.'),
   query('startAt', { type: 'string', format: 'date-time' }, 'Only messages created at or after this time (RFC 3339).'),
