@@ -43,10 +43,20 @@ export async function createStarterWorkspace(db: Db, organizationId?: string, na
   const orgId = organizationId ?? (await createOrganization(db, 'Aviary')).id;
   const workspace = await createWorkspace(db, orgId, name);
   const { key } = await createAccessKey(db, { organizationId: orgId, workspaceId: null, name: 'bootstrap' });
+  const channels = await createSandboxChannels(db, workspace.id);
+  return { organizationId: orgId, workspace, accessKey: key, channels };
+}
+
+/**
+ * One sandbox channel per platform: what makes a workspace usable in the emulator at once. The
+ * starter workspace gets them, and so does every workspace created through the API (Bird creates no
+ * channels there, but an emulator workspace without any could send nothing until a channel is made).
+ */
+export async function createSandboxChannels(db: Db, workspaceId: string): Promise<Channel[]> {
   const channels: Channel[] = [];
   for (const platform of PLATFORM_NAMES) {
     channels.push(
-      await createChannel(db, workspace.id, {
+      await createChannel(db, workspaceId, {
         platform,
         name: `${PLATFORMS[platform].label} sandbox`,
         senderIdentifier: SANDBOX_SENDERS[platform],
@@ -54,7 +64,7 @@ export async function createStarterWorkspace(db: Db, organizationId?: string, na
       }),
     );
   }
-  return { organizationId: orgId, workspace, accessKey: key, channels };
+  return channels;
 }
 
 export function welcomeText(result: BootstrapResult, baseUrl: string): string {

@@ -15,6 +15,10 @@ export interface WorkspacesTable {
   id: string;
   organization_id: string;
   name: string;
+  description: string | null;
+  status: Generated<'active' | 'inactive'>;
+  data_policy: ColumnType<unknown, string | null | undefined, string | null>;
+  configuration: ColumnType<unknown, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

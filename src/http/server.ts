@@ -11,6 +11,7 @@ import { mediaRoutes, publicMediaRoutes } from '../media/routes.ts';
 import { messageRoutes } from '../messages/routes.ts';
 import { templateRoutes } from '../templates/routes.ts';
 import { webhookRoutes } from '../webhooks/routes.ts';
+import { organizationRoutes } from '../workspaces/routes.ts';
 import { docsRoutes } from './docs.ts';
 import { installErrorHandling } from './error-handler.ts';
 import { errors } from '../errors.ts';
@@ -106,5 +107,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     },
     { prefix: '/organizations/:organizationId/workspaces/:workspaceId' },
   );
+  // The organization's workspaces (Bird's Accounts API); its own hook checks the key's organization.
+  app.register(async (scope) => organizationRoutes(scope, ctx), { prefix: '/organizations/:organizationId' });
   return app;
 }
