@@ -110,6 +110,7 @@ export interface MessagesTable {
   lease_owner: string | null;
   lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   platform_reference: string | null;
+  receiver_outcomes: Json;
 }
 
 export interface MessageStatusHistoryTable {

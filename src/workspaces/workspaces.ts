@@ -37,7 +37,7 @@ export async function firstOrganization(db: Db): Promise<{ id: string; name: str
 const jsonOrNull = (v: Record<string, unknown> | null | undefined) => (v === undefined ? undefined : v === null ? null : JSON.stringify(v));
 
 export async function createWorkspace(db: Db, organizationId: string, name: string, fields: WorkspaceFields = {}): Promise<Workspace> {
-  // Millisecond times, as page tokens carry them (0008_workspace_details.sql).
+  // Millisecond times, as page tokens carry them (0008_workspaces_and_sms_receivers.sql).
   const now = new Date();
   const row = await db
     .insertInto('workspaces')

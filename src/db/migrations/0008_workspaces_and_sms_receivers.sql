@@ -14,3 +14,8 @@ drop index workspaces_organization;
 -- with millisecond times, and the existing ones are brought to the same precision so that a token
 -- never falls between a row's true time and its rounded one.
 update workspaces set created_at = date_trunc('milliseconds', created_at);
+
+-- An SMS to several receivers is submitted once per receiver; each receiver's own outcome (null while
+-- pending, else {status, failure, reason, details}) is kept here, in receiver order, and the message's
+-- status follows from all of them (docs/lifecycle.md). Null for single-receiver messages.
+alter table messages add column receiver_outcomes jsonb;
