@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { createAccessKey } from './auth/access-keys.ts';
-import { createChannel, type Channel } from './channels/channels.ts';
-import { PLATFORMS, PLATFORM_NAMES, type Platform } from './channels/platforms.ts';
+import type { Channel } from './channels/channels.ts';
+import { createSandboxChannels } from './channels/sandbox-channels.ts';
 import type { Db } from './db/database.ts';
 import { createOrganization, createWorkspace, type Workspace } from './workspaces/workspaces.ts';
 
@@ -9,19 +9,6 @@ import { createOrganization, createWorkspace, type Workspace } from './workspace
 // Runs under an advisory lock so that several processes starting together bootstrap once.
 
 const BOOTSTRAP_LOCK = 7_461_812_002;
-
-const SANDBOX_SENDERS: Record<Platform, string> = {
-  sms: '+15550100001',
-  whatsapp: '+15550100002',
-  email: 'sandbox@aviary.local',
-  rcs: '+15550100003',
-  telegram: 'aviary_sandbox_bot',
-  line: 'aviary-sandbox',
-  'apple-business-chat': 'aviary-sandbox-business',
-  instagram: 'aviary.sandbox',
-  facebook: 'aviary-sandbox-page',
-  viber: 'AviarySandbox',
-};
 
 export interface BootstrapResult {
   organizationId: string;
@@ -45,26 +32,6 @@ export async function createStarterWorkspace(db: Db, organizationId?: string, na
   const { key } = await createAccessKey(db, { organizationId: orgId, workspaceId: null, name: 'bootstrap' });
   const channels = await createSandboxChannels(db, workspace.id);
   return { organizationId: orgId, workspace, accessKey: key, channels };
-}
-
-/**
- * One sandbox channel per platform: what makes a workspace usable in the emulator at once. The
- * starter workspace gets them, and so does every workspace created through the API (Bird creates no
- * channels there, but an emulator workspace without any could send nothing until a channel is made).
- */
-export async function createSandboxChannels(db: Db, workspaceId: string): Promise<Channel[]> {
-  const channels: Channel[] = [];
-  for (const platform of PLATFORM_NAMES) {
-    channels.push(
-      await createChannel(db, workspaceId, {
-        platform,
-        name: `${PLATFORMS[platform].label} sandbox`,
-        senderIdentifier: SANDBOX_SENDERS[platform],
-        connectorType: 'sandbox',
-      }),
-    );
-  }
-  return channels;
 }
 
 export function welcomeText(result: BootstrapResult, baseUrl: string): string {

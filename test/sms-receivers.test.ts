@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { MAX_SMS_RECEIVERS } from '../src/dispatch/receivers.ts';
+import { MAX_SMS_RECEIVERS } from '../src/messages/platform-rules.ts';
 import { validateAgainstBirdMessage } from './support/bird-schema.ts';
 import { startTestAviary, storeKinds, type TestAviary } from './support/harness.ts';
 

@@ -17,9 +17,6 @@ import type { Transition } from './status-writer.ts';
 // A receiver whose submission fails while others succeed is not retried: retrying the message would
 // send the others twice. It counts as failed.
 
-/** Most receivers of one SMS; more is a 422. As Bird's batch endpoint limits a request to 100 messages, this keeps one request's fan-out bounded. */
-export const MAX_SMS_RECEIVERS = 50;
-
 export interface ReceiverOutcome {
   status: 'delivered' | 'delivery_failed' | 'sending_failed';
   failure?: Failure;

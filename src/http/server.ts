@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/authenticate.ts';
 import { channelRoutes } from '../channels/routes.ts';
+import { createSandboxChannels } from '../channels/sandbox-channels.ts';
 import { contactRoutes } from '../contacts/routes.ts';
 import { interactionRoutes } from '../interactions/routes.ts';
 import { simulateRoutes } from '../sandbox/simulate-routes.ts';
@@ -108,6 +109,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     { prefix: '/organizations/:organizationId/workspaces/:workspaceId' },
   );
   // The organization's workspaces (Bird's Accounts API); its own hook checks the key's organization.
-  app.register(async (scope) => organizationRoutes(scope, ctx), { prefix: '/organizations/:organizationId' });
+  // A workspace created over the API gets the sandbox channels, as the starter workspace does.
+  app.register(async (scope) => organizationRoutes(scope, { ...ctx, seedWorkspace: createSandboxChannels }), { prefix: '/organizations/:organizationId' });
   return app;
 }

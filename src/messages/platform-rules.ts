@@ -4,7 +4,9 @@
 
 import { PLATFORMS, type Platform } from '../channels/platforms.ts';
 import { addDetail, type CreateMessageRequest, type MessageBody, type ValidationDetails } from './validate-message.ts';
-import { MAX_SMS_RECEIVERS } from '../dispatch/receivers.ts';
+
+/** Most receivers of one SMS (each is sent on its own: dispatch/receivers.ts); more is a 422. A request's fan-out stays bounded, well under Bird's 100 messages per batch. */
+export const MAX_SMS_RECEIVERS = 50;
 
 // E.164: "+", country code not starting with 0, at most 15 digits in all. 8 digits is the shortest in real use.
 const E164 = /^\+[1-9]\d{7,14}$/;

@@ -1,7 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AccessKeyInfo } from '../auth/access-keys.ts';
-import { createSandboxChannels } from '../bootstrap.ts';
-import type { AppContext } from '../context.ts';
+import type { Db } from '../db/database.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
 import { pageParams, type Query } from '../http/query.ts';
 import { bodyValidator } from '../http/validate.ts';
@@ -68,16 +66,35 @@ type Body = WorkspaceFields & { name?: string };
 const validateCreate = bodyValidator<Body & { name: string }>(createWorkspaceSchema);
 const validatePatch = bodyValidator<Body>(updateWorkspaceSchema);
 
+/** What these routes need of the access key (auth/access-keys.ts OrganizationKey). */
+interface OrganizationKey {
+  organizationId: string;
+  workspaceId: string | null;
+}
+
+/**
+ * What the routes use. The server passes its AppContext and, as `seedWorkspace`, what a new
+ * workspace gets (channels/sandbox-channels.ts); taking them as parameters keeps this low-layer
+ * folder from importing the channels and the context above it.
+ */
+export interface OrganizationRouteDeps {
+  db: Db;
+  auth: { authenticate(request: FastifyRequest): Promise<OrganizationKey>; forgetWorkspace(id: string): void };
+  config: { rateLimit: boolean };
+  rateLimiter: { take(bucket: string, method: string): void };
+  seedWorkspace(trx: Db, workspaceId: string): Promise<unknown>;
+}
+
 type OrgParams = { Params: { organizationId: string } };
 type WorkspaceParams = { Params: { organizationId: string; workspaceId: string } };
 
 declare module 'fastify' {
   interface FastifyRequest {
-    organizationKey: AccessKeyInfo;
+    organizationKey: OrganizationKey;
   }
 }
 
-function orgWideKey(request: FastifyRequest): AccessKeyInfo {
+function orgWideKey(request: FastifyRequest): OrganizationKey {
   const key = request.organizationKey;
   if (key.workspaceId) throw errors.forbidden();
   return key;
@@ -90,8 +107,8 @@ const fields = (b: Body): WorkspaceFields & { name?: string } => ({
   configuration: b.configuration,
 });
 
-export function organizationRoutes(app: FastifyInstance, ctx: AppContext): void {
-  app.decorateRequest('organizationKey', null as unknown as AccessKeyInfo);
+export function organizationRoutes(app: FastifyInstance, ctx: OrganizationRouteDeps): void {
+  app.decorateRequest('organizationKey', null as unknown as OrganizationKey);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const key = await ctx.auth.authenticate(request);
     const { organizationId } = request.params as { organizationId: string };
@@ -114,7 +131,7 @@ export function organizationRoutes(app: FastifyInstance, ctx: AppContext): void 
     const body = validateCreate(request.body);
     const workspace = await ctx.db.transaction().execute(async (trx) => {
       const ws = await createWorkspace(trx, key.organizationId, body.name, fields(body));
-      await createSandboxChannels(trx, ws.id);
+      await ctx.seedWorkspace(trx, ws.id);
       return ws;
     });
     return reply.code(201).send(workspaceJson(workspace));

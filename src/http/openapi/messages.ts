@@ -2,7 +2,7 @@ import { PLATFORM_NAMES, PLATFORMS } from '../../channels/platforms.ts';
 import { DEFAULT_VALIDITY_SECONDS } from '../../messages/accept-message.ts';
 import { createMessageSchema } from '../../messages/create-message-schema.ts';
 import { MAX_SCHEDULE_AHEAD_MS } from '../../messages/validate-message.ts';
-import { MAX_SMS_RECEIVERS } from '../../dispatch/receivers.ts';
+import { MAX_SMS_RECEIVERS } from '../../messages/platform-rules.ts';
 import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, paramRef, uuid } from './common.ts';
 import { componentRef, describeProperties, nullable, validatorSchemaToComponents } from './json-schema.ts';
 import type { ApiFeature, JsonSchema, Operation, Parameter, Reference } from './types.ts';
