@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { createAccessKey } from './auth/access-keys.ts';
-import { createChannel, type Channel } from './channels/channels.ts';
-import { PLATFORMS, PLATFORM_NAMES, type Platform } from './channels/platforms.ts';
+import type { Channel } from './channels/channels.ts';
+import { createSandboxChannels } from './channels/sandbox-channels.ts';
 import type { Db } from './db/database.ts';
 import { createOrganization, createWorkspace, type Workspace } from './workspaces/workspaces.ts';
 
@@ -9,19 +9,6 @@ import { createOrganization, createWorkspace, type Workspace } from './workspace
 // Runs under an advisory lock so that several processes starting together bootstrap once.
 
 const BOOTSTRAP_LOCK = 7_461_812_002;
-
-const SANDBOX_SENDERS: Record<Platform, string> = {
-  sms: '+15550100001',
-  whatsapp: '+15550100002',
-  email: 'sandbox@aviary.local',
-  rcs: '+15550100003',
-  telegram: 'aviary_sandbox_bot',
-  line: 'aviary-sandbox',
-  'apple-business-chat': 'aviary-sandbox-business',
-  instagram: 'aviary.sandbox',
-  facebook: 'aviary-sandbox-page',
-  viber: 'AviarySandbox',
-};
 
 export interface BootstrapResult {
   organizationId: string;
@@ -43,17 +30,7 @@ export async function createStarterWorkspace(db: Db, organizationId?: string, na
   const orgId = organizationId ?? (await createOrganization(db, 'Aviary')).id;
   const workspace = await createWorkspace(db, orgId, name);
   const { key } = await createAccessKey(db, { organizationId: orgId, workspaceId: null, name: 'bootstrap' });
-  const channels: Channel[] = [];
-  for (const platform of PLATFORM_NAMES) {
-    channels.push(
-      await createChannel(db, workspace.id, {
-        platform,
-        name: `${PLATFORMS[platform].label} sandbox`,
-        senderIdentifier: SANDBOX_SENDERS[platform],
-        connectorType: 'sandbox',
-      }),
-    );
-  }
+  const channels = await createSandboxChannels(db, workspace.id);
   return { organizationId: orgId, workspace, accessKey: key, channels };
 }
 

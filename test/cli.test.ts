@@ -51,6 +51,7 @@ describe('aviary CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'aviary-cli-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  let workspacesOf: { orgId: string; wsId: string } | undefined;
   test('serve bootstraps, prints a working curl line, refuses a second process, stops cleanly on SIGTERM', async () => {
     const server = await startServe(dir);
     const url = await server.url;
@@ -67,6 +68,15 @@ describe('aviary CLI', () => {
       body: JSON.stringify({ receiver: { contacts: [{ identifierValue: '+31612345678' }] }, body: { type: 'text', text: { text: 'Hello from Aviary' } } }),
     });
     assert.equal(res.status, 202);
+    // Bird clients ask for the organization id as well as the workspace id: both are printed, and
+    // the organization's workspace list answers with the printed key.
+    const orgId = /organization\s+([0-9a-f-]{36})/.exec(out)?.[1];
+    const wsId = /workspace\s+([0-9a-f-]{36})/.exec(out)?.[1];
+    assert.ok(orgId && wsId, out);
+    const list = await fetch(`${url}/organizations/${orgId}/workspaces`, { headers: { authorization: `AccessKey ${key}` } });
+    assert.equal(list.status, 200);
+    assert.deepEqual(((await list.json()) as { results: { id: string; organizationId: string }[] }).results.map((w) => [w.id, w.organizationId]), [[wsId, orgId]]);
+    workspacesOf = { orgId, wsId };
 
     const second = run(['serve', '--data-dir', dir]);
     assert.equal(second.code, 1);
@@ -80,7 +90,11 @@ describe('aviary CLI', () => {
     const ws = await cli(['workspaces', 'create', 'Marketing', '--data-dir', dir]);
     assert.equal(ws.code, 0, ws.stderr);
     const wsId = JSON.parse(ws.stdout).id;
-    assert.match((await cli(['workspaces', 'list', '--data-dir', dir])).stdout, /Marketing/);
+    const listed0 = (await cli(['workspaces', 'list', '--data-dir', dir])).stdout;
+    assert.match(listed0, /Marketing/);
+    // The organization id is shown beside each workspace id.
+    if (workspacesOf) assert.match(listed0, new RegExp(`${workspacesOf.wsId}\\s+${workspacesOf.orgId}\\s+Default`));
+    assert.match(listed0, new RegExp(`${wsId}\\s+[0-9a-f-]{36}\\s+Marketing`));
 
     const key = await cli(['keys', 'create', '--workspace', wsId, '--name', 'ci', '--data-dir', dir]);
     assert.equal(key.code, 0, key.stderr);

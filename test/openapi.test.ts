@@ -474,6 +474,18 @@ describe('OpenAPI document and API reference', () => {
     assert.equal((await call('deleteChannel', channel)).status, 204);
     assert.equal((await call('getChannel', channel)).status, 404);
     assert.equal((await call('listChannels', ws, { headers: { authorization: '' } })).status, 401);
+
+    const org = { organizationId: t.organizationId };
+    const createdWs = await call('createWorkspace', org, { body: example('createWorkspace') });
+    assert.equal(createdWs.status, 201);
+    const wsOf = { ...org, workspaceId: createdWs.body.id };
+    assert.equal((await call('getWorkspace', wsOf)).status, 200);
+    assert.equal((await call('updateWorkspace', wsOf, { body: example('updateWorkspace') })).status, 200);
+    assert.equal((await call('updateWorkspace', wsOf, { body: { colour: 'red' } })).status, 422);
+    assert.equal((await call('listWorkspaces', org, { query: exampleQuery('listWorkspaces') })).body.results.length, 2);
+    assert.equal((await call('listWorkspaces', org, { query: 'limit=0' })).status, 400);
+    assert.equal((await call('getWorkspace', { ...org, workspaceId: '00000000-0000-4000-8000-000000000000' })).status, 404);
+    assert.equal((await call('listWorkspaces', { organizationId: '00000000-0000-4000-8000-000000000000' })).status, 403);
   });
 
   test('GET /docs is a public, self-contained HTML page showing every operation and schema', async () => {

@@ -53,6 +53,11 @@ export class Authenticator {
     return ws;
   }
 
+  /** After a workspace changed: the next request reads it again. */
+  forgetWorkspace(id: string): void {
+    this.workspaces.delete(id);
+  }
+
   forgetKey(key: string): void {
     this.keys.delete(hashKey(key));
   }

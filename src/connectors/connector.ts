@@ -27,11 +27,16 @@ export interface OutboundMessage {
   meta: Record<string, unknown> | null;
   reference: string | null;
   attempt: number;
+  /**
+   * Set when the dispatcher submits the receivers of one message one at a time (an SMS to several
+   * numbers): which receiver of the message `recipients[0]` is. Status events it reports must carry it.
+   */
+  receiverIndex?: number;
 }
 
 /** A later provider report about a message, or anything else a provider pushes. */
 export type ProviderEvent =
-  | { kind: 'status'; messageId: string; status: 'sent' | 'delivered' | 'delivery_failed'; failure?: Failure; reason?: string; details?: string }
+  | { kind: 'status'; messageId: string; status: 'sent' | 'delivered' | 'delivery_failed'; failure?: Failure; reason?: string; details?: string; receiver?: number }
   | { kind: 'inbound'; contact: { identifierKey: string; identifierValue: string }; body: Record<string, unknown>; replyTo?: Record<string, unknown>; meta?: Record<string, unknown> };
 
 export interface FollowUp {

@@ -15,6 +15,10 @@ export interface WorkspacesTable {
   id: string;
   organization_id: string;
   name: string;
+  description: string | null;
+  status: Generated<'active' | 'inactive'>;
+  data_policy: ColumnType<unknown, string | null | undefined, string | null>;
+  configuration: ColumnType<unknown, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -106,6 +110,7 @@ export interface MessagesTable {
   lease_owner: string | null;
   lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   platform_reference: string | null;
+  receiver_outcomes: Json;
 }
 
 export interface MessageStatusHistoryTable {

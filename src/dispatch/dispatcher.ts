@@ -11,6 +11,7 @@ import { claimConnectorEvents, claimMessages, nextDueAt } from './claim.ts';
 import { failures } from './failures.ts';
 import { prepare, type Prepared } from './prepare.ts';
 import { applyProviderEvents } from './provider-events.ts';
+import { sendPerReceiver, submitsPerReceiver, type ReceiverOutcomes } from './receivers.ts';
 import { SendRateLimiter } from './send-rate.ts';
 import type { Signal } from './signal.ts';
 import { applyTransitions, reschedule, type Transition } from './status-writer.ts';
@@ -119,7 +120,7 @@ export class Dispatcher {
   private async sendAll(sends: Prepared['sends'], claimedAt: Date): Promise<void> {
     const results = await Promise.all(
       sends.map(({ connector, message }) =>
-        connector.send(message).catch(
+        (submitsPerReceiver(message) ? sendPerReceiver(connector, message) : connector.send(message)).catch(
           (err: Error): SendResult => ({ ok: false, retryable: true, failure: failures.dependencyError(err.message, message.channel.platformId) }),
         ),
       ),
@@ -138,6 +139,7 @@ export class Dispatcher {
           parts: r.parts,
           platformReference: r.parts[0]?.platformReference,
           chargeableUnits: r.chargeableUnits,
+          ...receiverOutcomesOf(r),
           attempts: message.attempt,
           nextAttemptAt: null,
         });
@@ -191,4 +193,9 @@ export class Dispatcher {
       { deadline: claimedAt.getTime() + this.opts.leaseMs, log: this.deps.log, what: 'recording sends' },
     );
   }
+}
+
+/** What sendPerReceiver already knows about each receiver (nothing for a single-receiver send). */
+function receiverOutcomesOf(r: SendResult & { outcomes?: ReceiverOutcomes }): { receiverOutcomes?: ReceiverOutcomes } {
+  return r.ok && r.outcomes ? { receiverOutcomes: r.outcomes } : {};
 }

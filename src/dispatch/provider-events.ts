@@ -3,6 +3,7 @@ import type { ProviderEvent } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import { recordInbound } from '../messages/inbound.ts';
 import type { ConnectorEventRow } from './claim.ts';
+import { applyReceiverReceipts } from './receivers.ts';
 import { applyTransitions, type Transition } from './status-writer.ts';
 
 // What providers report after a send. Receipts only move a message forward: `delivered` and
@@ -15,9 +16,13 @@ const RECEIPT_FROM: Record<string, string[]> = {
 };
 
 export async function applyProviderEvents(trx: Db, channels: ChannelCache, events: ConnectorEventRow[]): Promise<void> {
-  const transitions: Transition[] = [];
+  // Receipts for one receiver of a message sent receiver by receiver: the message's status follows
+  // from all its receivers (receivers.ts).
+  const perReceiver = events.filter((e) => (e.payload as ProviderEvent).kind === 'status' && (e.payload as { receiver?: number }).receiver !== undefined);
+  const transitions: Transition[] = await applyReceiverReceipts(trx, perReceiver);
   for (const e of events) {
     const event = e.payload as ProviderEvent;
+    if (event.kind === 'status' && event.receiver !== undefined) continue;
     if (event.kind === 'status') {
       transitions.push({
         workspaceId: e.workspace_id,

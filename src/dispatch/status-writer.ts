@@ -21,6 +21,8 @@ export interface Transition {
   parts?: { platformReference: string }[];
   chargeableUnits?: number;
   platformReference?: string;
+  /** Per-receiver outcomes of a message submitted receiver by receiver (dispatch/receivers.ts). */
+  receiverOutcomes?: unknown[];
   /** When the dispatcher should look again; null when this status needs no more work. */
   nextAttemptAt: Date | null;
   attempts?: number;
@@ -45,6 +47,7 @@ export async function applyTransitions(trx: Db, transitions: Transition[]): Prom
     parts: t.parts ?? null,
     chargeable_units: t.chargeableUnits ?? null,
     platform_reference: t.platformReference ?? null,
+    receiver_outcomes: t.receiverOutcomes ?? null,
     next_attempt_at: t.nextAttemptAt,
     attempts: t.attempts ?? null,
   }));
@@ -53,7 +56,7 @@ export async function applyTransitions(trx: Db, transitions: Transition[]): Prom
       select * from json_to_recordset(${JSON.stringify(rows)}::json) as t(
         workspace_id uuid, id uuid, status text, at timestamptz, from_statuses text[],
         set_reason boolean, reason text, set_details boolean, details text, set_failure boolean, failure jsonb,
-        parts jsonb, chargeable_units integer, platform_reference text, next_attempt_at timestamptz, attempts integer)
+        parts jsonb, chargeable_units integer, platform_reference text, receiver_outcomes jsonb, next_attempt_at timestamptz, attempts integer)
     ),
     updated as (
       update messages m set
@@ -69,6 +72,7 @@ export async function applyTransitions(trx: Db, transitions: Transition[]): Prom
         parts = coalesce(t.parts, m.parts),
         chargeable_units = coalesce(t.chargeable_units, m.chargeable_units),
         platform_reference = coalesce(t.platform_reference, m.platform_reference),
+        receiver_outcomes = coalesce(t.receiver_outcomes, m.receiver_outcomes),
         next_attempt_at = t.next_attempt_at,
         attempts = coalesce(t.attempts, m.attempts),
         lease_owner = null,

@@ -1,4 +1,5 @@
-import type { ErrorDetails } from '../errors.ts';
+import { errors, type ErrorDetails } from '../errors.ts';
+import { decodePageToken, type Position } from './page-token.ts';
 
 /** A parsed query string: repeated keys arrive as arrays. */
 export type Query = Record<string, string | string[] | undefined>;
@@ -11,4 +12,26 @@ export function singleParam(q: Query, key: string, details: ErrorDetails): strin
     return undefined;
   }
   return v;
+}
+
+/**
+ * Bird's paging parameters: `limit` (1..maxLimit, default 10), `pageToken` and `reverse` (an empty
+ * `?reverse` means true). Problems go to `details`; the token is decoded once they are known to be none.
+ */
+export function pageParams(
+  q: Query,
+  details: ErrorDetails,
+  maxLimit = 100,
+): { limit: number; reverse: boolean; after?: Position } {
+  const limitRaw = singleParam(q, 'limit', details);
+  let limit = 10;
+  if (limitRaw !== undefined) {
+    if (!/^\d+$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > maxLimit) details.limit = [`must be an integer from 1 to ${maxLimit}`];
+    else limit = Number(limitRaw);
+  }
+  const reverseRaw = singleParam(q, 'reverse', details);
+  if (reverseRaw !== undefined && !['true', 'false', ''].includes(reverseRaw)) details.reverse = ['must be true or false'];
+  const pageToken = singleParam(q, 'pageToken', details);
+  if (Object.keys(details).length) throw errors.invalidQuery(details);
+  return { limit, reverse: reverseRaw === 'true' || reverseRaw === '', after: pageToken ? decodePageToken(pageToken) : undefined };
 }

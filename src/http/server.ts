@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/authenticate.ts';
 import { channelRoutes } from '../channels/routes.ts';
+import { createSandboxChannels } from '../channels/sandbox-channels.ts';
 import { contactRoutes } from '../contacts/routes.ts';
 import { interactionRoutes } from '../interactions/routes.ts';
 import { simulateRoutes } from '../sandbox/simulate-routes.ts';
@@ -11,6 +12,7 @@ import { mediaRoutes, publicMediaRoutes } from '../media/routes.ts';
 import { messageRoutes } from '../messages/routes.ts';
 import { templateRoutes } from '../templates/routes.ts';
 import { webhookRoutes } from '../webhooks/routes.ts';
+import { organizationRoutes } from '../workspaces/routes.ts';
 import { docsRoutes } from './docs.ts';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling, MAX_PATH_SEGMENT } from './error-handler.ts';
 import { healthRoute } from './health.ts';
@@ -40,6 +42,15 @@ export function buildServer(ctx: AppContext): FastifyInstance {
   installErrorHandling(app, ctx.config.bodyLimit);
   // The API speaks JSON only: anything else is 415, not a string handed to a JSON validator.
   app.removeContentTypeParser('text/plain');
+  // Many HTTP clients send `Content-Type: application/json` on every request, a DELETE included, with
+  // no body: that is a request without a body, not malformed JSON. Anything non-empty is parsed by
+  // Fastify's own parser (prototype-poisoning checks and all), so only emptiness is treated differently.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0) return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
   // One rule for every string that enters, before any route reads it (http/validate.ts).
   app.addHook('preValidation', async (request) => checkRequestStrings(request));
 
@@ -104,5 +115,8 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     },
     { prefix: '/organizations/:organizationId/workspaces/:workspaceId' },
   );
+  // The organization's workspaces (Bird's Accounts API); its own hook checks the key's organization.
+  // A workspace created over the API gets the sandbox channels, as the starter workspace does.
+  app.register(async (scope) => organizationRoutes(scope, { ...ctx, seedWorkspace: createSandboxChannels }), { prefix: '/organizations/:organizationId' });
   return app;
 }

@@ -224,6 +224,7 @@ function buildOutgoingRow(p: PendingMessage, now: Date): MessageRow {
     lease_owner: null,
     lease_expires_at: null,
     platform_reference: null,
+    receiver_outcomes: null,
   };
 }
 

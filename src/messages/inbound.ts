@@ -72,6 +72,7 @@ export async function recordInbound(trx: Db, channel: Channel, input: InboundInp
     lease_owner: null,
     lease_expires_at: null,
     platform_reference: platformReference,
+    receiver_outcomes: null,
   };
   await sql`insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify([row])}::json)`.execute(trx);
   await trx

@@ -6,6 +6,7 @@ import { isUuid } from '../ids.ts';
 import { singleParam, type Query } from '../http/query.ts';
 import { decodePageToken, encodePageToken, type Position } from '../http/page-token.ts';
 import { PLATFORMS, isPlatform } from '../channels/platforms.ts';
+import { MESSAGE_STATUSES } from '../webhooks/events.ts';
 
 // GET .../messages with every filter of Bird's list endpoint. Newest first (reverse=true: oldest
 // first), walked by keyset on (created_at, id) so any page costs the same as the first.
@@ -17,6 +18,7 @@ export interface MessageFilter {
   channelId?: string;
   platforms?: string[];
   direction?: 'incoming' | 'outgoing';
+  statuses?: string[];
   ids?: string[];
   navigatorId?: string;
   startAt?: Date;
@@ -73,6 +75,10 @@ export function parseMessageQuery(q: Query): MessageFilter {
   for (const p of platforms ?? []) if (!/^[A-Za-z0-9-]{3,60}$/.test(p)) bad('platform', `"${p}" is not a platform name`);
   const direction = one(q, 'direction', details);
   if (direction !== undefined && direction !== 'incoming' && direction !== 'outgoing') bad('direction', 'must be incoming or outgoing');
+  // Unknown statuses are refused rather than matching nothing: a typo ("delivred") would otherwise
+  // read as "no such messages", which is the silent answer this filter exists to prevent.
+  const statuses = many(q, 'status');
+  for (const s of statuses ?? []) if (!(MESSAGE_STATUSES as readonly string[]).includes(s)) bad('status', `"${s}" is not one of ${MESSAGE_STATUSES.join(', ')}`);
   const ids = many(q, 'id');
   for (const id of ids ?? []) if (!isUuid(id)) bad('id', `"${id}" is not a UUID`);
   const failureCodes = many(q, 'failureCode')?.map((c) => {
@@ -87,6 +93,7 @@ export function parseMessageQuery(q: Query): MessageFilter {
     reverse: reverseRaw === 'true' || reverseRaw === '',
     platforms: platforms?.map((p) => (isPlatform(p) ? p : Object.entries(PLATFORMS).find(([, v]) => v.platformId === p)?.[0] ?? p)),
     direction: direction as MessageFilter['direction'],
+    statuses,
     ids,
     navigatorId: uuid('navigatorId'),
     startAt: date('startAt'),
@@ -121,6 +128,7 @@ export async function listMessages(db: Db, workspaceId: string, f: MessageFilter
   }
   if (f.platforms) q = q.where('platform', 'in', f.platforms);
   if (f.direction) q = q.where('direction', '=', f.direction);
+  if (f.statuses) q = q.where('status', 'in', f.statuses);
   if (f.ids) q = q.where('id', 'in', f.ids);
   if (f.navigatorId) q = q.where('navigator_id', '=', f.navigatorId);
   if (f.startAt) q = q.where('created_at', '>=', f.startAt);

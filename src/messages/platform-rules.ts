@@ -5,6 +5,9 @@
 import { PLATFORMS, type Platform } from '../channels/platforms.ts';
 import { addDetail, type CreateMessageRequest, type MessageBody, type ValidationDetails } from './validate-message.ts';
 
+/** Most receivers of one SMS (each is sent on its own: dispatch/receivers.ts); more is a 422. A request's fan-out stays bounded, well under Bird's 100 messages per batch. */
+export const MAX_SMS_RECEIVERS = 50;
+
 // E.164: "+", country code not starting with 0, at most 15 digits in all. 8 digits is the shortest in real use.
 const E164 = /^\+[1-9]\d{7,14}$/;
 // A deliberately plain address check (the HTML spec's, plus a dot in the domain): catches typos without
@@ -43,8 +46,11 @@ function checkReceivers(platform: Platform, req: CreateMessageRequest, details: 
   // needs somebody to go to.
   if (!contacts) return void addDetail(details, '.receiver', 'property "contacts" is required');
   if (contacts.length === 0) return void addDetail(details, '.receiver.contacts', 'must contain at least one contact');
-  // Only email has several recipients per message (to/cc/bcc); everywhere else a message is one conversation.
-  if (platform !== 'email' && contacts.length > 1) {
+  // Email has several recipients per message (to/cc/bcc). An SMS may have several receivers too, each
+  // sent on its own (dispatch/receivers.ts). Everywhere else a message is one conversation.
+  if (platform === 'sms' && contacts.length > MAX_SMS_RECEIVERS) {
+    addDetail(details, '.receiver.contacts', `must contain at most ${MAX_SMS_RECEIVERS} contacts on SMS channels`);
+  } else if (platform !== 'email' && platform !== 'sms' && contacts.length > 1) {
     addDetail(details, '.receiver.contacts', `must contain exactly one contact on ${PLATFORMS[platform].label} channels`);
   }
   const defaultKey = PLATFORMS[platform].identifierKey;

@@ -62,6 +62,7 @@ export function normalizeFilters(event: string, input: EventFilter[] | null | un
   const seen = new Set<string>();
   const filters: EventFilter[] = [];
   const byKey = new Map<FilterKey, string[]>();
+  let channelFilters = 0;
   (input ?? []).forEach((f, i) => {
     const key = f.key as FilterKey;
     if (!(FILTER_KEYS as readonly string[]).includes(f.key) || !spec.filters.includes(key)) {
@@ -78,13 +79,16 @@ export function normalizeFilters(event: string, input: EventFilter[] | null | un
       return;
     }
     const value = key === 'channelId' ? f.value.toLowerCase() : f.value;
+    // Bird allows one channelId per subscription, so a second one is refused even when it repeats the
+    // first: a client sending two means to subscribe to two channels, which takes two subscriptions.
+    if (key === 'channelId') channelFilters++;
     if (seen.has(`${key}=${value}`)) return; // the same filter twice means it once
     seen.add(`${key}=${value}`);
     filters.push({ key, value });
     byKey.set(key, [...(byKey.get(key) ?? []), value]);
   });
   const channels = byKey.get('channelId') ?? [];
-  if (channels.length > 1) add('.eventFilters', 'may hold at most one channelId filter');
+  if (channelFilters > 1) add('.eventFilters', 'may hold at most one channelId filter');
   for (const k of byKey.keys()) if (!REPEATABLE_KEYS.has(k) && k !== 'channelId' && byKey.get(k)!.length > 1) add('.eventFilters', `may hold at most one ${k} filter`);
   if (Object.keys(details).length) throw errors.invalidPayload(details);
   return {

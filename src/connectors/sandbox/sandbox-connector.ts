@@ -62,13 +62,15 @@ export class SandboxConnector implements Connector {
 
     const text = bodyText(msg);
     const segments = msg.platform === 'sms' ? smsSegments(text).count : 1;
-    const parts = Array.from({ length: segments }, (_, i) => ({ platformReference: `${msg.id}:${i + 1}` }));
+    // One receiver of several (submitted one by one): its references and receipts name it.
+    const r = msg.receiverIndex;
+    const parts = Array.from({ length: segments }, (_, i) => ({ platformReference: r === undefined ? `${msg.id}:${i + 1}` : `${msg.id}:r${r + 1}:${i + 1}` }));
     // Email to several recipients has no single delivery outcome: Bird stops at `sent`.
     if (msg.platform === 'email' && msg.recipients.length > 1) return { ok: true, parts, final: true };
 
     const status = (afterMs: number, status: 'sent' | 'delivered' | 'delivery_failed', extra: Partial<FollowUp['event']> = {}): FollowUp => ({
       afterMs,
-      event: { kind: 'status', messageId: msg.id, status, ...extra } as FollowUp['event'],
+      event: { kind: 'status', messageId: msg.id, status, ...(r === undefined ? {} : { receiver: r }), ...extra } as FollowUp['event'],
     });
     const followUps: FollowUp[] = [];
     switch (scenario) {

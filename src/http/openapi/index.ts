@@ -16,6 +16,7 @@ import { contactsFeature } from './contacts.ts';
 import { interactionsFeature } from './interactions.ts';
 import { mediaFeature } from './media.ts';
 import { messagesFeature } from './messages.ts';
+import { organizationsFeature } from './organizations.ts';
 import { sandboxFeature } from './sandbox.ts';
 import { serverFeature } from './server.ts';
 import { suppressionsFeature } from './suppressions.ts';
@@ -37,6 +38,7 @@ export const FEATURES: ApiFeature[] = [
   templatesFeature,
   webhooksFeature,
   mediaFeature,
+  organizationsFeature,
 ];
 
 /** Where src/http/server.ts mounts the authenticated routes. */

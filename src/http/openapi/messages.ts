@@ -2,6 +2,7 @@ import { PLATFORM_NAMES, PLATFORMS } from '../../channels/platforms.ts';
 import { DEFAULT_VALIDITY_SECONDS } from '../../messages/accept-message.ts';
 import { createMessageSchema } from '../../messages/create-message-schema.ts';
 import { MAX_SCHEDULE_AHEAD_MS } from '../../messages/validate-message.ts';
+import { MAX_SMS_RECEIVERS } from '../../messages/platform-rules.ts';
 import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, paramRef, uuid } from './common.ts';
 import { componentRef, describeProperties, nullable, validatorSchemaToComponents } from './json-schema.ts';
 import type { ApiFeature, JsonSchema, Operation, Parameter, Reference } from './types.ts';
@@ -178,6 +179,7 @@ const listParameters: (Parameter | Reference)[] = [
   query('reverse', { type: 'boolean', default: false }, 'Oldest first instead of newest first. An empty value (`?reverse`) means `true`.'),
   multi('platform', { type: 'string', pattern: '^[A-Za-z0-9-]{3,60}$' }, `Only messages on these platforms, by Aviary name (${PLATFORM_NAMES.map((p) => `\`${p}\``).join(', ')}) or Bird platformId.`),
   query('direction', { type: 'string', enum: ['incoming', 'outgoing'] }, 'Only incoming or only outgoing messages.', { example: 'outgoing' }),
+  multi('status', { type: 'string', enum: MESSAGE_STATUSES }, 'Only messages whose current status is one of these; an unknown status answers 400.'),
   multi('id', { type: 'string', format: 'uuid' }, 'Only these messages.'),
   query('navigatorId', { type: 'string', format: 'uuid' }, 'Only messages sent with this `meta.navigatorId`.'),
   query('startAt', { type: 'string', format: 'date-time' }, 'Only messages created at or after this time (RFC 3339).'),
@@ -222,7 +224,7 @@ export const messagesFeature: ApiFeature = {
         description:
           'Sends a message through the channel, which must be `active`. The body is Bird\'s `CreateMessage`: a `receiver`, and a `body` or a `template`. ' +
           'Besides the schema, Aviary checks what the platform needs: receiver identifiers of the channel\'s kind (E.164 phone numbers, email addresses), ' +
-          `one receiver except on email, a subject on email, platform size limits, and \`scheduledFor\` at most ${MAX_SCHEDULE_DAYS} days ahead.\n\n` +
+          `one receiver except on email and SMS (SMS: up to ${MAX_SMS_RECEIVERS}, each sent on its own; the status rule is in docs/lifecycle.md), a subject on email, platform size limits, and \`scheduledFor\` at most ${MAX_SCHEDULE_DAYS} days ahead.\n\n` +
           'Each receiver is resolved to a contact of the workspace (created on first use). 202 means the message is durably stored, with status `accepted`.',
         tags: ['Messages'],
         requestBody: {
