@@ -382,7 +382,7 @@ async function main() {
           if (!aviary) throw new Error('no Aviary in hello mode');
           return reply(await writerBench(aviary, info, m.seconds, m.concurrency, { tag: m.tag, newEvery: m.newEvery }, m.count));
         case 'seed-contacts': {
-          // The known receivers' contacts, created and cached the way the writer does it, without messages
+          // The known receivers' contacts, created the way the writer does it, without messages
           // (so a dispatcher in this process gets no backlog to work through).
           if (!aviary) return reply(0);
           const ws = info.workspaceId!;
@@ -393,10 +393,7 @@ async function main() {
             const resolved = await aviary.ctx.db.transaction().execute((trx) => resolveContacts(trx, ws, chunk));
             for (const id of chunk) {
               const contactId = contactIdFor(resolved, ws, id);
-              if (contactId) {
-                aviary.ctx.contacts.set(ws, id, contactId);
-                n++;
-              }
+              if (contactId) n++;
             }
           }
           return reply(n);

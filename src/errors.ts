@@ -32,6 +32,8 @@ export const errors = {
   routeNotFound: (method: string, url: string) =>
     new ApiError(404, 'NotFound', `The requested resource does not exist: no route for ${method} ${url}`),
   conflict: (message: string) => new ApiError(409, 'Conflict', message),
+  /** Bird's answer to a contact identifier that already belongs to another contact. */
+  resourceAlreadyExists: (message: string) => new ApiError(409, 'ResourceAlreadyExists', message),
   channelInactive: () => new ApiError(409, 'ChannelInactive', 'The channel is not active'),
   payloadTooLarge: (limit: number) =>
     new ApiError(413, 'PayloadTooLarge', `The request body exceeds the limit of ${limit} bytes`),

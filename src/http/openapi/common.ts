@@ -40,6 +40,10 @@ const CATALOGUE_NOTES: { [K in keyof Factories]?: Sample<K> } = {
   notFound: { args: ['channel'], when: 'The workspace, or the channel, message or contact in it, does not exist.' },
   routeNotFound: { args: ['GET', '/nowhere'], when: 'No route matches the method and path.' },
   conflict: { args: ['The resource was changed concurrently'], when: 'The request conflicts with the current state of the resource.' },
+  resourceAlreadyExists: {
+    args: ['identifier phonenumber +31612345678 already belongs to another contact'],
+    when: 'A contact identifier in the request already belongs to another contact of the workspace (Bird\'s code for it).',
+  },
   channelInactive: { args: [], when: 'Sending on a channel whose `status` is `inactive`.' },
   payloadTooLarge: { args: [1_048_576], when: 'The body is larger than the server\'s limit (`--body-limit`, 1 MiB by default).' },
   unsupportedMediaType: { args: ['text/plain'], when: 'A body in a media type the server does not read (including text/plain): send `application/json`.' },
