@@ -151,7 +151,7 @@ for (const kind of storeKinds()) {
     test('list members: add and remove by contact id and identifier, {itemsProcessed}, counts, pages, a contact\'s lists', async () => {
       const l = await newList('Members');
       const other = await newList('Other');
-      const contacts = [];
+      const contacts: any[] = [];
       for (let i = 0; i < 5; i++) contacts.push(await create({ displayName: `c${i}`, identifiers: [{ key: 'phonenumber', value: `+3160000000${i}` }] }));
       const url = `${ws()}/lists/${l.id}/contacts`;
       const added = await t.request('POST', url, {
