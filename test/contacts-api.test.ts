@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { startTestAviary, storeKinds, type TestAviary } from './support/harness.ts';
 
 for (const kind of storeKinds()) {
@@ -194,6 +195,40 @@ for (const kind of storeKinds()) {
       assert.deepEqual(none.body.details, { '.receiver.contacts[0].id': ['contact has no "phonenumber" identifier to reach it on SMS channels'] });
       const missing = await send('sms', { id: '0190a000-0000-7000-8000-000000000000' });
       assert.deepEqual(missing.body.details, { '.receiver.contacts[0].id': ['contact not found'] });
+    });
+
+    test('any string in any field, and any JSON body, gets a Bird-shaped answer, never a 500', async () => {
+      // NUL is the one character PostgreSQL cannot store: each field gets it on purpose as well.
+      const nul = { displayName: 'a\u0000' };
+      for (const body of [nul, { displayName: 'x', attributes: { 'k\u0000': 1 } }, { displayName: 'x', attributes: { k: ['v\u0000'] } }, { displayName: 'x', identifiers: [{ key: 'telegramid', value: '1\u0000' }] }]) {
+        const res = await t.request('POST', base(), body);
+        assert.equal(res.status, 422, JSON.stringify(res.body));
+      }
+      assert.deepEqual((await t.request('POST', base(), nul)).body.details, { '.displayName': ['must not contain the NUL character'] });
+      assert.equal((await t.request('PATCH', `${base()}/identifiers/telegramid/a%00b`, {})).status, 400);
+      assert.equal((await t.request('GET', `${base()}?identifierValue=%00`)).status, 400);
+      assert.equal((await t.request('POST', `/workspaces/${t.workspaceId}/lists`, { name: 'a\u0000b' })).status, 422);
+      const text = fc.string({ unit: 'binary', maxLength: 40 });
+      await fc.assert(
+        fc.asyncProperty(text, text, text, text, async (name, key, value, attr) => {
+          const res = await t.request('POST', base(), { displayName: name, identifiers: [{ key, value }], attributes: { [attr]: value } });
+          assert.ok([201, 409, 422].includes(res.status), `${res.status} ${JSON.stringify(res.body)}`);
+          if (res.status !== 201) assert.equal(typeof res.body.code, 'string');
+          const up = await t.request('PATCH', `${base()}/identifiers/${encodeURIComponent(key) || 'x'}/${encodeURIComponent(value) || 'x'}`, { attributes: { [attr]: name } });
+          assert.ok([200, 201, 400, 409, 422].includes(up.status), `${up.status} ${JSON.stringify(up.body)}`);
+        }),
+        { numRuns: 40 },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.jsonValue({ maxDepth: 3 }), async (body) => {
+          for (const [method, path] of [['POST', base()], ['PATCH', `${base()}/identifiers/emailaddress/a@example.com`], ['POST', `${base()}/search`]] as const) {
+            const res = await t.request(method, path, JSON.stringify(body));
+            assert.ok(res.status < 500, `${method} ${path} ${JSON.stringify(body)} -> ${res.status}`);
+            assert.equal(typeof (res.body.code ?? res.body.id ?? res.body.results), res.body.code ? 'string' : res.body.id ? 'string' : 'object');
+          }
+        }),
+        { numRuns: 40 },
+      );
     });
 
     test('POST /contacts/search finds by identifier; 422 for a bad body', async () => {

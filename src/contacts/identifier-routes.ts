@@ -53,7 +53,7 @@ function decodeToken(token: string): Identifier {
   } catch {
     throw bad();
   }
-  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((x) => typeof x === 'string')) throw bad();
+  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((x) => typeof x === 'string' && !x.includes('\u0000'))) throw bad();
   return { key: parsed[0], value: parsed[1] };
 }
 

@@ -54,7 +54,11 @@ export function checkIdentifiers<T extends Identifier>(ids: T[] | undefined, at:
 export function pathIdentifier(key: string, value: string, details: ErrorDetails): Identifier {
   if (!new RegExp(IDENTIFIER_KEY_PATTERN).test(key)) details.identifierKey = ['is not a valid identifier key'];
   const id = normalizeIdentifier({ key, value });
-  const problem = id.value.length > IDENTIFIER_VALUE_MAX ? `must be at most ${IDENTIFIER_VALUE_MAX} characters` : identifierValueProblem(id.key, id.value);
+  const problem = id.value.length > IDENTIFIER_VALUE_MAX
+    ? `must be at most ${IDENTIFIER_VALUE_MAX} characters`
+    : id.value.includes('\u0000')
+      ? 'must not contain the NUL character'
+      : identifierValueProblem(id.key, id.value);
   if (problem) details.identifierValue = [problem];
   return id;
 }
