@@ -1,6 +1,6 @@
 // Aviary benchmarks. `npm run bench -- [options]`
 //
-//   --only post|list       run one group (default: both)
+//   --only post|list|contacts  run these groups, comma-separated (default: post,list)
 //   --diagnose             also run the diagnostic scenarios: the group-commit writer without HTTP,
 //                          in-memory experiments on the server (bench/experiment.ts), 200 clients,
 //                          2000/s paced with the API alone, and the tag filters again after adding a
@@ -12,12 +12,13 @@
 //   --rate N               fixed POST rate for the p99 target (default 2000)
 //   --fail-rate N          paced POST rate of the failing-writes scenarios (default 1600)
 //   --list-rate N          paced GET rate for the list p99 (default 200)
-//   --rows N               messages bulk-loaded for the list runs (default 1000000)
+//   --rows N               messages (or contacts) bulk-loaded for the list runs (default 1000000)
 //   --scenarios a,b        only these scenario keys. post: hello-get hello-post nowrite pglite
 //                          pglite-api postgres postgres-api postgres-rate postgres-paced
 //                          postgres-fail-clean postgres-fail; diagnostic: pglite-fail-clean pglite-fail
 //                          pglite-api-async postgres-api-1 postgres-api-c200 postgres-api-paced
-//                          pglite-writer postgres-writer. list: first deep channel tag-otp tag-vip
+//                          pglite-writer postgres-writer. list: first deep channel tag-otp tag-vip.
+//                          contacts: contacts-first contacts-deep list-first list-deep
 //   --pool N               AVIARY pgPoolSize for PostgreSQL runs (default: Aviary's default)
 //   --profile              record a V8 CPU profile of the server during each measured run
 //                          (bench/.profiles/) and print where its time went
@@ -28,7 +29,7 @@
 //                          before starting (default 30); a run that starts on a busy machine says so
 //
 // Durations on a 2-core machine: --only post about 2 min, --only list about 1.5 min (1M rows loaded
-// in ~10 s), both about 3.5 min; --diagnose adds about 1.5 min.
+// in ~10 s), both about 3.5 min; --diagnose adds about 1.5 min. --only contacts about 1.5 min.
 //
 // The server under test runs in a child process (bench/serve-for-bench.ts); this process is the load
 // generator. PostgreSQL runs use throwaway databases aviary_bench_* on AVIARY_BENCH_DATABASE_URL
@@ -41,6 +42,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killChildren } from './child.ts';
 import { setQuietBudget } from './cpu.ts';
+import { runContactListBenchmarks, type ContactLoadReport } from './list-contacts.ts';
 import { runListBenchmarks, type LoadReport } from './list-messages.ts';
 import { dropAllCreated, postgresVersion } from './pg.ts';
 import { runPostBenchmarks } from './post-messages.ts';
@@ -119,6 +121,7 @@ async function main() {
 
   const results: ScenarioResult[] = [];
   let listLoad: LoadReport | undefined;
+  let contactLoad: ContactLoadReport | undefined;
   if (only.includes('post')) {
     const pgOk = machine.postgres !== undefined;
     const keys = scenarios.length ? scenarios : [];
@@ -158,6 +161,24 @@ async function main() {
     }
   }
 
+  if (only.includes('contacts')) {
+    if (machine.postgres === undefined) log('contacts: skipped, PostgreSQL not reachable');
+    else {
+      const contacts = await runContactListBenchmarks({
+        rows: num('rows', 1_000_000),
+        duration: num('duration', 4),
+        rate: num('list-rate', 200),
+        connections: args.has('connections') && !only.includes('post') ? num('connections', 10) : 10,
+        pgPoolSize: args.has('pool') ? num('pool', 10) : undefined,
+        explain: !args.has('no-explain'),
+        scenarios,
+        log,
+      });
+      results.push(...contacts.results);
+      contactLoad = contacts.load;
+    }
+  }
+
   const out: string[] = [];
   out.push(`\n## Results (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
   out.push(resultsTable(results));
@@ -170,6 +191,10 @@ async function main() {
       `\nList data set: ${listLoad.rows.toLocaleString('en')} messages, inserted in ${listLoad.insertSec.toFixed(1)} s, vacuum analyze ${listLoad.vacuumSec.toFixed(1)} s; table ${listLoad.tableMb.toFixed(0)} MB, indexes ${listLoad.indexMb.toFixed(0)} MB`,
     );
     for (const [k, p] of Object.entries(listLoad.plans)) out.push(`\nEXPLAIN ANALYZE (${k}): ${p.ms} ms\n${p.plan.split('\n').map((l) => `    ${l}`).join('\n')}`);
+  }
+  if (contactLoad) {
+    out.push(`\nContacts data set: ${contactLoad.rows.toLocaleString('en')} contacts (one identifier each, all in one list), inserted in ${contactLoad.insertSec.toFixed(1)} s, vacuum analyze ${contactLoad.vacuumSec.toFixed(1)} s`);
+    for (const [k, p] of Object.entries(contactLoad.plans)) out.push(`\nEXPLAIN ANALYZE (${k}): ${p.ms} ms\n${p.plan.split('\n').map((l) => `    ${l}`).join('\n')}`);
   }
   const notes = results.flatMap((r) => r.notes.map((n) => `- ${r.name} [${r.store}, ${r.settings}]: ${n}`));
   if (notes.length) out.push(`\nNotes:\n${notes.join('\n')}`);
@@ -189,7 +214,7 @@ async function main() {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const jsonPath = args.get('json') ?? join(here, 'results', `${only.join('+')}-${stamp}.json`);
   mkdirSync(dirname(jsonPath), { recursive: true });
-  const json = JSON.stringify({ machine, args: Object.fromEntries(args), results, listLoad }, null, 2);
+  const json = JSON.stringify({ machine, args: Object.fromEntries(args), results, listLoad, contactLoad }, null, 2);
   writeFileSync(jsonPath, json);
   if (!args.has('json')) writeFileSync(join(here, 'results', 'latest.json'), json);
   log(`bench: results written to ${jsonPath} (combine several runs with: node --import tsx bench/summarize.ts bench/results/post-*.json)`);

@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import { Authenticator } from './auth/authenticate.ts';
 import { ChannelCache } from './channels/channel-cache.ts';
 import type { Config } from './config.ts';
-import { ContactCache } from './contacts/contacts.ts';
 import type { Database, Db } from './db/database.ts';
 import { GroupCommit } from './db/group-commit.ts';
 import type { MessageRow } from './db/schema.ts';
@@ -10,7 +9,7 @@ import { createConnectorRegistry } from './connectors/registry.ts';
 import type { Connector } from './connectors/connector.ts';
 import { Signal } from './dispatch/signal.ts';
 import { RateLimiter } from './http/rate-limit.ts';
-import { rememberContacts, writeMessages, type PendingMessage } from './messages/accept-message.ts';
+import { writeMessages, type PendingMessage } from './messages/accept-message.ts';
 
 // Everything a request handler needs, built once per process. Handlers take what they use from it;
 // nothing here is global, so tests can run several instances side by side.
@@ -22,7 +21,6 @@ export interface AppContext {
   auth: Authenticator;
   rateLimiter: RateLimiter;
   channels: ChannelCache;
-  contacts: ContactCache;
   messageWriter: GroupCommit<PendingMessage, MessageRow>;
   connectors: Map<string, Connector>;
   /** Wakes this process's dispatcher when work is committed here. */
@@ -31,7 +29,6 @@ export interface AppContext {
 
 export function createContext(config: Config, log: Logger, database: Database): AppContext {
   const db = database.db;
-  const contacts = new ContactCache();
   const workSignal = new Signal();
   return {
     config,
@@ -41,16 +38,12 @@ export function createContext(config: Config, log: Logger, database: Database): 
     auth: new Authenticator(db),
     rateLimiter: new RateLimiter({ get: config.rateLimitGet, write: config.rateLimitPost }),
     channels: new ChannelCache(db),
-    contacts,
-    messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (trx, items) => writeMessages(trx, items, contacts), {
+    messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (trx, items) => writeMessages(trx, items), {
       // Two batches in flight keep the database busy while the next one gathers; more would only
       // make each batch smaller (measured: bench/, BENCHMARKS.md).
       maxConcurrent: Math.min(2, database.concurrency),
       maxBatch: 500,
-      afterCommit: (items) => {
-        rememberContacts(items, contacts);
-        workSignal.notify();
-      },
+      afterCommit: () => workSignal.notify(),
     }),
     connectors: createConnectorRegistry(),
     workSignal,
@@ -61,6 +54,5 @@ export function createContext(config: Config, log: Logger, database: Database): 
 export function clearCaches(ctx: AppContext): void {
   ctx.auth.clear();
   ctx.channels.clear();
-  ctx.contacts.clear();
   ctx.rateLimiter.reset();
 }

@@ -42,6 +42,8 @@ export const errors = {
   /** What Node's HTTP parser rejects before any route sees it: bad Content-Length, bad method, garbled framing. */
   malformedRequest: (what: string) => new ApiError(400, 'BadRequest', `The request is malformed: ${what}`),
   conflict: (message: string) => new ApiError(409, 'Conflict', message),
+  /** Bird's answer to a contact identifier that already belongs to another contact. */
+  resourceAlreadyExists: (message: string) => new ApiError(409, 'ResourceAlreadyExists', message),
   channelInactive: () => new ApiError(409, 'ChannelInactive', 'The channel is not active'),
   payloadTooLarge: (limit: number) =>
     new ApiError(413, 'PayloadTooLarge', `The request body exceeds the limit of ${limit} bytes`),

@@ -441,6 +441,39 @@ describe('OpenAPI document and API reference', () => {
     assert.equal(contacts.body.results.length, 1);
     assert.equal((await call('getContact', { ...ws, contactId: sent.body.receiver.contacts[0].id })).status, 200);
 
+    // The Contacts API and lists, each example sent as documented.
+    const person = await call('createContact', ws, { body: example('createContact') });
+    assert.equal(person.status, 201);
+    assert.equal((await call('createContact', ws, { body: example('createContact') })).status, 409);
+    assert.equal((await call('createContact', ws, { body: {} })).status, 422);
+    const who = { ...ws, contactId: person.body.id };
+    assert.equal((await call('getContact', who, { query: exampleQuery('getContact') })).body.attributes.company, null);
+    assert.equal((await call('updateContact', who, { body: example('updateContact') })).status, 200);
+    assert.equal((await call('searchContacts', ws, { body: example('searchContacts') })).body.results.length, 1);
+    const byIdentifier = { ...ws, identifierKey: 'emailaddress', identifierValue: 'ann@example.com' };
+    assert.equal((await call('getContactByIdentifier', byIdentifier)).status, 200);
+    assert.equal((await call('getContactByIdentifier', { ...byIdentifier, identifierValue: 'nobody@example.com' })).status, 404);
+    assert.equal((await call('upsertContactByIdentifier', { ...byIdentifier, identifierKey: 'phonenumber', identifierValue: '+31699999999' }, { body: { attributes: { a: 1 } } })).status, 201);
+    assert.equal((await call('upsertContactByIdentifier', byIdentifier, { body: {} })).status, 200);
+    assert.equal((await call('addContactIdentifier', who, { body: example('addContactIdentifier') })).status, 201);
+    assert.equal((await call('listContactIdentifiers', who)).body.results.length, 4);
+    assert.equal((await call('removeContactIdentifier', who, { body: example('removeContactIdentifier') })).status, 204);
+    assert.equal((await call('removeContactIdentifier', who, { body: example('removeContactIdentifier') })).status, 404);
+    const list = await call('createList', ws, { body: example('createList') });
+    assert.equal(list.status, 201);
+    const inList = { ...ws, listId: list.body.id };
+    assert.equal((await call('listLists', ws)).body.results.length, 1);
+    assert.equal((await call('getList', inList)).status, 200);
+    assert.equal((await call('updateList', inList, { body: example('updateList') })).status, 200);
+    assert.deepEqual((await call('addListContacts', inList, { body: example('addListContacts') })).body, { itemsProcessed: 1 });
+    assert.deepEqual((await call('listListContacts', inList)).body.results.map((c: Json) => c.id), [person.body.id]);
+    assert.equal((await call('listContactLists', who)).body.results.length, 1);
+    assert.deepEqual((await call('removeListContacts', inList, { body: example('removeListContacts') })).body, { itemsProcessed: 1 });
+    assert.equal((await call('deleteList', inList)).status, 204);
+    assert.equal((await call('getList', inList)).status, 404);
+    assert.equal((await call('deleteContact', who)).status, 204);
+    assert.equal((await call('deleteContact', who)).status, 404);
+
     const batch = await call('createChannelMessageBatch', channel, { body: example('createChannelMessageBatch') });
     assert.equal(batch.status, 202);
     assert.deepEqual(batch.body.results.map((m: Json) => m.status), ['accepted', 'accepted']);

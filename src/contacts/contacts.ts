@@ -1,33 +1,11 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { uuidv7 } from '../ids.ts';
+import type { Identifier } from './identifiers.ts';
 
-export interface Identifier {
-  key: string;
-  value: string;
-}
+export type { Identifier } from './identifiers.ts';
 
 const cacheKey = (workspaceId: string, id: Identifier) => `${workspaceId}\u0000${id.key}\u0000${id.value}`;
-
-/**
- * Remembers identifier -> contact id after commit. Contacts are never re-pointed to another id, so an
- * entry cannot go stale; the cache only saves the lookup on the send hot path. Bounded by clearing
- * when full, which is crude but cannot grow without limit.
- */
-export class ContactCache {
-  private readonly map = new Map<string, string>();
-  constructor(private readonly max = 100_000) {}
-  get(workspaceId: string, id: Identifier): string | undefined {
-    return this.map.get(cacheKey(workspaceId, id));
-  }
-  set(workspaceId: string, id: Identifier, contactId: string): void {
-    if (this.map.size >= this.max) this.map.clear();
-    this.map.set(cacheKey(workspaceId, id), contactId);
-  }
-  clear(): void {
-    this.map.clear();
-  }
-}
 
 /**
  * Finds or creates one contact per identifier, for many identifiers in one round trip or three.
@@ -81,64 +59,4 @@ async function selectIdentifiers(db: Db, workspaceId: string, ids: Identifier[])
       on ci.identifier_key = t.k and ci.identifier_value = t.v
     where ci.workspace_id = ${workspaceId}`.execute(db);
   return r.rows;
-}
-
-export interface ContactJson {
-  id: string;
-  displayName: string | null;
-  identifiers: { key: string; value: string }[];
-  attributes: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export async function getContact(db: Db, workspaceId: string, id: string): Promise<ContactJson | undefined> {
-  const rows = await listContactsWhere(db, workspaceId, { ids: [id], limit: 1 });
-  return rows[0];
-}
-
-export async function listContactsWhere(
-  db: Db,
-  workspaceId: string,
-  // Contact ids are UUIDv7, so ordering by id is creation order and the id alone is the page position.
-  opts: { ids?: string[]; identifierValue?: string; limit: number; afterId?: string },
-): Promise<ContactJson[]> {
-  let q = db
-    .selectFrom('contacts as c')
-    .select([
-      'c.id',
-      'c.display_name',
-      'c.attributes',
-      'c.created_at',
-      'c.updated_at',
-      sql<{ key: string; value: string }[]>`coalesce((
-        select json_agg(json_build_object('key', ci.identifier_key, 'value', ci.identifier_value) order by ci.created_at, ci.identifier_key)
-        from contact_identifiers ci where ci.workspace_id = c.workspace_id and ci.contact_id = c.id), '[]')`.as('identifiers'),
-    ])
-    .where('c.workspace_id', '=', workspaceId)
-    .orderBy('c.id')
-    .limit(opts.limit);
-  if (opts.ids) q = q.where('c.id', 'in', opts.ids);
-  if (opts.identifierValue !== undefined) {
-    const v = opts.identifierValue;
-    q = q.where(({ exists, selectFrom }) =>
-      exists(
-        selectFrom('contact_identifiers as ci')
-          .select('ci.contact_id')
-          .whereRef('ci.contact_id', '=', 'c.id')
-          .where('ci.workspace_id', '=', workspaceId)
-          .where('ci.identifier_value', '=', v),
-      ),
-    );
-  }
-  if (opts.afterId) q = q.where('c.id', '>', opts.afterId);
-  const rows = await q.execute();
-  return rows.map((r) => ({
-    id: r.id,
-    displayName: r.display_name,
-    identifiers: r.identifiers,
-    attributes: (r.attributes ?? {}) as Record<string, unknown>,
-    createdAt: r.created_at.toISOString(),
-    updatedAt: r.updated_at.toISOString(),
-  }));
 }

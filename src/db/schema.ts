@@ -65,6 +65,28 @@ export interface ContactIdentifiersTable {
   identifier_value: string;
   contact_id: string;
   created_at: Timestamp;
+  properties: Json;
+}
+
+export interface ListsTable {
+  workspace_id: string;
+  id: string;
+  name: string;
+  description: string | null;
+  consent_type: string | null;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  is_proof: Generated<boolean>;
+  contact_count: ColumnType<string, string | number | undefined, string | number>;
+  counter_updated_at: Timestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ListMembersTable {
+  workspace_id: string;
+  list_id: string;
+  contact_id: string;
+  created_at: Timestamp;
 }
 
 export interface MessagesTable {
@@ -163,6 +185,8 @@ export interface DB {
   connector_events: ConnectorEventsTable;
   suppressions: SuppressionsTable;
   channel_contacts: ChannelContactsTable;
+  lists: ListsTable;
+  list_members: ListMembersTable;
 }
 
 export type ChannelRow = Selectable<ChannelsTable>;

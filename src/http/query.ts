@@ -35,3 +35,27 @@ export function pageParams(
   if (Object.keys(details).length) throw errors.invalidQuery(details);
   return { limit, reverse: reverseRaw === 'true' || reverseRaw === '', after: pageToken ? decodePageToken(pageToken) : undefined };
 }
+
+export interface PageParams {
+  limit: number;
+  pageToken?: string;
+  reverse: boolean;
+}
+
+/** Bird's paging parameters: `limit` (1..max), `pageToken`, `reverse` (true/false). Problems go to `details`. */
+export function pageParamsWithToken(q: Query, details: ErrorDetails, o: { defaultLimit?: number; max?: number } = {}): PageParams {
+  const max = o.max ?? 100;
+  const limitRaw = singleParam(q, 'limit', details);
+  const pageToken = singleParam(q, 'pageToken', details);
+  const reverseRaw = singleParam(q, 'reverse', details);
+  const limit = limitRaw === undefined ? (o.defaultLimit ?? 10) : Number(limitRaw);
+  if (limitRaw !== undefined && (!/^\d+$/.test(limitRaw) || limit < 1 || limit > max)) details.limit = [`must be an integer from 1 to ${max}`];
+  if (reverseRaw !== undefined && !['true', 'false', ''].includes(reverseRaw)) details.reverse = ['must be true or false'];
+  return { limit, pageToken: pageToken || undefined, reverse: reverseRaw === 'true' || reverseRaw === '' };
+}
+
+/** The values of a parameter that may repeat (`?attribute=a&attribute=b`). */
+export function repeatedParam(q: Query, key: string): string[] {
+  const v = q[key];
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}

@@ -2,7 +2,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Principal } from '../auth/authenticate.ts';
 import { channelRoutes } from '../channels/routes.ts';
 import { createSandboxChannels } from '../channels/sandbox-channels.ts';
-import { contactRoutes } from '../contacts/routes.ts';
+import { contactRoutes } from '../contacts/contact-routes.ts';
+import { identifierRoutes } from '../contacts/identifier-routes.ts';
+import { listRoutes } from '../lists/list-routes.ts';
 import { interactionRoutes } from '../interactions/routes.ts';
 import { simulateRoutes } from '../sandbox/simulate-routes.ts';
 import { suppressionRoutes } from '../suppressions/routes.ts';
@@ -97,6 +99,8 @@ export function buildServer(ctx: AppContext): FastifyInstance {
       messageRoutes(scope, ctx);
       batchRoutes(scope, ctx);
       contactRoutes(scope, ctx);
+      identifierRoutes(scope, ctx);
+      listRoutes(scope, ctx);
       templateRoutes(scope, ctx);
       interactionRoutes(scope, ctx);
       simulateRoutes(scope, ctx);

@@ -3,7 +3,8 @@ import parsePhoneNumber from 'libphonenumber-js';
 import metadata from 'libphonenumber-js/min/metadata';
 import type { Channel } from '../channels/channels.ts';
 import { PLATFORMS } from '../channels/platforms.ts';
-import { contactIdFor, resolveContacts, type ContactCache, type Identifier } from '../contacts/contacts.ts';
+import { contactIdFor, resolveContacts, type Identifier } from '../contacts/contacts.ts';
+import { identifierForPlatform, normalizeIdentifier } from '../contacts/identifiers.ts';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { WORK_CHANNEL } from '../dispatch/notifications.ts';
@@ -54,8 +55,7 @@ export async function resolveRecipients(db: Db, channel: Channel, request: Creat
       const match = c.identifiers.find((x) => x.identifierKey === defaultKey) ?? c.identifiers[0];
       identifier = { key: match.identifierKey, value: match.identifierValue };
     } else if (c.id !== undefined) {
-      identifier = await identifierOfContact(db, channel.workspaceId, c.id, defaultKey);
-      if (!identifier) throw errors.invalidPayload({ [`.receiver.contacts[${i}].id`]: ['contact not found'] });
+      identifier = await identifierOfContact(db, channel, c.id, `.receiver.contacts[${i}].id`);
     } else if (c.platformAddress !== undefined) {
       identifier = { key: defaultKey, value: c.platformAddress };
     } else {
@@ -72,12 +72,6 @@ export async function resolveRecipients(db: Db, channel: Channel, request: Creat
     });
   }
   return out;
-}
-
-function normalizeIdentifier(id: Identifier): Identifier {
-  const key = id.key.toLowerCase();
-  const value = key === 'emailaddress' ? id.value.trim().toLowerCase() : id.value.trim();
-  return { key, value };
 }
 
 // A number outside any allocated range (test and fictional numbers such as +44 7700 900xxx) still
@@ -101,26 +95,43 @@ function countryOf(phone: string): string | undefined {
   return country;
 }
 
-async function identifierOfContact(db: Db, workspaceId: string, contactId: string, preferredKey: string): Promise<Identifier | undefined> {
-  if (!/^[0-9a-f-]{36}$/i.test(contactId)) return undefined;
+/**
+ * The identifier of a contact named by id that this channel can reach (contacts/identifiers.ts says
+ * which keys fit which platform). A contact that does not exist, or has no such identifier, is a 422:
+ * the send cannot go anywhere, and guessing another kind of address would be worse.
+ */
+async function identifierOfContact(db: Db, channel: Channel, contactId: string, at: string): Promise<Identifier> {
+  const exists = /^[0-9a-f-]{36}$/i.test(contactId)
+    ? await db.selectFrom('contacts').select('id').where('workspace_id', '=', channel.workspaceId).where('id', '=', contactId).executeTakeFirst()
+    : undefined;
+  if (!exists) throw errors.invalidPayload({ [at]: ['contact not found'] });
   const rows = await db
     .selectFrom('contact_identifiers')
     .select(['identifier_key', 'identifier_value'])
-    .where('workspace_id', '=', workspaceId)
+    .where('workspace_id', '=', channel.workspaceId)
     .where('contact_id', '=', contactId)
     .orderBy('created_at')
+    .orderBy('identifier_key')
+    .orderBy('identifier_value')
     .execute();
-  const pick = rows.find((r) => r.identifier_key === preferredKey) ?? rows[0];
-  return pick && { key: pick.identifier_key, value: pick.identifier_value };
+  const pick = identifierForPlatform(channel.platform, rows.map((r) => ({ key: r.identifier_key, value: r.identifier_value })));
+  if (!pick) {
+    const key = PLATFORMS[channel.platform].identifierKey;
+    throw errors.invalidPayload({ [at]: [`contact has no "${key}" identifier to reach it on ${PLATFORMS[channel.platform].label} channels`] });
+  }
+  return pick;
 }
 
 /** Writes many accepted messages in the caller's transaction; returns their stored rows in order. */
-export async function writeMessages(trx: Db, pending: PendingMessage[], cache: ContactCache): Promise<MessageRow[]> {
+// Contacts are looked up in the write transaction every time, not from a per-process cache: since
+// the Contacts API can delete a contact or move an identifier, any process's cached id could be
+// stale. The lookup is one indexed statement per group of messages, not one per message.
+export async function writeMessages(trx: Db, pending: PendingMessage[]): Promise<MessageRow[]> {
   const byWorkspace = new Map<string, Identifier[]>();
   for (const p of pending) {
     const ws = p.channel.workspaceId;
     for (const r of p.recipients) {
-      if (r.contactId || cache.get(ws, r.identifier)) continue;
+      if (r.contactId) continue;
       let list = byWorkspace.get(ws);
       if (!list) byWorkspace.set(ws, (list = []));
       list.push(r.identifier);
@@ -133,7 +144,7 @@ export async function writeMessages(trx: Db, pending: PendingMessage[], cache: C
   const rows = pending.map((p) => {
     const ws = p.channel.workspaceId;
     for (const r of p.recipients) {
-      r.contactId ??= cache.get(ws, r.identifier) ?? contactIdFor(resolved.get(ws)!, ws, r.identifier);
+      r.contactId ??= contactIdFor(resolved.get(ws)!, ws, r.identifier);
     }
     return buildOutgoingRow(p, now);
   });
@@ -150,10 +161,6 @@ export async function writeMessages(trx: Db, pending: PendingMessage[], cache: C
   // Wakes workers in other processes when this commits (this process is woken by its own signal).
   await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
   return rows;
-}
-
-export function rememberContacts(pending: PendingMessage[], cache: ContactCache): void {
-  for (const p of pending) for (const r of p.recipients) if (r.contactId) cache.set(p.channel.workspaceId, r.identifier, r.contactId);
 }
 
 function buildOutgoingRow(p: PendingMessage, now: Date): MessageRow {

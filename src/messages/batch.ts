@@ -3,7 +3,7 @@ import type { AppContext } from '../context.ts';
 import { ApiError, errors } from '../errors.ts';
 import { bodyValidator } from '../http/validate.ts';
 import { uuidv7 } from '../ids.ts';
-import { rememberContacts, writeMessages, type PendingMessage } from './accept-message.ts';
+import { writeMessages, type PendingMessage } from './accept-message.ts';
 import { checkSend } from './check-send.ts';
 import { messageJson } from './message-json.ts';
 import { activeChannel } from './routes.ts';
@@ -45,8 +45,7 @@ export function batchRoutes(app: FastifyInstance, ctx: AppContext): void {
         rejection: { code: 11002, description: 'Invalid input', details: JSON.stringify(problems) },
       });
     }
-    const rows = await ctx.db.transaction().execute((trx) => writeMessages(trx, pending, ctx.contacts));
-    rememberContacts(pending, ctx.contacts);
+    const rows = await ctx.db.transaction().execute((trx) => writeMessages(trx, pending));
     ctx.workSignal.notify();
     return reply.code(202).send({ batchId, results: rows.map(messageJson) });
   });

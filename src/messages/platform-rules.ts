@@ -73,11 +73,16 @@ function checkReceivers(platform: Platform, req: CreateMessageRequest, details: 
 }
 
 function checkIdentifier(key: string, value: string, at: string, details: ValidationDetails): void {
-  if (value.trim() === '') addDetail(details, at, 'must not be empty');
-  else if (key === 'phonenumber' && !E164.test(value)) addDetail(details, at, PHONE_MESSAGE);
-  else if (key === 'emailaddress' && (value.length > MAX_EMAIL_LENGTH || !EMAIL.test(value))) {
-    addDetail(details, at, EMAIL_MESSAGE);
-  }
+  const problem = identifierValueProblem(key, value);
+  if (problem) addDetail(details, at, problem);
+}
+
+/** What is wrong with an identifier value of this (lower-case) key, if anything; shared with the Contacts API. */
+export function identifierValueProblem(key: string, value: string): string | undefined {
+  if (value.trim() === '') return 'must not be empty';
+  if (key === 'phonenumber' && !E164.test(value)) return PHONE_MESSAGE;
+  if (key === 'emailaddress' && (value.length > MAX_EMAIL_LENGTH || !EMAIL.test(value))) return EMAIL_MESSAGE;
+  return undefined;
 }
 
 function checkBody(platform: Platform, body: MessageBody, details: ValidationDetails): void {

@@ -46,6 +46,10 @@ const CATALOGUE_NOTES: { [K in keyof Factories]?: Sample<K> } = {
   requestTimeout: { args: [], when: 'The request did not arrive completely in time; the connection is closed.' },
   malformedRequest: { args: ['the Content-Length header is not a single valid length'], when: 'The HTTP request cannot be parsed: a malformed or duplicated `Content-Length`, an unknown method, a broken chunked body. The connection is closed.' },
   conflict: { args: ['The resource was changed concurrently'], when: 'The request conflicts with the current state of the resource.' },
+  resourceAlreadyExists: {
+    args: ['identifier phonenumber +31612345678 already belongs to another contact'],
+    when: 'A contact identifier in the request already belongs to another contact of the workspace (Bird\'s code for it).',
+  },
   channelInactive: { args: [], when: 'Sending on a channel whose `status` is `inactive`.' },
   payloadTooLarge: { args: [1_048_576], when: 'The body is larger than the server\'s limit (`--body-limit`, 1 MiB by default).' },
   unsupportedMediaType: { args: ['text/plain'], when: 'A body in a media type the server does not read (including text/plain): send `application/json`.' },

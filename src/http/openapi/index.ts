@@ -14,6 +14,7 @@ import {
 } from './common.ts';
 import { contactsFeature } from './contacts.ts';
 import { interactionsFeature } from './interactions.ts';
+import { listsFeature } from './lists.ts';
 import { mediaFeature } from './media.ts';
 import { messagesFeature } from './messages.ts';
 import { organizationsFeature } from './organizations.ts';
@@ -33,6 +34,7 @@ export const FEATURES: ApiFeature[] = [
   messagesFeature,
   interactionsFeature,
   contactsFeature,
+  listsFeature,
   suppressionsFeature,
   sandboxFeature,
   templatesFeature,
