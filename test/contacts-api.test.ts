@@ -204,7 +204,7 @@ for (const kind of storeKinds()) {
         const res = await t.request('POST', base(), body);
         assert.equal(res.status, 422, JSON.stringify(res.body));
       }
-      assert.deepEqual((await t.request('POST', base(), nul)).body.details, { '.displayName': ['must not contain the NUL character'] });
+      assert.deepEqual((await t.request('POST', base(), nul)).body.details, { '.displayName': ['must not contain U+0000 (NUL)'] });
       assert.equal((await t.request('PATCH', `${base()}/identifiers/telegramid/a%00b`, {})).status, 400);
       assert.equal((await t.request('GET', `${base()}?identifierValue=%00`)).status, 400);
       assert.equal((await t.request('POST', `/workspaces/${t.workspaceId}/lists`, { name: 'a\u0000b' })).status, 422);

@@ -62,7 +62,6 @@ export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
     const details: ErrorDetails = {};
     const page = pageParamsWithToken(q, details);
     const identifierValue = singleParam(q, 'identifierValue', details);
-    if (identifierValue?.includes('\u0000')) details.identifierValue = ['must not contain the NUL character'];
     if (Object.keys(details).length) throw errors.invalidQuery(details);
     const ws = request.principal.workspace.id;
     const where = [sql`true`];

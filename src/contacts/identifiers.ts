@@ -54,11 +54,8 @@ export function checkIdentifiers<T extends Identifier>(ids: T[] | undefined, at:
 export function pathIdentifier(key: string, value: string, details: ErrorDetails): Identifier {
   if (!new RegExp(IDENTIFIER_KEY_PATTERN).test(key)) details.identifierKey = ['is not a valid identifier key'];
   const id = normalizeIdentifier({ key, value });
-  const problem = id.value.length > IDENTIFIER_VALUE_MAX
-    ? `must be at most ${IDENTIFIER_VALUE_MAX} characters`
-    : id.value.includes('\u0000')
-      ? 'must not contain the NUL character'
-      : identifierValueProblem(id.key, id.value);
+  // NUL and lone surrogates never get here: http/validate.ts checks every path parameter first.
+  const problem = id.value.length > IDENTIFIER_VALUE_MAX ? `must be at most ${IDENTIFIER_VALUE_MAX} characters` : identifierValueProblem(id.key, id.value);
   if (problem) details.identifierValue = [problem];
   return id;
 }
