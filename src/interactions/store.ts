@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Channel } from '../channels/channels.ts';
 import type { Db } from '../db/database.ts';
-import type { MessageRow } from '../db/schema.ts';
+import type { MessageContact, MessageRow } from '../db/schema.ts';
 import { keysetPage, type Position } from '../http/page-token.ts';
 import { uuidv7 } from '../ids.ts';
 import { addSuppression } from '../suppressions/store.ts';
@@ -29,20 +29,10 @@ export interface InteractionRow {
   created_at: Date;
 }
 
-/** A receiver contact as stored on the message (messages/accept-message.ts). */
-export interface ReceiverContact {
-  id: string;
-  identifierKey: string;
-  identifierValue: string;
-  type?: string;
-  countryCode?: string;
-  platformAddress?: string;
-  [k: string]: unknown;
-}
 
 export interface NewInteraction {
   type: InteractionType;
-  contact: ReceiverContact;
+  contact: MessageContact;
   details?: string | null;
   metadata?: Record<string, unknown> | null;
   at?: Date;

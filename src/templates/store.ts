@@ -3,7 +3,7 @@
 // row lock, so concurrent activations and approvals of one project apply one after the other and the
 // "one active version per project" rule (also a partial unique index) always holds.
 
-import { sql, type ColumnType, type Generated, type Kysely, type SqlBool, type Transaction } from 'kysely';
+import { sql, type SqlBool, type Transaction } from 'kysely';
 import type { Platform } from '../channels/platforms.ts';
 import type { Db } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
@@ -12,52 +12,7 @@ import type { Position } from '../http/page-token.ts';
 import { isUuid, uuidv7 } from '../ids.ts';
 import type { ContentEntry, Deployment, VariableDefinition, VersionContent } from './content.ts';
 
-type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-type Json = ColumnType<unknown, string | undefined, string>;
-
-export interface TemplateProjectsTable {
-  workspace_id: string;
-  id: string;
-  name: string;
-  description: string | null;
-  type: string;
-  version_count: Generated<number>;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
-export interface TemplateVersionsTable {
-  workspace_id: string;
-  id: string;
-  project_id: string;
-  number: number;
-  status: string;
-  description: string | null;
-  default_locale: string;
-  supported_platforms: ColumnType<string[], string[], string[]>;
-  locales: ColumnType<string[], string[], string[]>;
-  variables: Json;
-  generic_content: Json;
-  platform_content: Json;
-  deployments: Json;
-  approvals: Json;
-  activated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
-export type TemplateTables = {
-  template_projects: TemplateProjectsTable;
-  template_versions: TemplateVersionsTable;
-};
-
-type TDb = Kysely<DB & TemplateTables>;
-type Trx = Transaction<DB & TemplateTables>;
-
-/** The store's handle with the template tables known to Kysely (schema.ts is not ours to extend). */
-export function templateDb(db: Db): TDb {
-  return db.withTables<TemplateTables>();
-}
+type Trx = Transaction<DB>;
 
 export type VersionStatus = 'draft' | 'pending' | 'active' | 'inactive' | 'rejected';
 export const VERSION_STATUSES: VersionStatus[] = ['draft', 'pending', 'active', 'inactive', 'rejected'];
@@ -125,7 +80,7 @@ function isUniqueViolation(err: unknown): boolean {
 
 export async function createProject(db: Db, workspaceId: string, input: { name: string; type: string; description?: string | null }): Promise<Project> {
   try {
-    const row = await templateDb(db)
+    const row = await db
       .insertInto('template_projects')
       .values({ workspace_id: workspaceId, id: uuidv7(), name: input.name, type: input.type, description: input.description ?? null })
       .returningAll()
@@ -139,7 +94,7 @@ export async function createProject(db: Db, workspaceId: string, input: { name: 
 
 export async function getProject(db: Db, workspaceId: string, id: string): Promise<Project | undefined> {
   if (!isUuid(id)) return undefined;
-  const row = await templateDb(db)
+  const row = await db
     .selectFrom('template_projects')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
@@ -149,7 +104,7 @@ export async function getProject(db: Db, workspaceId: string, id: string): Promi
 }
 
 export async function getProjectByName(db: Db, workspaceId: string, name: string): Promise<Project | undefined> {
-  const row = await templateDb(db)
+  const row = await db
     .selectFrom('template_projects')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
@@ -160,7 +115,7 @@ export async function getProjectByName(db: Db, workspaceId: string, name: string
 
 export async function listProjects(db: Db, workspaceId: string, page: PageRequest): Promise<Page<Project>> {
   const dir = page.reverse ? 'asc' : 'desc';
-  let q = templateDb(db).selectFrom('template_projects').selectAll().where('workspace_id', '=', workspaceId);
+  let q = db.selectFrom('template_projects').selectAll().where('workspace_id', '=', workspaceId);
   if (page.after) q = q.where(after(page));
   const rows = await q.orderBy('created_at', dir).orderBy('id', dir).limit(page.limit + 1).execute();
   return paginate(rows.map(toProject), page.limit);
@@ -177,7 +132,7 @@ export async function updateProject(
   if (patch.name !== undefined) set.name = patch.name;
   if (patch.description !== undefined) set.description = patch.description;
   try {
-    const row = await templateDb(db)
+    const row = await db
       .updateTable('template_projects')
       .set(set)
       .where('workspace_id', '=', workspaceId)
@@ -194,7 +149,7 @@ export async function updateProject(
 /** Deletes the project and, by cascade, its versions. */
 export async function deleteProject(db: Db, workspaceId: string, id: string): Promise<boolean> {
   if (!isUuid(id)) return false;
-  const result = await templateDb(db)
+  const result = await db
     .deleteFrom('template_projects')
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', id)
@@ -207,8 +162,7 @@ export async function projectStats(db: Db, workspaceId: string, projectIds: stri
   const stats = new Map<string, ProjectStats>();
   if (projectIds.length === 0) return stats;
   for (const id of projectIds) stats.set(id, { counts: { draft: 0, pending: 0, active: 0, inactive: 0, rejected: 0 } });
-  const t = templateDb(db);
-  const counts = await t
+  const counts = await db
     .selectFrom('template_versions')
     .select(['project_id', 'status', (eb) => eb.fn.countAll<number>().as('n')])
     .where('workspace_id', '=', workspaceId)
@@ -219,7 +173,7 @@ export async function projectStats(db: Db, workspaceId: string, projectIds: stri
     const s = stats.get(c.project_id)!;
     s.counts[c.status as VersionStatus] = Number(c.n);
   }
-  const active = await t
+  const active = await db
     .selectFrom('template_versions')
     .select(['project_id', 'id', 'locales', 'supported_platforms'])
     .where('workspace_id', '=', workspaceId)
@@ -234,7 +188,7 @@ export async function projectStats(db: Db, workspaceId: string, projectIds: stri
 
 export async function getVersion(db: Db, workspaceId: string, projectId: string, id: string): Promise<Version | undefined> {
   if (!isUuid(id)) return undefined;
-  const row = await templateDb(db)
+  const row = await db
     .selectFrom('template_versions')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
@@ -245,7 +199,7 @@ export async function getVersion(db: Db, workspaceId: string, projectId: string,
 }
 
 export async function getVersionByNumber(db: Db, workspaceId: string, projectId: string, number: number): Promise<Version | undefined> {
-  const row = await templateDb(db)
+  const row = await db
     .selectFrom('template_versions')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
@@ -257,7 +211,7 @@ export async function getVersionByNumber(db: Db, workspaceId: string, projectId:
 
 /** The project's active version: what `version: "latest"` means. */
 export async function getActiveVersion(db: Db, workspaceId: string, projectId: string): Promise<Version | undefined> {
-  const row = await templateDb(db)
+  const row = await db
     .selectFrom('template_versions')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
@@ -274,7 +228,7 @@ export async function listVersions(
   page: PageRequest & { status?: VersionStatus[] },
 ): Promise<Page<Version>> {
   const dir = page.reverse ? 'asc' : 'desc';
-  let q = templateDb(db)
+  let q = db
     .selectFrom('template_versions')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
@@ -296,7 +250,7 @@ export async function createVersion(
   content: VersionContent,
   autoApprove: boolean,
 ): Promise<Version | undefined> {
-  return templateDb(db)
+  return db
     .transaction()
     .execute(async (trx) => {
       const project = await trx
@@ -339,7 +293,7 @@ export async function createVersion(
 
 export async function deleteVersion(db: Db, workspaceId: string, projectId: string, id: string): Promise<boolean> {
   if (!isUuid(id)) return false;
-  const result = await templateDb(db)
+  const result = await db
     .deleteFrom('template_versions')
     .where('workspace_id', '=', workspaceId)
     .where('project_id', '=', projectId)
@@ -432,7 +386,7 @@ async function underProjectLock(
   fn: (trx: Trx, v: Version) => Promise<Version>,
 ): Promise<Version | undefined> {
   if (!isUuid(id)) return undefined;
-  return templateDb(db)
+  return db
     .transaction()
     .execute(async (trx) => {
       const locked = await trx
