@@ -101,7 +101,7 @@ export async function listContactsWhere(
   db: Db,
   workspaceId: string,
   // Contact ids are UUIDv7, so ordering by id is creation order and the id alone is the page position.
-  opts: { ids?: string[]; identifierValue?: string; limit: number; afterId?: string },
+  opts: { ids?: string[]; identifierValue?: string; limit: number; afterId?: string; order?: 'asc' | 'desc' },
 ): Promise<ContactJson[]> {
   let q = db
     .selectFrom('contacts as c')
@@ -116,7 +116,7 @@ export async function listContactsWhere(
         from contact_identifiers ci where ci.workspace_id = c.workspace_id and ci.contact_id = c.id), '[]')`.as('identifiers'),
     ])
     .where('c.workspace_id', '=', workspaceId)
-    .orderBy('c.id')
+    .orderBy('c.id', opts.order ?? 'asc')
     .limit(opts.limit);
   if (opts.ids) q = q.where('c.id', 'in', opts.ids);
   if (opts.identifierValue !== undefined) {
@@ -131,7 +131,7 @@ export async function listContactsWhere(
       ),
     );
   }
-  if (opts.afterId) q = q.where('c.id', '>', opts.afterId);
+  if (opts.afterId) q = q.where('c.id', opts.order === 'desc' ? '<' : '>', opts.afterId);
   const rows = await q.execute();
   return rows.map((r) => ({
     id: r.id,

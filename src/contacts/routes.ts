@@ -1,7 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { errors } from '../errors.ts';
-import { encodePageToken, decodePageToken } from '../http/page-token.ts';
+import { encodePageToken, pageOrder } from '../db/keyset-page.ts';
+import { readPageQuery } from '../http/page-query.ts';
+import { singleParam, type Query } from '../http/query.ts';
+import type { ErrorDetails } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import { getContact, listContactsWhere, type ContactJson } from './contacts.ts';
 
@@ -18,17 +21,21 @@ function contactBody(c: ContactJson) {
   };
 }
 
+export const CONTACT_PAGE = { defaultLimit: 10, maxLimit: 100 };
+
 export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
-  app.get<{ Params: { workspaceId: string }; Querystring: Record<string, string | undefined> }>('/contacts', async (request) => {
-    const q = request.query;
-    const limit = q.limit === undefined ? 10 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw errors.invalidQuery({ limit: ['must be an integer from 1 to 100'] });
-    if (typeof q.pageToken === 'object' || typeof q.identifierValue === 'object') throw errors.invalidQuery({ query: ['parameters must be given once'] });
-    const afterId = q.pageToken ? decodePageToken(q.pageToken).id : undefined;
+  app.get<{ Params: { workspaceId: string } }>('/contacts', async (request) => {
+    const q = request.query as Query;
+    const details: ErrorDetails = {};
+    const page = readPageQuery(q, CONTACT_PAGE, details);
+    const limit = page.limit;
+    const identifierValue = singleParam(q, 'identifierValue', details);
+    if (Object.keys(details).length) throw errors.invalidQuery(details);
     const rows = await listContactsWhere(ctx.db, request.principal.workspace.id, {
       limit: limit + 1,
-      afterId,
-      identifierValue: q.identifierValue,
+      afterId: page.after?.id,
+      order: pageOrder(page, 'asc'),
+      identifierValue,
     });
     const more = rows.length > limit;
     if (more) rows.pop();

@@ -8,7 +8,7 @@ import type { Platform } from '../channels/platforms.ts';
 import type { Db } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
 import { errors } from '../errors.ts';
-import type { Position } from '../http/page-token.ts';
+import { afterPosition, pageOrder, type PageRequest, type Position } from '../db/keyset-page.ts';
 import { isUuid, uuidv7 } from '../ids.ts';
 import type { ContentEntry, Deployment, VariableDefinition, VersionContent } from './content.ts';
 
@@ -61,12 +61,6 @@ export interface ProjectStats {
   active?: { id: string; locales: string[]; supportedPlatforms: string[] };
 }
 
-export interface PageRequest {
-  limit: number;
-  after?: Position;
-  reverse: boolean;
-}
-
 export interface Page<T> {
   items: T[];
   next?: Position;
@@ -79,10 +73,20 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 export async function createProject(db: Db, workspaceId: string, input: { name: string; type: string; description?: string | null }): Promise<Project> {
+  const now = new Date();
   try {
     const row = await db
       .insertInto('template_projects')
-      .values({ workspace_id: workspaceId, id: uuidv7(), name: input.name, type: input.type, description: input.description ?? null })
+      .values({
+        workspace_id: workspaceId,
+        id: uuidv7(),
+        name: input.name,
+        type: input.type,
+        description: input.description ?? null,
+        // Milliseconds, as page tokens carry it (see channels.ts createChannel).
+        created_at: now,
+        updated_at: now,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toProject(row);
@@ -114,9 +118,9 @@ export async function getProjectByName(db: Db, workspaceId: string, name: string
 }
 
 export async function listProjects(db: Db, workspaceId: string, page: PageRequest): Promise<Page<Project>> {
-  const dir = page.reverse ? 'asc' : 'desc';
+  const dir = pageOrder(page);
   let q = db.selectFrom('template_projects').selectAll().where('workspace_id', '=', workspaceId);
-  if (page.after) q = q.where(after(page));
+  if (page.after) q = q.where(afterPosition(page.after, dir));
   const rows = await q.orderBy('created_at', dir).orderBy('id', dir).limit(page.limit + 1).execute();
   return paginate(rows.map(toProject), page.limit);
 }
@@ -227,14 +231,14 @@ export async function listVersions(
   projectId: string,
   page: PageRequest & { status?: VersionStatus[] },
 ): Promise<Page<Version>> {
-  const dir = page.reverse ? 'asc' : 'desc';
+  const dir = pageOrder(page);
   let q = db
     .selectFrom('template_versions')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
     .where('project_id', '=', projectId);
   if (page.status) q = q.where('status', 'in', page.status);
-  if (page.after) q = q.where(after(page));
+  if (page.after) q = q.where(afterPosition(page.after, dir));
   const rows = await q.orderBy('created_at', dir).orderBy('id', dir).limit(page.limit + 1).execute();
   return paginate(rows.map(toVersion), page.limit);
 }
@@ -445,11 +449,6 @@ async function save(
 
 function approval(platform: Platform, status: ApprovalStatus, reason: string | null, at: Date): Approval {
   return { platform, status, reason, updatedAt: at.toISOString() };
-}
-
-function after(page: PageRequest) {
-  const cmp = page.reverse ? sql.raw('>') : sql.raw('<');
-  return sql<SqlBool>`(created_at, id) ${cmp} (${page.after!.createdAt}, ${page.after!.id}::uuid)`;
 }
 
 function paginate<T extends { id: string; createdAt: Date }>(items: T[], limit: number): Page<T> {

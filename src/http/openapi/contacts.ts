@@ -1,4 +1,5 @@
-import { dateTime, errorRefs, json, pageOf, paramRef, uuid } from './common.ts';
+import { dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from './common.ts';
+import { CONTACT_PAGE } from '../../contacts/routes.ts';
 import { componentRef } from './json-schema.ts';
 import type { ApiFeature, JsonSchema } from './types.ts';
 
@@ -56,8 +57,7 @@ export const contactsFeature: ApiFeature = {
         summary: 'List contacts',
         tags: ['Contacts'],
         parameters: [
-          { name: 'limit', in: 'query', description: 'Contacts per page.', schema: { type: 'integer', minimum: 1, maximum: 100, default: 10 }, example: 20 },
-          paramRef('pageToken'),
+          ...pageParameters(CONTACT_PAGE, 'Contacts', 'oldest first'),
           { name: 'identifierValue', in: 'query', description: 'Only the contact with this identifier value (exact match, e.g. `+31612345678`).', schema: { type: 'string' } },
         ],
         responses: {
