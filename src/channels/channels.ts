@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.ts';
+import { afterPosition, keysetPage, pageOrder, type PageRequest } from '../db/keyset-page.ts';
 import type { ChannelRow } from '../db/schema.ts';
 import { uuidv7 } from '../ids.ts';
 import { PLATFORMS, type Platform } from './platforms.ts';
@@ -32,6 +33,9 @@ export interface NewChannel {
 export type ChannelPatch = Partial<Omit<NewChannel, 'platform'>>;
 
 export async function createChannel(db: Db, workspaceId: string, input: NewChannel): Promise<Channel> {
+  // The page position is (created_at, id) as a page token carries it: milliseconds. A database
+  // default (now(), microseconds) would fall between two tokens and repeat rows across pages.
+  const now = new Date();
   const row = await db
     .insertInto('channels')
     .values({
@@ -46,6 +50,8 @@ export async function createChannel(db: Db, workspaceId: string, input: NewChann
       connector_type: input.connectorType ?? 'sandbox',
       connector_config: JSON.stringify(input.connectorConfig ?? {}),
       settings: JSON.stringify(input.settings ?? {}),
+      created_at: now,
+      updated_at: now,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -60,6 +66,22 @@ export async function getChannel(db: Db, workspaceId: string, id: string): Promi
 export async function listChannels(db: Db, workspaceId: string): Promise<Channel[]> {
   const rows = await db.selectFrom('channels').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at').orderBy('id').execute();
   return rows.map(toChannel);
+}
+
+export interface ChannelFilter extends PageRequest {
+  platforms?: Platform[];
+  status?: Channel['status'];
+}
+
+/** GET /channels: oldest first (the order they were installed in), keyset-paged like every list. */
+export async function listChannelPage(db: Db, workspaceId: string, f: ChannelFilter): Promise<{ rows: Channel[]; nextPageToken: string | null }> {
+  const order = pageOrder(f, 'asc');
+  let q = db.selectFrom('channels').selectAll().where('workspace_id', '=', workspaceId);
+  if (f.platforms) q = q.where('platform', 'in', f.platforms);
+  if (f.status) q = q.where('status', '=', f.status);
+  if (f.after) q = q.where(afterPosition(f.after, order));
+  const page = keysetPage(await q.orderBy('created_at', order).orderBy('id', order).limit(f.limit + 1).execute(), f.limit);
+  return { rows: page.rows.map(toChannel), nextPageToken: page.nextPageToken };
 }
 
 export async function updateChannel(db: Db, workspaceId: string, id: string, patch: ChannelPatch): Promise<Channel | undefined> {

@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
-import { errors } from '../errors.ts';
+import { errors, type ErrorDetails } from '../errors.ts';
 import { bodyValidator } from '../http/validate.ts';
-import { channelJson, createChannel, deleteChannel, listChannels, updateChannel, type NewChannel } from './channels.ts';
+import { readPageQuery } from '../http/page-query.ts';
+import { singleParam, type Query } from '../http/query.ts';
+import { channelJson, createChannel, deleteChannel, listChannelPage, updateChannel, type ChannelFilter, type NewChannel } from './channels.ts';
 import { PLATFORM_NAMES, PLATFORMS, type Platform } from './platforms.ts';
 import { emitChannelEvent } from '../webhooks/emit.ts';
+
+export const CHANNEL_PAGE = { defaultLimit: 10, maxLimit: 1000 };
 
 const platformIds = Object.values(PLATFORMS).map((p) => p.platformId);
 
@@ -79,8 +83,24 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
   });
 
   app.get<{ Params: { workspaceId: string } }>('/channels', async (request) => {
-    const channels = await listChannels(ctx.db, request.principal.workspace.id);
-    return { results: channels.map(channelJson), nextPageToken: null };
+    const q = request.query as Query;
+    const details: ErrorDetails = {};
+    const filter: ChannelFilter = readPageQuery(q, CHANNEL_PAGE, details);
+    const platform = singleParam(q, 'platform', details);
+    if (platform !== undefined) {
+      // Bird's platform ids (sms-messagebird) and Aviary's platform names (sms) both select.
+      const name = PLATFORM_NAMES.find((p) => p === platform || PLATFORMS[p].platformId === platform);
+      if (name) filter.platforms = [name];
+      else details.platform = [`"${platform}" is not a platform`];
+    }
+    const status = singleParam(q, 'status', details);
+    if (status !== undefined) {
+      if (status === 'active' || status === 'inactive') filter.status = status;
+      else details.status = ['must be active or inactive'];
+    }
+    if (Object.keys(details).length) throw errors.invalidQuery(details);
+    const page = await listChannelPage(ctx.db, request.principal.workspace.id, filter);
+    return { results: page.rows.map(channelJson), nextPageToken: page.nextPageToken };
   });
 
   app.get<{ Params: { workspaceId: string; channelId: string } }>('/channels/:channelId', async (request) => {

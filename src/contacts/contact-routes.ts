@@ -4,8 +4,9 @@ import type { AppContext } from '../context.ts';
 import type { Db } from '../db/database.ts';
 import { transactionWithRetry } from '../db/retry-transaction.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
-import { decodePageToken, encodePageToken } from '../http/page-token.ts';
-import { pageParamsWithToken, repeatedParam, singleParam, type Query } from '../http/query.ts';
+import { encodePageToken } from '../db/keyset-page.ts';
+import { readPageQuery } from '../http/page-query.ts';
+import { repeatedParam, singleParam, type Query } from '../http/query.ts';
 import { bodyValidator } from '../http/validate.ts';
 import { isUuid } from '../ids.ts';
 import { joinLists } from '../lists/lists.ts';
@@ -42,6 +43,8 @@ const validateSearch = bodyValidator<{ identifier: { key: string; value: string 
   properties: { identifier: identifierSchema(false), platformAddress: { type: ['string', 'null'], maxLength: 500 } },
 });
 
+export const CONTACT_PAGE = { defaultLimit: 10, maxLimit: 100 };
+
 export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post('/contacts', async (request, reply) => {
     if (request.body === undefined) throw errors.badRequest('A JSON request body is required');
@@ -60,12 +63,12 @@ export function contactRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get('/contacts', async (request) => {
     const q = request.query as Query;
     const details: ErrorDetails = {};
-    const page = pageParamsWithToken(q, details);
+    const page = readPageQuery(q, CONTACT_PAGE, details);
     const identifierValue = singleParam(q, 'identifierValue', details);
     if (Object.keys(details).length) throw errors.invalidQuery(details);
     const ws = request.principal.workspace.id;
     const where = [sql`true`];
-    if (page.pageToken) where.push(sql`c.id ${page.reverse ? sql`<` : sql`>`} ${decodePageToken(page.pageToken).id}`);
+    if (page.after) where.push(sql`c.id ${page.reverse ? sql`<` : sql`>`} ${page.after.id}`);
     if (identifierValue) {
       // Served by contact_identifiers_value; email addresses are stored lower-cased.
       const v = identifierValue.trim();

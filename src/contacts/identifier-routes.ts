@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { transactionWithRetry } from '../db/retry-transaction.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
-import { decodePageToken, encodePageToken } from '../http/page-token.ts';
-import { pageParamsWithToken, type Query } from '../http/query.ts';
+import { encodePageToken } from '../db/keyset-page.ts';
+import { readPageQuery } from '../http/page-query.ts';
+import type { Query } from '../http/query.ts';
 import { bodyValidator } from '../http/validate.ts';
 import { isUuid } from '../ids.ts';
 import { listsOfContact } from '../lists/lists.ts';
@@ -45,17 +46,20 @@ function checkedIdentifier<T extends Identifier>(raw: T): T {
 
 // Identifier page tokens are base64 of `["<key>","<value>"]`, the last identifier returned.
 const encodeToken = (i: Identifier) => Buffer.from(JSON.stringify([i.key, i.value])).toString('base64');
-function decodeToken(token: string): Identifier {
-  const bad = () => errors.invalidQuery({ pageToken: ['is not a valid page token'] });
+/** The identifier a page token of this list names (undefined: not one of ours), for http/page-query.ts. */
+function parseIdentifierToken(token: string): Identifier | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
   } catch {
-    throw bad();
+    return undefined;
   }
-  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((x) => typeof x === 'string' && !x.includes('\u0000'))) throw bad();
+  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((x) => typeof x === 'string' && !x.includes('\u0000'))) return undefined;
   return { key: parsed[0], value: parsed[1] };
 }
+
+export const IDENTIFIER_PAGE = { defaultLimit: 10, maxLimit: 100 };
+export const CONTACT_LISTS_PAGE = { defaultLimit: 10, maxLimit: 100 };
 
 export function identifierRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: IdParams }>('/contacts/identifiers/:identifierKey/:identifierValue', async (request) => {
@@ -90,11 +94,11 @@ export function identifierRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get<{ Params: ContactParams }>('/contacts/:contactId/identifiers', async (request) => {
     const details: ErrorDetails = {};
-    const page = pageParamsWithToken(request.query as Query, details);
+    const page = readPageQuery(request.query as Query, IDENTIFIER_PAGE, details, parseIdentifierToken);
     if (Object.keys(details).length) throw errors.invalidQuery(details);
     const ws = request.principal.workspace.id;
     const contactId = request.params.contactId;
-    const after = page.pageToken ? decodeToken(page.pageToken) : undefined;
+    const after = page.after;
     if (!isUuid(contactId) || !(await getContactRow(ctx.db, ws, contactId))) throw errors.notFound('contact');
     const rows = await listIdentifiers(ctx.db, ws, contactId, { limit: page.limit + 1, after, reverse: page.reverse });
     const more = rows.length > page.limit;
@@ -118,11 +122,11 @@ export function identifierRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get<{ Params: ContactParams }>('/contacts/:contactId/lists', async (request) => {
     const details: ErrorDetails = {};
-    const page = pageParamsWithToken(request.query as Query, details);
+    const page = readPageQuery(request.query as Query, CONTACT_LISTS_PAGE, details);
     if (Object.keys(details).length) throw errors.invalidQuery(details);
     const ws = request.principal.workspace.id;
     const contactId = request.params.contactId;
-    const afterId = page.pageToken ? decodePageToken(page.pageToken).id : undefined;
+    const afterId = page.after?.id;
     if (!isUuid(contactId) || !(await getContactRow(ctx.db, ws, contactId))) throw errors.notFound('contact');
     const rows = await listsOfContact(ctx.db, ws, contactId, { limit: page.limit + 1, afterId, reverse: page.reverse });
     const more = rows.length > page.limit;

@@ -21,14 +21,6 @@ export interface Prepared {
   sends: { row: MessageRow; connector: Connector; message: OutboundMessage }[];
 }
 
-interface ReceiverContact {
-  id: string;
-  identifierKey: string;
-  identifierValue: string;
-  platformAddress?: string;
-  type?: 'to' | 'cc' | 'bcc';
-}
-
 export async function prepare(
   db: Db,
   claimed: MessageRow[],
@@ -52,7 +44,7 @@ export async function prepare(
     }
     const channel = await deps.channels.get(row.workspace_id, row.channel_id);
     const connector = channel && deps.connectors.get(channel.connectorType);
-    const contacts = (row.receiver as { contacts?: ReceiverContact[] }).contacts ?? [];
+    const contacts = row.receiver.contacts ?? [];
     const body = row.body as OutboundMessage['body'];
     if (!channel) {
       fail(row, failures.invalidChannelConfiguration('the channel no longer exists'));
@@ -117,7 +109,7 @@ export async function prepare(
         workspaceId: row.workspace_id,
         channel,
         platform: channel.platform,
-        sender: (row.sender as { connector?: { identifierValue?: string } }).connector?.identifierValue ?? '',
+        sender: row.sender.connector?.identifierValue ?? '',
         recipients: contacts.map((c) => ({
           contactId: c.id,
           identifierKey: c.identifierKey,
@@ -161,7 +153,7 @@ function collectActions(value: unknown, found = new Set<string>()): Set<string> 
 async function suppressedSet(db: Db, rows: MessageRow[]): Promise<Set<string>> {
   const keys: string[][] = [[], [], []];
   for (const r of rows) {
-    for (const c of (r.receiver as { contacts?: ReceiverContact[] }).contacts ?? []) {
+    for (const c of r.receiver.contacts ?? []) {
       keys[0].push(r.workspace_id);
       keys[1].push(c.identifierKey);
       keys[2].push(c.identifierValue);
@@ -179,7 +171,7 @@ async function serviceWindows(db: Db, rows: MessageRow[]): Promise<Map<string, D
   const wa = rows.filter((r) => r.platform === 'whatsapp' && r.template == null);
   const out = new Map<string, Date>();
   if (wa.length === 0) return out;
-  const contactIds = wa.map((r) => (r.receiver as { contacts?: ReceiverContact[] }).contacts?.[0]?.id ?? '00000000-0000-0000-0000-000000000000');
+  const contactIds = wa.map((r) => r.receiver.contacts?.[0]?.id ?? '00000000-0000-0000-0000-000000000000');
   const result = await sql<{ workspace_id: string; channel_id: string; contact_id: string; last_inbound_at: Date | null }>`
     select cc.workspace_id, cc.channel_id, cc.contact_id, cc.last_inbound_at from channel_contacts cc
     join unnest(${wa.map((r) => r.workspace_id)}::uuid[], ${wa.map((r) => r.channel_id)}::uuid[], ${contactIds}::uuid[]) as t(w, c, k)

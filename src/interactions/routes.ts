@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Channel } from '../channels/channels.ts';
 import type { AppContext } from '../context.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
-import { decodePageToken } from '../http/page-token.ts';
+import { readPageQuery } from '../http/page-query.ts';
 import { isUuid } from '../ids.ts';
 import { channelContactInformation } from './channel-contact.ts';
 import { interactionJson, listInteractions } from './store.ts';
@@ -22,7 +22,7 @@ async function requireChannel(ctx: AppContext, workspaceId: string, channelId: s
 
 // Bird documents no query parameters here, so a Bird client never pages: the default page is the
 // largest one. `limit` (1-100) and `pageToken` work as on every other Aviary list.
-const DEFAULT_LIMIT = 100;
+export const INTERACTION_PAGE = { defaultLimit: 100, maxLimit: 100 };
 
 export function interactionRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { workspaceId: string; channelId: string; messageId: string } }>(
@@ -31,14 +31,8 @@ export function interactionRoutes(app: FastifyInstance, ctx: AppContext): void {
       const ws = request.principal.workspace.id;
       const q = request.query as Query;
       const details: ErrorDetails = {};
-      for (const k of ['limit', 'pageToken']) if (Array.isArray(q[k])) details[k] = ['must be given once'];
-      const limitRaw = q.limit as string | undefined;
-      const limit = limitRaw === undefined ? DEFAULT_LIMIT : Number(limitRaw);
-      if (!details.limit && limitRaw !== undefined && (!/^\d+$/.test(limitRaw) || limit < 1 || limit > 100)) {
-        details.limit = ['must be an integer from 1 to 100'];
-      }
+      const pageRequest = readPageQuery(q, INTERACTION_PAGE, details);
       if (Object.keys(details).length) throw errors.invalidQuery(details);
-      const after = typeof q.pageToken === 'string' && q.pageToken ? decodePageToken(q.pageToken) : undefined;
 
       const channel = await requireChannel(ctx, ws, request.params.channelId);
       const messageId = request.params.messageId;
@@ -52,7 +46,7 @@ export function interactionRoutes(app: FastifyInstance, ctx: AppContext): void {
             .executeTakeFirst()
         : undefined;
       if (!message) throw errors.notFound('message');
-      const page = await listInteractions(ctx.db, ws, message.id, { limit, after });
+      const page = await listInteractions(ctx.db, ws, message.id, pageRequest);
       return { results: page.rows.map(interactionJson), nextPageToken: page.nextPageToken };
     },
   );

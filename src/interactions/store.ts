@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import type { Channel } from '../channels/channels.ts';
 import type { Db } from '../db/database.ts';
-import type { MessageRow } from '../db/schema.ts';
-import { keysetPage, type Position } from '../http/page-token.ts';
+import type { MessageContact, MessageRow } from '../db/schema.ts';
+import { keysetPage, pageOrder, type PageRequest } from '../db/keyset-page.ts';
 import { uuidv7 } from '../ids.ts';
 import { addSuppression } from '../suppressions/store.ts';
 import { emitInteractionEvent } from '../webhooks/emit.ts';
@@ -29,20 +29,10 @@ export interface InteractionRow {
   created_at: Date;
 }
 
-/** A receiver contact as stored on the message (messages/accept-message.ts). */
-export interface ReceiverContact {
-  id: string;
-  identifierKey: string;
-  identifierValue: string;
-  type?: string;
-  countryCode?: string;
-  platformAddress?: string;
-  [k: string]: unknown;
-}
 
 export interface NewInteraction {
   type: InteractionType;
-  contact: ReceiverContact;
+  contact: MessageContact;
   details?: string | null;
   metadata?: Record<string, unknown> | null;
   at?: Date;
@@ -119,16 +109,18 @@ export async function listInteractions(
   db: Db,
   workspaceId: string,
   messageId: string,
-  opts: { limit: number; after?: Position },
+  page: PageRequest,
 ): Promise<{ rows: InteractionRow[]; nextPageToken: string | null }> {
-  const after = opts.after;
+  // Oldest first: a message's interactions read as a timeline.
+  const order = pageOrder(page, 'asc');
+  const after = page.after;
   const r = await sql<InteractionRow>`
     select * from interactions
     where workspace_id = ${workspaceId} and message_id = ${messageId}
-      ${after ? sql`and (created_at, id) > (${after.createdAt}, ${after.id})` : sql``}
-    order by created_at, id
-    limit ${opts.limit + 1}`.execute(db);
-  return keysetPage(r.rows, opts.limit);
+      ${after ? sql`and (created_at, id) ${sql.raw(order === 'asc' ? '>' : '<')} (${after.createdAt}, ${after.id})` : sql``}
+    order by created_at ${sql.raw(order)}, id ${sql.raw(order)}
+    limit ${page.limit + 1}`.execute(db);
+  return keysetPage(r.rows, page.limit);
 }
 
 /** The last reaction emoji a contact left on a message (for an unreact that names none). */

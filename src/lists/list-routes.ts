@@ -6,8 +6,9 @@ import { checkIdentifiers, identifierSchema, type Identifier } from '../contacts
 import type { AppContext } from '../context.ts';
 import { transactionWithRetry } from '../db/retry-transaction.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
-import { decodePageToken, encodePageToken } from '../http/page-token.ts';
-import { pageParamsWithToken, type Query } from '../http/query.ts';
+import { encodePageToken } from '../db/keyset-page.ts';
+import { readPageQuery } from '../http/page-query.ts';
+import type { Query } from '../http/query.ts';
 import { bodyValidator } from '../http/validate.ts';
 import { isUuid } from '../ids.ts';
 import { addMembers, createList, deleteList, getList, listLists, lockLists, removeMembers, updateList, type ListInput } from './lists.ts';
@@ -51,6 +52,10 @@ function readMembers(body: unknown): { contacts: string[]; identifiers: Identifi
   return { contacts, identifiers };
 }
 
+// Bird documents no paging for lists; a page of 100 keeps clients that never page whole for most workspaces.
+export const LIST_PAGE = { defaultLimit: 100, maxLimit: 100 };
+export const LIST_MEMBERS_PAGE = { defaultLimit: 10, maxLimit: 100 };
+
 export function listRoutes(app: FastifyInstance, ctx: AppContext): void {
   const listOr404 = async (ws: string, id: string) => {
     const list = isUuid(id) ? await getList(ctx.db, ws, id) : undefined;
@@ -66,9 +71,9 @@ export function listRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get('/lists', async (request) => {
     const details: ErrorDetails = {};
     // Bird documents no paging here; a page of 100 keeps clients that never page whole for most workspaces.
-    const page = pageParamsWithToken(request.query as Query, details, { defaultLimit: 100 });
+    const page = readPageQuery(request.query as Query, LIST_PAGE, details);
     if (Object.keys(details).length) throw errors.invalidQuery(details);
-    const afterId = page.pageToken ? decodePageToken(page.pageToken).id : undefined;
+    const afterId = page.after?.id;
     const rows = await listLists(ctx.db, request.principal.workspace.id, { limit: page.limit + 1, afterId, reverse: page.reverse });
     const more = rows.length > page.limit;
     if (more) rows.pop();
@@ -118,12 +123,12 @@ export function listRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get<{ Params: Params }>('/lists/:listId/contacts', async (request) => {
     const details: ErrorDetails = {};
-    const page = pageParamsWithToken(request.query as Query, details);
+    const page = readPageQuery(request.query as Query, LIST_MEMBERS_PAGE, details);
     if (Object.keys(details).length) throw errors.invalidQuery(details);
     const ws = request.principal.workspace.id;
     const listId = request.params.listId;
     await listOr404(ws, listId);
-    const after = page.pageToken ? sql`and contact_id ${page.reverse ? sql`<` : sql`>`} ${decodePageToken(page.pageToken).id}` : sql``;
+    const after = page.after ? sql`and contact_id ${page.reverse ? sql`<` : sql`>`} ${page.after.id}` : sql``;
     const dir = page.reverse ? sql`desc` : sql`asc`;
     // The page of members is taken first, on the primary key, then joined to its contacts: a fixed
     // number of index lookups at any depth (a plain join may be planned as a merge join that walks

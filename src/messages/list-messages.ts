@@ -4,17 +4,15 @@ import type { MessageRow } from '../db/schema.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import { singleParam, type Query } from '../http/query.ts';
-import { decodePageToken, encodePageToken, type Position } from '../http/page-token.ts';
+import { afterPosition, keysetPage, pageOrder, type PageRequest } from '../db/keyset-page.ts';
+import { readPageQuery } from '../http/page-query.ts';
 import { PLATFORMS, isPlatform } from '../channels/platforms.ts';
 import { MESSAGE_STATUSES } from '../webhooks/events.ts';
 
 // GET .../messages with every filter of Bird's list endpoint. Newest first (reverse=true: oldest
 // first), walked by keyset on (created_at, id) so any page costs the same as the first.
 
-export interface MessageFilter {
-  limit: number;
-  after?: Position;
-  reverse: boolean;
+export interface MessageFilter extends PageRequest {
   channelId?: string;
   platforms?: string[];
   direction?: 'incoming' | 'outgoing';
@@ -45,19 +43,13 @@ function many(q: Query, key: string): string[] | undefined {
 
 const one = singleParam;
 
+export const MESSAGE_PAGE = { defaultLimit: 10, maxLimit: 1000 };
+
 export function parseMessageQuery(q: Query): MessageFilter {
   const details: ErrorDetails = {};
   const bad = (key: string, msg: string) => ((details[key] ??= []).push(msg), undefined);
 
-  const limitRaw = one(q, 'limit', details);
-  let limit = 10;
-  if (limitRaw !== undefined) {
-    const n = Number(limitRaw);
-    if (!/^\d+$/.test(limitRaw) || n < 1 || n > 1000) bad('limit', 'must be an integer from 1 to 1000');
-    else limit = n;
-  }
-  const reverseRaw = one(q, 'reverse', details);
-  if (reverseRaw !== undefined && !['true', 'false', ''].includes(reverseRaw)) bad('reverse', 'must be true or false');
+  const page = readPageQuery(q, MESSAGE_PAGE, details);
   const date = (key: string) => {
     const v = one(q, key, details);
     if (v === undefined) return undefined;
@@ -86,11 +78,9 @@ export function parseMessageQuery(q: Query): MessageFilter {
     return Number(c);
   });
   const emailSubject = one(q, 'emailSubject', details);
-  const pageToken = one(q, 'pageToken', details);
 
   const filter: MessageFilter = {
-    limit,
-    reverse: reverseRaw === 'true' || reverseRaw === '',
+    ...page,
     platforms: platforms?.map((p) => (isPlatform(p) ? p : Object.entries(PLATFORMS).find(([, v]) => v.platformId === p)?.[0] ?? p)),
     direction: direction as MessageFilter['direction'],
     statuses,
@@ -109,23 +99,19 @@ export function parseMessageQuery(q: Query): MessageFilter {
     batchId: uuid('batchId'),
   };
   if (Object.keys(details).length) throw errors.invalidQuery(details);
-  if (pageToken) filter.after = decodePageToken(pageToken);
   return filter;
 }
 
 export interface MessagePage {
   rows: MessageRow[];
-  nextPageToken?: string;
+  nextPageToken: string | null;
 }
 
 export async function listMessages(db: Db, workspaceId: string, f: MessageFilter): Promise<MessagePage> {
-  const dir = f.reverse ? 'asc' : 'desc';
+  const dir = pageOrder(f);
   let q = db.selectFrom('messages').selectAll().where('workspace_id', '=', workspaceId);
   if (f.channelId) q = q.where('channel_id', '=', f.channelId);
-  if (f.after) {
-    const cmp = f.reverse ? sql.raw('>') : sql.raw('<');
-    q = q.where(sql<SqlBool>`(created_at, id) ${cmp} (${f.after.createdAt}, ${f.after.id}::uuid)`);
-  }
+  if (f.after) q = q.where(afterPosition(f.after, dir));
   if (f.platforms) q = q.where('platform', 'in', f.platforms);
   if (f.direction) q = q.where('direction', '=', f.direction);
   if (f.statuses) q = q.where('status', 'in', f.statuses);
@@ -146,10 +132,7 @@ export async function listMessages(db: Db, workspaceId: string, f: MessageFilter
     q = q.where(sql<SqlBool>`to_tsvector('simple', coalesce(email_subject, '')) @@ plainto_tsquery('simple', ${f.emailSubject})`);
   }
   const rows = await q.orderBy('created_at', dir).orderBy('id', dir).limit(f.limit + 1).execute();
-  const more = rows.length > f.limit;
-  if (more) rows.pop();
-  const last = rows[rows.length - 1];
-  return { rows, nextPageToken: more && last ? encodePageToken({ createdAt: last.created_at, id: last.id }) : undefined };
+  return keysetPage(rows, f.limit);
 }
 
 function overlaps(column: 'to_identifiers' | 'country_codes' | 'tags', values: string[]): Expression<SqlBool> {

@@ -10,7 +10,8 @@ import { birdFormats, createMessageSchema } from './create-message-schema.ts';
 export type ValidationDetails = Record<string, string[]>;
 
 export interface IdentifierPair { identifierKey: string; identifierValue: string }
-export interface ReceiverContact {
+/** A receiver contact as a send request names it (resolved to a MessageContact at accept time). */
+export interface ReceiverContactRequest {
   id?: string;
   identifierKey?: string;
   identifierValue?: string;
@@ -127,7 +128,7 @@ export interface MessageMeta {
 }
 
 export interface CreateMessageRequest {
-  receiver: { contacts?: ReceiverContact[] };
+  receiver: { contacts?: ReceiverContactRequest[] };
   sender?: { connector: { identifierValue: string; annotations?: { name?: string }; [k: string]: unknown } };
   body?: MessageBody;
   /** `null` passes Bird's schema (Template is nullable); platform rules then insist on a body. */

@@ -9,7 +9,7 @@ import { ajvDetails } from '../http/validate.ts';
 import { isUuid } from '../ids.ts';
 import { describeClick, type ClickInput } from '../interactions/click.ts';
 import { interactionRefusal, INTERACTION_TYPES, type InteractionType } from '../interactions/rules.ts';
-import { interactionJson, lastReactionEmoji, recordInteraction, type ReceiverContact } from '../interactions/store.ts';
+import { interactionJson, lastReactionEmoji, recordInteraction } from '../interactions/store.ts';
 import { birdFormats, createMessageSchema } from '../messages/create-message-schema.ts';
 import { prepareInboundMedia } from '../media/inbound.ts';
 import { recordInbound } from '../messages/inbound.ts';
@@ -193,7 +193,7 @@ export function simulateRoutes(app: FastifyInstance, ctx: AppContext): void {
         throw errors.conflict(`Interactions happen on messages that were sent or delivered; this message is ${message.status}`);
       }
 
-      const receivers = (message.receiver as { contacts?: ReceiverContact[] }).contacts ?? [];
+      const receivers = message.receiver.contacts ?? [];
       let contact = receivers[0];
       if (input.contact) {
         contact = receivers.find((c) => sameIdentifier(c.identifierKey, c.identifierValue, input.contact!.identifierValue))!;

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
 import { bodyValidator } from '../http/validate.ts';
-import { addSuppression, IDENTIFIER_KEY_PATTERN, listSuppressions, removeSuppression } from './store.ts';
+import { readPageQuery } from '../http/page-query.ts';
+import { addSuppression, IDENTIFIER_KEY_PATTERN, listSuppressions, parseSuppressionToken, removeSuppression } from './store.ts';
 import { singleParam, type Query } from '../http/query.ts';
 
 // The workspace suppression list (Aviary's own API; Bird manages suppressions outside the Channels
@@ -10,6 +11,8 @@ import { singleParam, type Query } from '../http/query.ts';
 //   POST   /suppressions                                  {identifierKey, identifierValue, reason?} -> 201
 //   GET    /suppressions?limit&pageToken&identifierValue&identifierKey  -> {results, nextPageToken}
 //   DELETE /suppressions/{identifierKey}/{identifierValue}                -> 204, or 404
+
+export const SUPPRESSION_PAGE = { defaultLimit: 10, maxLimit: 100 };
 
 interface CreateSuppressionBody {
   identifierKey: string;
@@ -41,17 +44,13 @@ export function suppressionRoutes(app: FastifyInstance, ctx: AppContext): void {
     const q = request.query as Query;
     const details: ErrorDetails = {};
     const one = (key: string) => singleParam(q, key, details);
-    const limitRaw = one('limit');
-    const pageToken = one('pageToken');
+    const page = readPageQuery(q, SUPPRESSION_PAGE, details, parseSuppressionToken);
     const identifierValue = one('identifierValue');
     const identifierKey = one('identifierKey');
-    const limit = limitRaw === undefined ? 10 : Number(limitRaw);
-    if (limitRaw !== undefined && (!/^\d+$/.test(limitRaw) || limit < 1 || limit > 100)) details.limit = ['must be an integer from 1 to 100'];
     if (identifierKey !== undefined && !new RegExp(IDENTIFIER_KEY_PATTERN).test(identifierKey)) details.identifierKey = ['is not a valid identifier key'];
     if (Object.keys(details).length) throw errors.invalidQuery(details);
     return listSuppressions(ctx.db, request.principal.workspace.id, {
-      limit,
-      pageToken: pageToken || undefined,
+      ...page,
       identifierKey,
       identifierValue: identifierValue || undefined,
     });

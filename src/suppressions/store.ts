@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import { errors } from '../errors.ts';
+import { pageOrder, type PageRequest } from '../db/keyset-page.ts';
 
 // The workspace suppression list: identifiers that must not be messaged. The dispatcher checks it
 // before every send (dispatch/prepare.ts) and marks a message to a suppressed receiver `skipped`.
@@ -69,7 +69,7 @@ export async function removeSuppression(db: Db, workspaceId: string, key: string
   return r.rows.length > 0;
 }
 
-interface PagePosition {
+export interface PagePosition {
   createdAt: string;
   key: string;
   value: string;
@@ -81,31 +81,35 @@ function encodeToken(p: PagePosition): string {
   return Buffer.from(JSON.stringify([p.createdAt, p.key, p.value])).toString('base64');
 }
 
-function decodeToken(token: string): PagePosition {
-  const bad = () => errors.invalidQuery({ pageToken: ['is not a valid page token'] });
-  if (token.length > 4000) throw bad();
+/** The position a suppressions page token names (undefined: not one of ours), for http/page-query.ts. */
+export function parseSuppressionToken(token: string): PagePosition | undefined {
+  if (token.length > 4000) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
   } catch {
-    throw bad();
+    return undefined;
   }
-  if (!Array.isArray(parsed) || parsed.length !== 3 || !parsed.every((x) => typeof x === 'string')) throw bad();
+  if (!Array.isArray(parsed) || parsed.length !== 3 || !parsed.every((x) => typeof x === 'string')) return undefined;
   const [createdAt, key, value] = parsed as string[];
-  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d(:\d\d)?)$/.test(createdAt) || Number.isNaN(Date.parse(createdAt))) throw bad();
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d(:\d\d)?)$/.test(createdAt) || Number.isNaN(Date.parse(createdAt))) return undefined;
   return { createdAt, key, value };
 }
 
 export interface SuppressionFilter {
-  limit: number;
-  pageToken?: string;
   identifierKey?: string;
   identifierValue?: string;
 }
 
 /** Newest first, keyset-paginated on (created_at, identifier_key, identifier_value). */
-export async function listSuppressions(db: Db, workspaceId: string, f: SuppressionFilter): Promise<{ results: Suppression[]; nextPageToken: string | null }> {
-  const after = f.pageToken ? decodeToken(f.pageToken) : undefined;
+export async function listSuppressions(
+  db: Db,
+  workspaceId: string,
+  f: SuppressionFilter & PageRequest<PagePosition>,
+): Promise<{ results: Suppression[]; nextPageToken: string | null }> {
+  const after = f.after;
+  const order = pageOrder(f);
+  const cmp = sql.raw(order === 'asc' ? '>' : '<');
   const conditions = [sql`workspace_id = ${workspaceId}`];
   if (f.identifierKey !== undefined) conditions.push(sql`identifier_key = ${f.identifierKey.trim().toLowerCase()}`);
   if (f.identifierValue !== undefined) {
@@ -114,12 +118,12 @@ export async function listSuppressions(db: Db, workspaceId: string, f: Suppressi
     conditions.push(sql`identifier_value in (${v}, ${v.toLowerCase()})`);
   }
   if (after) {
-    conditions.push(sql`(created_at, identifier_key, identifier_value) < (${after.createdAt}::timestamptz, ${after.key}, ${after.value})`);
+    conditions.push(sql`(created_at, identifier_key, identifier_value) ${cmp} (${after.createdAt}::timestamptz, ${after.key}, ${after.value})`);
   }
   const r = await sql<SuppressionDbRow>`
     select ${COLUMNS} from suppressions
     where ${sql.join(conditions, sql` and `)}
-    order by created_at desc, identifier_key desc, identifier_value desc
+    order by created_at ${sql.raw(order)}, identifier_key ${sql.raw(order)}, identifier_value ${sql.raw(order)}
     limit ${f.limit + 1}`.execute(db);
   const rows = r.rows;
   const more = rows.length > f.limit;

@@ -1,9 +1,9 @@
 import { PLATFORM_NAMES } from '../channels/platforms.ts';
-import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, paramRef, uuid } from '../http/openapi/common.ts';
+import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from '../http/openapi/common.ts';
 import { componentRef } from '../http/openapi/json-schema.ts';
 import type { ApiFeature, JsonSchema, Parameter, PathItem } from '../http/openapi/types.ts';
 import { createVersionSchema, VARIABLE_TYPES } from './content.ts';
-import { approveSchema, createProjectSchema, patchProjectSchema, rejectSchema } from './routes.ts';
+import { approveSchema, createProjectSchema, patchProjectSchema, rejectSchema, TEMPLATE_PAGE } from './routes.ts';
 import { VERSION_STATUSES } from './store.ts';
 
 // The OpenAPI part for src/templates/routes.ts, to be added to FEATURES in src/http/openapi/index.ts.
@@ -24,10 +24,7 @@ const versionId: Parameter = {
   description: 'A version of the project: its id, its number (`3`), or `latest` for the active version.',
   schema: { type: 'string' },
 };
-const listParameters: Parameter[] = [
-  { name: 'limit', in: 'query', description: 'Page size, 1 to 100. Default 10.', schema: { type: 'integer', minimum: 1, maximum: 100 }, example: 10 },
-  { name: 'reverse', in: 'query', description: 'Oldest first instead of newest first.', schema: { type: 'boolean' } },
-];
+const listParameters = pageParameters(TEMPLATE_PAGE, 'Items', 'newest first');
 
 const contentEntry: JsonSchema = {
   type: 'object',
@@ -175,7 +172,7 @@ export const templatesFeature: ApiFeature = {
         operationId: 'listTemplateProjects',
         summary: 'List template projects',
         tags: [TAG],
-        parameters: [...listParameters, paramRef('pageToken')],
+        parameters: listParameters,
         responses: { '200': { description: 'A page of projects.', content: json(componentRef('TemplateProjectList')) }, ...errorRefs(400) },
       },
     },
@@ -220,7 +217,6 @@ export const templatesFeature: ApiFeature = {
         tags: [TAG],
         parameters: [
           ...listParameters,
-          paramRef('pageToken'),
           { name: 'status', in: 'query', description: 'Only versions in these states (comma-separated).', schema: { type: 'string' }, example: 'active' },
         ],
         responses: { '200': { description: 'A page of versions.', content: json(componentRef('ChannelTemplateList')) }, ...errorRefs(400) },

@@ -2,7 +2,8 @@ import { singleParam, type Query } from '../http/query.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
-import { decodePageToken, encodePageToken, type Position } from '../http/page-token.ts';
+import { encodePageToken, type PageRequest, type Position } from '../db/keyset-page.ts';
+import { readPageQuery } from '../http/page-query.ts';
 import { bodyValidator } from '../http/validate.ts';
 import { compileVersion, validateCreateVersion } from './content.ts';
 import {
@@ -211,17 +212,11 @@ export function templateRoutes(app: FastifyInstance, ctx: AppContext): void {
 
 // ---- query ----
 
-function parseListQuery(q: Query, withStatus = false): { page: { limit: number; reverse: boolean; after?: Position }; status?: VersionStatus[] } {
+export const TEMPLATE_PAGE = { defaultLimit: 10, maxLimit: 100 };
+
+function parseListQuery(q: Query, withStatus = false): { page: PageRequest; status?: VersionStatus[] } {
   const details: ErrorDetails = {};
-  const one = (key: string) => singleParam(q, key, details);
-  let limit = 10;
-  const limitRaw = one('limit');
-  if (limitRaw !== undefined) {
-    if (!/^\d+$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > 100) details.limit = ['must be an integer from 1 to 100'];
-    else limit = Number(limitRaw);
-  }
-  const reverseRaw = one('reverse');
-  if (reverseRaw !== undefined && !['true', 'false', ''].includes(reverseRaw)) details.reverse = ['must be true or false'];
+  const page = readPageQuery(q, TEMPLATE_PAGE, details);
   let status: VersionStatus[] | undefined;
   if (withStatus) {
     const raw = [q.status, q['status[]']].flat().filter((v): v is string => typeof v === 'string');
@@ -231,12 +226,8 @@ function parseListQuery(q: Query, withStatus = false): { page: { limit: number; 
     }
     if (values.length) status = values as VersionStatus[];
   }
-  const pageToken = one('pageToken');
   if (Object.keys(details).length) throw errors.invalidQuery(details);
-  return {
-    page: { limit, reverse: reverseRaw === 'true' || reverseRaw === '', after: pageToken ? decodePageToken(pageToken) : undefined },
-    status,
-  };
+  return { page, status };
 }
 
 function token(next: Position | undefined): string | null {

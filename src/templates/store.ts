@@ -3,61 +3,16 @@
 // row lock, so concurrent activations and approvals of one project apply one after the other and the
 // "one active version per project" rule (also a partial unique index) always holds.
 
-import { sql, type ColumnType, type Generated, type Kysely, type SqlBool, type Transaction } from 'kysely';
+import { sql, type SqlBool, type Transaction } from 'kysely';
 import type { Platform } from '../channels/platforms.ts';
 import type { Db } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
 import { errors } from '../errors.ts';
-import type { Position } from '../http/page-token.ts';
+import { afterPosition, pageOrder, type PageRequest, type Position } from '../db/keyset-page.ts';
 import { isUuid, uuidv7 } from '../ids.ts';
 import type { ContentEntry, Deployment, VariableDefinition, VersionContent } from './content.ts';
 
-type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-type Json = ColumnType<unknown, string | undefined, string>;
-
-export interface TemplateProjectsTable {
-  workspace_id: string;
-  id: string;
-  name: string;
-  description: string | null;
-  type: string;
-  version_count: Generated<number>;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
-export interface TemplateVersionsTable {
-  workspace_id: string;
-  id: string;
-  project_id: string;
-  number: number;
-  status: string;
-  description: string | null;
-  default_locale: string;
-  supported_platforms: ColumnType<string[], string[], string[]>;
-  locales: ColumnType<string[], string[], string[]>;
-  variables: Json;
-  generic_content: Json;
-  platform_content: Json;
-  deployments: Json;
-  approvals: Json;
-  activated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
-export type TemplateTables = {
-  template_projects: TemplateProjectsTable;
-  template_versions: TemplateVersionsTable;
-};
-
-type TDb = Kysely<DB & TemplateTables>;
-type Trx = Transaction<DB & TemplateTables>;
-
-/** The store's handle with the template tables known to Kysely (schema.ts is not ours to extend). */
-export function templateDb(db: Db): TDb {
-  return db.withTables<TemplateTables>();
-}
+type Trx = Transaction<DB>;
 
 export type VersionStatus = 'draft' | 'pending' | 'active' | 'inactive' | 'rejected';
 export const VERSION_STATUSES: VersionStatus[] = ['draft', 'pending', 'active', 'inactive', 'rejected'];
@@ -106,12 +61,6 @@ export interface ProjectStats {
   active?: { id: string; locales: string[]; supportedPlatforms: string[] };
 }
 
-export interface PageRequest {
-  limit: number;
-  after?: Position;
-  reverse: boolean;
-}
-
 export interface Page<T> {
   items: T[];
   next?: Position;
@@ -124,10 +73,20 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 export async function createProject(db: Db, workspaceId: string, input: { name: string; type: string; description?: string | null }): Promise<Project> {
+  const now = new Date();
   try {
-    const row = await templateDb(db)
+    const row = await db
       .insertInto('template_projects')
-      .values({ workspace_id: workspaceId, id: uuidv7(), name: input.name, type: input.type, description: input.description ?? null })
+      .values({
+        workspace_id: workspaceId,
+        id: uuidv7(),
+        name: input.name,
+        type: input.type,
+        description: input.description ?? null,
+        // Milliseconds, as page tokens carry it (see channels.ts createChannel).
+        created_at: now,
+        updated_at: now,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toProject(row);
@@ -139,7 +98,7 @@ export async function createProject(db: Db, workspaceId: string, input: { name: 
 
 export async function getProject(db: Db, workspaceId: string, id: string): Promise<Project | undefined> {
   if (!isUuid(id)) return undefined;
-  const row = await templateDb(db)
+  const row = await db
     .selectFrom('template_projects')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
@@ -149,7 +108,7 @@ export async function getProject(db: Db, workspaceId: string, id: string): Promi
 }
 
 export async function getProjectByName(db: Db, workspaceId: string, name: string): Promise<Project | undefined> {
-  const row = await templateDb(db)
+  const row = await db
     .selectFrom('template_projects')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
@@ -159,9 +118,9 @@ export async function getProjectByName(db: Db, workspaceId: string, name: string
 }
 
 export async function listProjects(db: Db, workspaceId: string, page: PageRequest): Promise<Page<Project>> {
-  const dir = page.reverse ? 'asc' : 'desc';
-  let q = templateDb(db).selectFrom('template_projects').selectAll().where('workspace_id', '=', workspaceId);
-  if (page.after) q = q.where(after(page));
+  const dir = pageOrder(page);
+  let q = db.selectFrom('template_projects').selectAll().where('workspace_id', '=', workspaceId);
+  if (page.after) q = q.where(afterPosition(page.after, dir));
   const rows = await q.orderBy('created_at', dir).orderBy('id', dir).limit(page.limit + 1).execute();
   return paginate(rows.map(toProject), page.limit);
 }
@@ -177,7 +136,7 @@ export async function updateProject(
   if (patch.name !== undefined) set.name = patch.name;
   if (patch.description !== undefined) set.description = patch.description;
   try {
-    const row = await templateDb(db)
+    const row = await db
       .updateTable('template_projects')
       .set(set)
       .where('workspace_id', '=', workspaceId)
@@ -194,7 +153,7 @@ export async function updateProject(
 /** Deletes the project and, by cascade, its versions. */
 export async function deleteProject(db: Db, workspaceId: string, id: string): Promise<boolean> {
   if (!isUuid(id)) return false;
-  const result = await templateDb(db)
+  const result = await db
     .deleteFrom('template_projects')
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', id)
@@ -207,8 +166,7 @@ export async function projectStats(db: Db, workspaceId: string, projectIds: stri
   const stats = new Map<string, ProjectStats>();
   if (projectIds.length === 0) return stats;
   for (const id of projectIds) stats.set(id, { counts: { draft: 0, pending: 0, active: 0, inactive: 0, rejected: 0 } });
-  const t = templateDb(db);
-  const counts = await t
+  const counts = await db
     .selectFrom('template_versions')
     .select(['project_id', 'status', (eb) => eb.fn.countAll<number>().as('n')])
     .where('workspace_id', '=', workspaceId)
@@ -219,7 +177,7 @@ export async function projectStats(db: Db, workspaceId: string, projectIds: stri
     const s = stats.get(c.project_id)!;
     s.counts[c.status as VersionStatus] = Number(c.n);
   }
-  const active = await t
+  const active = await db
     .selectFrom('template_versions')
     .select(['project_id', 'id', 'locales', 'supported_platforms'])
     .where('workspace_id', '=', workspaceId)
@@ -234,7 +192,7 @@ export async function projectStats(db: Db, workspaceId: string, projectIds: stri
 
 export async function getVersion(db: Db, workspaceId: string, projectId: string, id: string): Promise<Version | undefined> {
   if (!isUuid(id)) return undefined;
-  const row = await templateDb(db)
+  const row = await db
     .selectFrom('template_versions')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
@@ -245,7 +203,7 @@ export async function getVersion(db: Db, workspaceId: string, projectId: string,
 }
 
 export async function getVersionByNumber(db: Db, workspaceId: string, projectId: string, number: number): Promise<Version | undefined> {
-  const row = await templateDb(db)
+  const row = await db
     .selectFrom('template_versions')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
@@ -257,7 +215,7 @@ export async function getVersionByNumber(db: Db, workspaceId: string, projectId:
 
 /** The project's active version: what `version: "latest"` means. */
 export async function getActiveVersion(db: Db, workspaceId: string, projectId: string): Promise<Version | undefined> {
-  const row = await templateDb(db)
+  const row = await db
     .selectFrom('template_versions')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
@@ -273,14 +231,14 @@ export async function listVersions(
   projectId: string,
   page: PageRequest & { status?: VersionStatus[] },
 ): Promise<Page<Version>> {
-  const dir = page.reverse ? 'asc' : 'desc';
-  let q = templateDb(db)
+  const dir = pageOrder(page);
+  let q = db
     .selectFrom('template_versions')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
     .where('project_id', '=', projectId);
   if (page.status) q = q.where('status', 'in', page.status);
-  if (page.after) q = q.where(after(page));
+  if (page.after) q = q.where(afterPosition(page.after, dir));
   const rows = await q.orderBy('created_at', dir).orderBy('id', dir).limit(page.limit + 1).execute();
   return paginate(rows.map(toVersion), page.limit);
 }
@@ -296,7 +254,7 @@ export async function createVersion(
   content: VersionContent,
   autoApprove: boolean,
 ): Promise<Version | undefined> {
-  return templateDb(db)
+  return db
     .transaction()
     .execute(async (trx) => {
       const project = await trx
@@ -339,7 +297,7 @@ export async function createVersion(
 
 export async function deleteVersion(db: Db, workspaceId: string, projectId: string, id: string): Promise<boolean> {
   if (!isUuid(id)) return false;
-  const result = await templateDb(db)
+  const result = await db
     .deleteFrom('template_versions')
     .where('workspace_id', '=', workspaceId)
     .where('project_id', '=', projectId)
@@ -432,7 +390,7 @@ async function underProjectLock(
   fn: (trx: Trx, v: Version) => Promise<Version>,
 ): Promise<Version | undefined> {
   if (!isUuid(id)) return undefined;
-  return templateDb(db)
+  return db
     .transaction()
     .execute(async (trx) => {
       const locked = await trx
@@ -491,11 +449,6 @@ async function save(
 
 function approval(platform: Platform, status: ApprovalStatus, reason: string | null, at: Date): Approval {
   return { platform, status, reason, updatedAt: at.toISOString() };
-}
-
-function after(page: PageRequest) {
-  const cmp = page.reverse ? sql.raw('>') : sql.raw('<');
-  return sql<SqlBool>`(created_at, id) ${cmp} (${page.after!.createdAt}, ${page.after!.id}::uuid)`;
 }
 
 function paginate<T extends { id: string; createdAt: Date }>(items: T[], limit: number): Page<T> {

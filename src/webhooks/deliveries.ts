@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import { keysetPage, type Position } from '../http/page-token.ts';
+import { keysetPage, pageOrder, type PageRequest } from '../db/keyset-page.ts';
 import { uuidv7 } from '../ids.ts';
 import { WEBHOOK_CHANNEL, wakeWebhookWorkers } from './emit.ts';
 
@@ -216,15 +216,17 @@ export async function listDeliveries(
   db: Db,
   workspaceId: string,
   subscriptionId: string,
-  opts: { limit: number; after?: Position; status?: ExecutionStatus },
+  opts: PageRequest & { status?: ExecutionStatus },
 ): Promise<{ rows: DeliveryRow[]; nextPageToken: string | null }> {
+  // Newest first; request ids are time-ordered, so the id alone is the position.
+  const order = pageOrder(opts);
   const r = await sql<DeliveryRow>`
     select workspace_id, id, subscription_id, event, created_at, execution_status, attempt_count, http_status_code, next_attempt_at, redelivery_of, updated_at
     from webhook_deliveries
     where workspace_id = ${workspaceId} and subscription_id = ${subscriptionId}
       ${opts.status ? sql`and execution_status = ${opts.status}` : sql``}
-      ${opts.after ? sql`and id < ${opts.after.id}` : sql``}
-    order by id desc
+      ${opts.after ? sql`and id ${sql.raw(order === 'asc' ? '>' : '<')} ${opts.after.id}` : sql``}
+    order by id ${sql.raw(order)}
     limit ${opts.limit + 1}`.execute(db);
   return keysetPage(r.rows, opts.limit);
 }

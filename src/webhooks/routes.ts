@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
-import { decodePageToken } from '../http/page-token.ts';
+import { readPageQuery } from '../http/page-query.ts';
+import { singleParam, type Query } from '../http/query.ts';
 import { bodyValidator } from '../http/validate.ts';
 import { isUuid } from '../ids.ts';
 import { getDelivery, listDeliveries, redeliver, EXECUTION_STATUSES, type DeliveryRow, type ExecutionStatus } from './deliveries.ts';
@@ -80,25 +81,11 @@ type PatchBody = Partial<Omit<CreateBody, 'service' | 'event'>> & { status?: 'ac
 const validateCreate = bodyValidator<CreateBody>(createSubscriptionSchema);
 const validatePatch = bodyValidator<PatchBody>(updateSubscriptionSchema);
 
-type Query = Record<string, string | string[] | undefined>;
 type SubscriptionParams = { Params: { workspaceId: string; webhookSubscriptionId: string } };
 
 export const DEFAULT_PAGE = 10;
 
-function pageQuery(q: Query, extra: string[] = []): { limit: number; pageToken?: string; details: ErrorDetails; values: Record<string, string | undefined> } {
-  const details: ErrorDetails = {};
-  const values: Record<string, string | undefined> = {};
-  for (const k of ['limit', 'pageToken', ...extra]) {
-    const v = q[k];
-    if (Array.isArray(v)) details[k] = ['must be given once'];
-    else values[k] = v;
-  }
-  const raw = values.limit;
-  const limit = raw === undefined ? DEFAULT_PAGE : Number(raw);
-  if (raw !== undefined && !details.limit && (!/^\d+$/.test(raw) || limit < 1 || limit > 100)) details.limit = ['must be an integer from 1 to 100'];
-  if (values.pageToken !== undefined && values.pageToken.length > 8000) details.pageToken = ['is not a valid page token'];
-  return { limit, pageToken: values.pageToken || undefined, details, values };
-}
+export const WEBHOOK_PAGE = { defaultLimit: DEFAULT_PAGE, maxLimit: 100 };
 
 export function logEntryJson(d: DeliveryRow) {
   return {
@@ -163,10 +150,10 @@ export function webhookRoutes(app: FastifyInstance, ctx: AppContext): void {
   });
 
   app.get<{ Params: { workspaceId: string } }>('/webhook-subscriptions', async (request) => {
-    const { limit, pageToken, details } = pageQuery(request.query as Query);
+    const details: ErrorDetails = {};
+    const pageRequest = readPageQuery(request.query as Query, WEBHOOK_PAGE, details);
     if (Object.keys(details).length) throw errors.invalidQuery(details);
-    const after = pageToken ? decodePageToken(pageToken) : undefined;
-    const page = await listSubscriptions(ctx.db, request.principal.workspace.id, { limit, after });
+    const page = await listSubscriptions(ctx.db, request.principal.workspace.id, pageRequest);
     return { results: page.rows.map(subscriptionJson), nextPageToken: page.nextPageToken };
   });
 
@@ -193,16 +180,17 @@ export function webhookRoutes(app: FastifyInstance, ctx: AppContext): void {
   });
 
   app.get<SubscriptionParams>('/webhook-subscriptions/:webhookSubscriptionId/logs', async (request) => {
-    const { limit, pageToken, details, values } = pageQuery(request.query as Query, ['executionStatus']);
-    const status = values.executionStatus;
-    if (status !== undefined && !details.executionStatus && !(EXECUTION_STATUSES as string[]).includes(status)) {
+    const details: ErrorDetails = {};
+    const q = request.query as Query;
+    const pageRequest = readPageQuery(q, WEBHOOK_PAGE, details);
+    const status = singleParam(q, 'executionStatus', details);
+    if (status !== undefined && !(EXECUTION_STATUSES as string[]).includes(status)) {
       details.executionStatus = [`must be one of: ${EXECUTION_STATUSES.join(', ')}`];
     }
     if (Object.keys(details).length) throw errors.invalidQuery(details);
-    const after = pageToken ? decodePageToken(pageToken) : undefined;
     const ws = request.principal.workspace.id;
     const s = await requireSubscription(ws, request.params.webhookSubscriptionId);
-    const page = await listDeliveries(ctx.db, ws, s.id, { limit, after, status: status as ExecutionStatus | undefined });
+    const page = await listDeliveries(ctx.db, ws, s.id, { ...pageRequest, status: status as ExecutionStatus | undefined });
     return { results: page.rows.map(logEntryJson), nextPageToken: page.nextPageToken };
   });
 

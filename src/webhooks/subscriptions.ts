@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
-import { encodePageToken, type Position } from '../http/page-token.ts';
+import { keysetPage, pageOrder, type PageRequest } from '../db/keyset-page.ts';
 import { isUuid, uuidv7 } from '../ids.ts';
 import { allowedFilterValues, EVENTS, FILTER_KEYS, REPEATABLE_KEYS, type FilterKey, type Service } from './events.ts';
 import { forgetSubscriptions } from './emit.ts';
@@ -176,16 +176,14 @@ export async function getSubscription(db: Db, workspaceId: string, id: string): 
 }
 
 /** Oldest first, keyset-paginated on the (time-ordered) id. */
-export async function listSubscriptions(db: Db, workspaceId: string, opts: { limit: number; after?: Position }): Promise<{ rows: SubscriptionRow[]; nextPageToken: string | null }> {
+export async function listSubscriptions(db: Db, workspaceId: string, page: PageRequest): Promise<{ rows: SubscriptionRow[]; nextPageToken: string | null }> {
+  const order = sql.raw(pageOrder(page, 'asc'));
+  const cmp = sql.raw(pageOrder(page, 'asc') === 'asc' ? '>' : '<');
   const r = await sql<SubscriptionRow>`
     select * from webhook_subscriptions where workspace_id = ${workspaceId}
-      ${opts.after ? sql`and id > ${opts.after.id}` : sql``}
-    order by id limit ${opts.limit + 1}`.execute(db);
-  const rows = r.rows;
-  const more = rows.length > opts.limit;
-  if (more) rows.pop();
-  const last = rows[rows.length - 1];
-  return { rows, nextPageToken: more && last ? encodePageToken({ createdAt: last.created_at, id: last.id }) : null };
+      ${page.after ? sql`and id ${cmp} ${page.after.id}` : sql``}
+    order by id ${order} limit ${page.limit + 1}`.execute(db);
+  return keysetPage(r.rows, page.limit);
 }
 
 export interface SubscriptionPatch {

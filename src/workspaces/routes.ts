@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
-import { pageParams, type Query } from '../http/query.ts';
+import { readPageQuery } from '../http/page-query.ts';
+import type { Query } from '../http/query.ts';
 import { bodyValidator } from '../http/validate.ts';
 import { createWorkspace, getWorkspace, pageWorkspaces, updateWorkspace, workspaceJson, type WorkspaceFields } from './workspaces.ts';
 
@@ -107,6 +108,8 @@ const fields = (b: Body): WorkspaceFields & { name?: string } => ({
   configuration: b.configuration,
 });
 
+export const WORKSPACE_PAGE = { defaultLimit: 10, maxLimit: 100 };
+
 export function organizationRoutes(app: FastifyInstance, ctx: OrganizationRouteDeps): void {
   app.decorateRequest('organizationKey', null as unknown as OrganizationKey);
   app.addHook('onRequest', async (request: FastifyRequest) => {
@@ -120,7 +123,9 @@ export function organizationRoutes(app: FastifyInstance, ctx: OrganizationRouteD
 
   app.get<OrgParams>('/workspaces', async (request) => {
     const key = request.organizationKey;
-    const page = pageParams(request.query as Query, {} as ErrorDetails);
+    const details: ErrorDetails = {};
+    const page = readPageQuery(request.query as Query, WORKSPACE_PAGE, details);
+    if (Object.keys(details).length) throw errors.invalidQuery(details);
     const { workspaces, nextPageToken } = await pageWorkspaces(ctx.db, key.organizationId, { ...page, onlyId: key.workspaceId ?? undefined });
     return { results: workspaces.map(workspaceJson), nextPageToken };
   });

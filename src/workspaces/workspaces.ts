@@ -1,7 +1,7 @@
 import { sql, type SqlBool } from 'kysely';
 import type { Db } from '../db/database.ts';
 import type { WorkspacesTable } from '../db/schema.ts';
-import { keysetPage, type Position } from '../http/page-token.ts';
+import { afterPosition, keysetPage, pageOrder, type Position } from '../db/keyset-page.ts';
 import { isUuid, uuidv7 } from '../ids.ts';
 import type { Selectable } from 'kysely';
 
@@ -107,13 +107,10 @@ export async function pageWorkspaces(
   organizationId: string,
   page: WorkspacePageRequest,
 ): Promise<{ workspaces: Workspace[]; nextPageToken: string | null }> {
-  const dir = page.reverse ? 'desc' : 'asc';
+  const dir = pageOrder(page, 'asc');
   let q = db.selectFrom('workspaces').selectAll().where('organization_id', '=', organizationId);
   if (page.onlyId) q = q.where('id', '=', page.onlyId);
-  if (page.after) {
-    const cmp = page.reverse ? sql.raw('<') : sql.raw('>');
-    q = q.where(sql<SqlBool>`(created_at, id) ${cmp} (${page.after.createdAt}, ${page.after.id}::uuid)`);
-  }
+  if (page.after) q = q.where(afterPosition(page.after, dir));
   const rows = await q.orderBy('created_at', dir).orderBy('id', dir).limit(page.limit + 1).execute();
   const { rows: pageRows, nextPageToken } = keysetPage(rows, page.limit);
   return { workspaces: pageRows.map(toWorkspace), nextPageToken };

@@ -1,5 +1,6 @@
 import { PLATFORM_NAMES, PLATFORMS } from '../../channels/platforms.ts';
-import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, paramRef, uuid } from './common.ts';
+import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from './common.ts';
+import { CHANNEL_PAGE } from '../../channels/routes.ts';
 import { componentRef } from './json-schema.ts';
 import type { ApiFeature, JsonSchema } from './types.ts';
 
@@ -116,7 +117,12 @@ export const channelsFeature: ApiFeature = {
         operationId: 'listChannels',
         summary: 'List channels',
         tags: ['Channels'],
-        responses: { '200': { description: 'Every channel of the workspace.', content: json(componentRef('ChannelList')) } },
+        parameters: [
+          ...pageParameters(CHANNEL_PAGE, 'Channels', 'oldest first'),
+          { name: 'platform', in: 'query', description: `Only channels of this platform, by Aviary name (${PLATFORM_NAMES.map((p) => `\`${p}\``).join(', ')}) or Bird platformId.`, schema: { type: 'string' } },
+          { name: 'status', in: 'query', description: 'Only active or only inactive channels.', schema: { type: 'string', enum: ['active', 'inactive'] } },
+        ],
+        responses: { '200': { description: 'A page of channels, oldest first unless `reverse`.', content: json(componentRef('ChannelList')) }, ...errorRefs(400) },
       },
     },
     '/channels/{channelId}': {

@@ -1,4 +1,5 @@
 import { ApiError, errors } from '../../errors.ts';
+import type { PageRules } from '../page-query.ts';
 import { componentRef } from './json-schema.ts';
 import type { ErrorCatalogueEntry, JsonSchema, MediaType, Parameter, Reference, Response, SecurityScheme } from './types.ts';
 
@@ -175,6 +176,19 @@ export const parameters: Record<string, Parameter> = {
 };
 
 export const paramRef = (name: keyof typeof parameters & string): Reference => ({ $ref: `#/components/parameters/${name}` });
+
+/**
+ * `limit`, `pageToken` and `reverse` of a list, from the same rules http/page-query.ts reads them
+ * with, so the reference cannot say another range than the server enforces.
+ */
+export function pageParameters(rules: PageRules, what: string, natural: 'newest first' | 'oldest first'): (Parameter | Reference)[] {
+  const other = natural === 'newest first' ? 'oldest first' : 'newest first';
+  return [
+    { name: 'limit', in: 'query', description: `${what} per page.`, schema: { type: 'integer', minimum: 1, maximum: rules.maxLimit, default: rules.defaultLimit }, example: Math.min(20, rules.maxLimit) },
+    paramRef('pageToken'),
+    { name: 'reverse', in: 'query', description: `${other[0].toUpperCase()}${other.slice(1)} instead of ${natural}. An empty value (\`?reverse\`) means \`true\`.`, schema: { type: 'boolean', default: false } },
+  ];
+}
 
 // ------------------------------------------------------------------------------------------- helpers
 

@@ -1,6 +1,8 @@
 import { createContactSchema, patchContactSchema } from '../../contacts/contact-patch.ts';
 import { IDENTIFIER_KEY_PATTERN, IDENTIFIER_VALUE_MAX, identifierSchema } from '../../contacts/identifiers.ts';
-import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, paramRef, uuid } from './common.ts';
+import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from './common.ts';
+import { CONTACT_PAGE } from '../../contacts/contact-routes.ts';
+import { CONTACT_LISTS_PAGE, IDENTIFIER_PAGE } from '../../contacts/identifier-routes.ts';
 import { componentRef } from './json-schema.ts';
 import type { ApiFeature, JsonSchema, Parameter } from './types.ts';
 
@@ -80,11 +82,6 @@ const schemas: Record<string, JsonSchema> = {
   },
 };
 
-const pageParameters = (what: string): (Parameter | { $ref: string })[] => [
-  { name: 'limit', in: 'query', description: `${what} per page.`, schema: { type: 'integer', minimum: 1, maximum: 100, default: 10 }, example: 20 },
-  paramRef('pageToken'),
-  { name: 'reverse', in: 'query', description: 'Newest first.', schema: { type: 'boolean', default: false } },
-];
 const attributeParameter: Parameter = {
   name: 'attribute',
   in: 'query',
@@ -127,7 +124,7 @@ export const contactsFeature: ApiFeature = {
         summary: 'List contacts',
         tags: ['Contacts'],
         parameters: [
-          ...pageParameters('Contacts'),
+          ...pageParameters(CONTACT_PAGE, 'Contacts', 'oldest first'),
           { name: 'identifierValue', in: 'query', description: 'Aviary: only the contact with this identifier value (exact; email addresses in any case).', schema: { type: 'string' } },
         ],
         responses: { '200': { description: 'A page of contacts.', content: json(componentRef('ContactList')) }, ...errorRefs(400) },
@@ -201,7 +198,7 @@ export const contactsFeature: ApiFeature = {
         operationId: 'listContactIdentifiers',
         summary: 'List a contact\'s identifiers',
         tags: ['Contacts'],
-        parameters: pageParameters('Identifiers'),
+        parameters: pageParameters(IDENTIFIER_PAGE, 'Identifiers', 'oldest first'),
         responses: { '200': { description: 'A page of identifiers.', content: json(componentRef('ContactIdentifierList')) }, ...errorRefs(400) },
       },
       delete: {
@@ -219,7 +216,7 @@ export const contactsFeature: ApiFeature = {
         operationId: 'listContactLists',
         summary: 'List the lists a contact is in',
         tags: ['Contacts'],
-        parameters: pageParameters('Lists'),
+        parameters: pageParameters(CONTACT_LISTS_PAGE, 'Lists', 'oldest first'),
         responses: { '200': { description: 'A page of lists.', content: json(componentRef('ListPage')) }, ...errorRefs(400) },
       },
     },

@@ -1,5 +1,6 @@
 import { INTERACTION_PLATFORMS, INTERACTION_TYPES } from '../../interactions/rules.ts';
-import { dateTime, errorRefs, json, pageOf, paramRef, uuid } from './common.ts';
+import { dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from './common.ts';
+import { INTERACTION_PAGE } from '../../interactions/routes.ts';
 import { componentRef } from './json-schema.ts';
 import type { ApiFeature, JsonSchema } from './types.ts';
 
@@ -48,8 +49,7 @@ export const interactionsFeature: ApiFeature = {
         description: 'Bird documents no parameters here, so by default the page is the largest one; `limit` and `pageToken` page as on the other lists.',
         tags: ['Interactions'],
         parameters: [
-          { name: 'limit', in: 'query', description: 'Interactions per page.', schema: { type: 'integer', minimum: 1, maximum: 100, default: 100 } },
-          paramRef('pageToken'),
+          ...pageParameters(INTERACTION_PAGE, 'Interactions', 'oldest first'),
         ],
         responses: { '200': { description: 'A page of interactions.', content: json(componentRef('InteractionList')) }, ...errorRefs(400) },
       },

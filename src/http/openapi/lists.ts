@@ -1,4 +1,5 @@
-import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, paramRef, uuid } from './common.ts';
+import { LIST_MEMBERS_PAGE, LIST_PAGE } from '../../lists/list-routes.ts';
+import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from './common.ts';
 import { componentRef } from './json-schema.ts';
 import type { ApiFeature, JsonSchema, Parameter } from './types.ts';
 
@@ -54,11 +55,6 @@ const schemas: Record<string, JsonSchema> = {
 };
 
 const listId: Parameter = { name: 'listId', in: 'path', required: true, description: 'A list of the workspace.', schema: { type: 'string', format: 'uuid' } };
-const pageParameters = (what: string, defaultLimit: number): (Parameter | { $ref: string })[] => [
-  { name: 'limit', in: 'query', description: `${what} per page.`, schema: { type: 'integer', minimum: 1, maximum: 100, default: defaultLimit } },
-  paramRef('pageToken'),
-  { name: 'reverse', in: 'query', description: 'Newest first.', schema: { type: 'boolean', default: false } },
-];
 const list = (description: string) => ({ description, content: json(componentRef('List')) });
 const membersExample = { identifiers: [{ key: 'emailaddress', value: 'ann@example.com' }] };
 
@@ -79,7 +75,7 @@ export const listsFeature: ApiFeature = {
         summary: 'List lists',
         description: 'Bird documents no paging here, so the default page is 100 lists.',
         tags: ['Lists'],
-        parameters: pageParameters('Lists', 100),
+        parameters: pageParameters(LIST_PAGE, 'Lists', 'oldest first'),
         responses: { '200': { description: 'A page of lists.', content: json(componentRef('ListPage')) }, ...errorRefs(400) },
       },
     },
@@ -121,7 +117,7 @@ export const listsFeature: ApiFeature = {
         operationId: 'listListContacts',
         summary: 'List a list\'s contacts',
         tags: ['Lists'],
-        parameters: pageParameters('Contacts', 10),
+        parameters: pageParameters(LIST_MEMBERS_PAGE, 'Contacts', 'oldest first'),
         responses: { '200': { description: 'A page of contacts, by contact id.', content: json(componentRef('ContactList')) }, ...errorRefs(400) },
       },
     },

@@ -3,7 +3,8 @@ import { DEFAULT_VALIDITY_SECONDS } from '../../messages/accept-message.ts';
 import { createMessageSchema } from '../../messages/create-message-schema.ts';
 import { MAX_SCHEDULE_AHEAD_MS } from '../../messages/validate-message.ts';
 import { MAX_SMS_RECEIVERS } from '../../messages/platform-rules.ts';
-import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, paramRef, uuid } from './common.ts';
+import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from './common.ts';
+import { MESSAGE_PAGE } from '../../messages/list-messages.ts';
 import { componentRef, describeProperties, nullable, validatorSchemaToComponents } from './json-schema.ts';
 import type { ApiFeature, JsonSchema, Operation, Parameter, Reference } from './types.ts';
 
@@ -174,9 +175,7 @@ function multi(name: string, items: JsonSchema, description: string, extra: Part
 }
 
 const listParameters: (Parameter | Reference)[] = [
-  query('limit', { type: 'integer', minimum: 1, maximum: 1000, default: 10 }, 'Messages per page.', { example: 20 }),
-  paramRef('pageToken'),
-  query('reverse', { type: 'boolean', default: false }, 'Oldest first instead of newest first. An empty value (`?reverse`) means `true`.'),
+  ...pageParameters(MESSAGE_PAGE, 'Messages', 'newest first'),
   multi('platform', { type: 'string', pattern: '^[A-Za-z0-9-]{3,60}$' }, `Only messages on these platforms, by Aviary name (${PLATFORM_NAMES.map((p) => `\`${p}\``).join(', ')}) or Bird platformId.`),
   query('direction', { type: 'string', enum: ['incoming', 'outgoing'] }, 'Only incoming or only outgoing messages.', { example: 'outgoing' }),
   multi('status', { type: 'string', enum: MESSAGE_STATUSES }, 'Only messages whose current status is one of these; an unknown status answers 400.'),

@@ -1,5 +1,6 @@
 import { createWorkspaceSchema, updateWorkspaceSchema } from '../../workspaces/routes.ts';
-import { AUTH_ERROR_STATUSES, BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, paramRef, uuid } from './common.ts';
+import { AUTH_ERROR_STATUSES, BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from './common.ts';
+import { WORKSPACE_PAGE } from '../../workspaces/routes.ts';
 import { componentRef } from './json-schema.ts';
 import type { ApiFeature, JsonSchema, Operation, Parameter } from './types.ts';
 
@@ -64,9 +65,7 @@ export const organizationsFeature: ApiFeature = {
         summary: 'List workspaces',
         tags,
         parameters: [
-          { name: 'limit', in: 'query', description: 'Workspaces per page.', schema: { type: 'integer', minimum: 1, maximum: 100, default: 10 }, example: 10 },
-          paramRef('pageToken'),
-          { name: 'reverse', in: 'query', description: 'Newest first instead of oldest first. An empty value (`?reverse`) means `true`.', schema: { type: 'boolean', default: false } },
+          ...pageParameters(WORKSPACE_PAGE, 'Workspaces', 'oldest first'),
         ],
         responses: { '200': { description: 'A page of workspaces.', content: json(componentRef('WorkspaceList')) }, ...errorRefs(400) },
       }),

@@ -1,5 +1,6 @@
 import { IDENTIFIER_KEY_PATTERN } from '../../suppressions/store.ts';
-import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, paramRef } from './common.ts';
+import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef } from './common.ts';
+import { SUPPRESSION_PAGE } from '../../suppressions/routes.ts';
 import { componentRef } from './json-schema.ts';
 import type { ApiFeature, JsonSchema, Parameter } from './types.ts';
 
@@ -60,8 +61,7 @@ export const suppressionsFeature: ApiFeature = {
         summary: 'List suppressions',
         tags: ['Suppressions'],
         parameters: [
-          { name: 'limit', in: 'query', description: 'Suppressions per page.', schema: { type: 'integer', minimum: 1, maximum: 100, default: 10 }, example: 20 },
-          paramRef('pageToken'),
+          ...pageParameters(SUPPRESSION_PAGE, 'Suppressions', 'newest first'),
           { name: 'identifierKey', in: 'query', description: 'Only this kind of identifier.', schema: { type: 'string', pattern: IDENTIFIER_KEY_PATTERN } },
           { name: 'identifierValue', in: 'query', description: 'Only this identifier value (email addresses in any case).', schema: { type: 'string' } },
         ],

@@ -1,7 +1,8 @@
 import { EXECUTION_STATUSES } from '../../webhooks/deliveries.ts';
 import { EVENT_NAMES, MESSAGE_STATUSES } from '../../webhooks/events.ts';
 import { createSubscriptionSchema, DEFAULT_PAGE, updateSubscriptionSchema } from '../../webhooks/routes.ts';
-import { AUTH_ERROR_STATUSES, BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, paramRef, uuid } from './common.ts';
+import { AUTH_ERROR_STATUSES, BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from './common.ts';
+import { WEBHOOK_PAGE } from '../../webhooks/routes.ts';
 import { componentRef } from './json-schema.ts';
 import type { ApiFeature, JsonSchema, Operation, Parameter, PathItem } from './types.ts';
 
@@ -110,12 +111,7 @@ const organizationParam: Parameter = {
   description: 'The organization: that of the access key and of the workspace.',
   schema: { type: 'string', format: 'uuid' },
 };
-const limitParam = (what: string): Parameter => ({
-  name: 'limit',
-  in: 'query',
-  description: `${what} per page.`,
-  schema: { type: 'integer', minimum: 1, maximum: 100, default: DEFAULT_PAGE },
-});
+
 
 const tags = ['Webhooks'];
 const subscription = json(componentRef('WebhookSubscription'));
@@ -144,7 +140,7 @@ const operations: Record<string, PathItem> = {
       operationId: 'listWebhookSubscriptions',
       summary: 'List webhook subscriptions',
       tags,
-      parameters: [limitParam('Subscriptions'), paramRef('pageToken')],
+      parameters: pageParameters(WEBHOOK_PAGE, 'Subscriptions', 'oldest first'),
       responses: { '200': { description: 'A page of subscriptions.', content: json(componentRef('WebhookSubscriptionList')) }, ...errorRefs(400) },
     },
   },
@@ -181,8 +177,7 @@ const operations: Record<string, PathItem> = {
       description: 'One entry per event sent to the subscription, newest first, kept 7 days (`webhookLogRetentionMs`).',
       tags,
       parameters: [
-        limitParam('Requests'),
-        paramRef('pageToken'),
+        ...pageParameters(WEBHOOK_PAGE, 'Requests', 'newest first'),
         { name: 'executionStatus', in: 'query', description: 'Only requests in this state.', schema: { type: 'string', enum: EXECUTION_STATUSES }, example: 'failed' },
       ],
       responses: { '200': { description: 'A page of requests.', content: json(componentRef('WebhookLogList')) }, ...errorRefs(400) },
