@@ -47,6 +47,14 @@ export const errors = {
     new ApiError(429, 'TooManyRequests', 'Rate limit exceeded; the request was not processed and is safe to retry', undefined, {
       'retry-after': String(retryAfterSeconds),
     }),
+  /** Too many requests with unknown or revoked keys from one client address (auth/auth-failures.ts). */
+  authFailuresLimited: (retryAfterSeconds: number) =>
+    new ApiError(429, 'TooManyRequests', 'Too many requests with an unknown or revoked access key from this client; retry later', undefined, {
+      'retry-after': String(retryAfterSeconds),
+    }),
+  /** A request (or an upload) that did not arrive in time; the connection is closed with the answer. */
+  requestTimeout: (message = 'The request was not received in time') =>
+    new ApiError(408, 'RequestTimeout', message, undefined, { connection: 'close' }),
   unavailable: (message = 'The server is shutting down') => new ApiError(503, 'ServiceUnavailable', message),
   internal: () => new ApiError(500, 'InternalError', 'An unexpected error occurred'),
 };

@@ -13,6 +13,8 @@ import { templateRoutes } from '../templates/routes.ts';
 import { webhookRoutes } from '../webhooks/routes.ts';
 import { docsRoutes } from './docs.ts';
 import { installErrorHandling } from './error-handler.ts';
+import { installRequestTimeout, limitConnections, timeoutOptions } from './limits.ts';
+import { logPath } from './redact.ts';
 import { errors } from '../errors.ts';
 
 declare module 'fastify' {
@@ -31,16 +33,20 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     // Requests arriving on kept-alive connections while closing get a Bird-shaped 503 (hook below).
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Header, whole-request and keep-alive timeouts (http/limits.ts, docs/operations.md).
+    ...timeoutOptions(ctx.config),
   });
   installErrorHandling(app, ctx.config.bodyLimit);
   // The API speaks JSON only: anything else is 415, not a string handed to a JSON validator.
   app.removeContentTypeParser('text/plain');
+  installRequestTimeout(app, ctx.config);
+  limitConnections(app, ctx.config, ctx.log);
 
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
     const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
     if (ctx.log.isLevelEnabled(level)) {
-      request.log[level]({ method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+      request.log[level]({ method: request.method, url: logPath(request.url), status, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
     }
     done();
   });

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Busboy, type BusboyHeaders } from '@fastify/busboy';
-import { errors } from '../errors.ts';
+import { ApiError, errors } from '../errors.ts';
 import { verifyUploadForm } from './policy.ts';
 import type { MediaService } from './service.ts';
 import { MediaTooLargeError } from './storage.ts';
@@ -14,9 +14,18 @@ import { MediaTooLargeError } from './storage.ts';
 
 const FORM_LIMITS = { fieldNameSize: 200, fieldSize: 64 * 1024, fields: 64, parts: 100 };
 
-export function receiveUpload(svc: MediaService, req: IncomingMessage): Promise<void> {
+export interface UploadLimits {
+  /** Slowest accepted body, in bytes per second over windowMs; 0: no floor. */
+  minBytesPerSecond: number;
+  windowMs: number;
+  /** Longest the whole body may take. */
+  timeoutMs: number;
+}
+
+export function receiveUpload(svc: MediaService, req: IncomingMessage, limits: UploadLimits): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
+    let stopWatching = () => {};
     let file: Promise<void> | undefined;
     let fileStream: Readable | undefined;
     const fields: Record<string, string> = {};
@@ -36,6 +45,7 @@ export function receiveUpload(svc: MediaService, req: IncomingMessage): Promise<
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
+      stopWatching();
       // Whatever is left of the body is read and dropped, so the client gets the answer.
       req.unpipe(bb);
       fileStream?.resume();
@@ -45,8 +55,21 @@ export function receiveUpload(svc: MediaService, req: IncomingMessage): Promise<
     const succeed = () => {
       if (settled) return;
       settled = true;
+      stopWatching();
       resolve();
     };
+    // Too slow: the rest of the body is not waited for. The file stream fails (the store deletes
+    // the partial file and the upload is released), and the 408 closes the connection.
+    const abort = (err: ApiError) => {
+      if (settled) return;
+      settled = true;
+      stopWatching();
+      req.unpipe(bb);
+      req.pause();
+      fileStream?.destroy(new Error(err.message));
+      reject(err);
+    };
+    stopWatching = watchRate(req, limits, abort);
 
     bb.on('field', (name, value, _nameTruncated, valueTruncated) => {
       if (file || settled) return;
@@ -105,4 +128,46 @@ async function store(svc: MediaService, fields: Record<string, string>, stream: 
     if (err instanceof MediaTooLargeError) throw errors.fileTooLarge(policy.maxBytes);
     throw err;
   }
+}
+
+const RATE_SLOTS = 10;
+
+/**
+ * Aborts an upload whose body arrives slower than the floor over a sliding window (kept as
+ * RATE_SLOTS counters, so it slides in steps of a tenth of the window), or that takes longer than
+ * the overall cap. A floor rather than a short fixed cap: a 100 MiB file on a slow link is fine, a
+ * client trickling bytes to hold a connection is not. Time the server itself spends not reading
+ * (waiting for the store) counts against the client too; local disk writes and the claim are far
+ * quicker than a window.
+ */
+function watchRate(req: IncomingMessage, limits: UploadLimits, abort: (err: ApiError) => void): () => void {
+  const slotMs = limits.windowMs / RATE_SLOTS;
+  const minPerWindow = (limits.minBytesPerSecond * limits.windowMs) / 1000;
+  const slots: number[] = [];
+  let current = 0;
+  const onData = (chunk: Buffer) => {
+    current += chunk.length;
+  };
+  req.on('data', onData);
+  const tick = setInterval(() => {
+    slots.push(current);
+    current = 0;
+    if (slots.length > RATE_SLOTS) slots.shift();
+    if (slots.length === RATE_SLOTS && minPerWindow > 0 && slots.reduce((a, b) => a + b, 0) < minPerWindow) {
+      abort(
+        errors.requestTimeout(
+          `The upload was aborted: it arrived slower than ${limits.minBytesPerSecond} bytes per second over ${limits.windowMs / 1000} s`,
+        ),
+      );
+    }
+  }, slotMs);
+  const deadline = setTimeout(() => abort(errors.requestTimeout(`The upload was aborted: it took longer than ${limits.timeoutMs / 1000} s`)), limits.timeoutMs);
+  const stop = () => {
+    clearInterval(tick);
+    clearTimeout(deadline);
+    req.off('data', onData);
+  };
+  // Once the body is in, what is left (storing, recording) is the server's time, not the client's.
+  req.once('end', stop);
+  return stop;
 }
