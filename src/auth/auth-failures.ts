@@ -23,15 +23,12 @@ export class AuthFailureLimiter {
     this.perMs = perMinute / 60_000;
   }
 
-  /** Throws the 429 when this client has no failures left. */
-  check(client: string, now = Date.now()): void {
-    if (this.perMinute === 0) return;
-    const b = this.refill(client, now);
-    if (b && b.tokens < 1) throw errors.authFailuresLimited(Math.max(1, Math.ceil((1 - b.tokens) / this.perMs / 1000)));
-  }
-
-  /** Counts one failed authentication of this client. */
-  fail(client: string, now = Date.now()): void {
+  /**
+   * Takes one failure from this client's allowance before its key is looked up, or throws the 429.
+   * Taken first rather than counted after, so that a burst of concurrent requests cannot all pass
+   * before the first of them has failed; a key that turns out good gives it back (refund).
+   */
+  take(client: string, now = Date.now()): void {
     if (this.perMinute === 0) return;
     let b = this.refill(client, now);
     if (!b) {
@@ -41,7 +38,13 @@ export class AuthFailureLimiter {
       b = { tokens: this.perMinute, at: now };
       this.buckets.set(client, b);
     }
-    b.tokens = Math.max(0, b.tokens - 1);
+    if (b.tokens < 1) throw errors.authFailuresLimited(Math.max(1, Math.ceil((1 - b.tokens) / this.perMs / 1000)));
+    b.tokens -= 1;
+  }
+
+  refund(client: string): void {
+    const b = this.buckets.get(client);
+    if (b) b.tokens = Math.min(this.perMinute, b.tokens + 1);
   }
 
   private refill(client: string, now: number): Bucket | undefined {

@@ -30,6 +30,7 @@ export class Authenticator {
   private readonly unknown = new TtlCache<true>(UNKNOWN_TTL_MS);
   private readonly good = new TtlCache<true>(GOOD_TTL_MS);
   private readonly failures: AuthFailureLimiter;
+  private readonly inflight = new Map<string, Promise<AccessKeyInfo | undefined>>();
 
   constructor(
     private readonly db: Db,
@@ -49,16 +50,34 @@ export class Authenticator {
     const cached = this.keys.get(hash);
     if (cached) return cached;
     const client = request.ip;
-    if (!this.good.get(hash)) this.failures.check(client);
-    let info = this.unknown.get(hash) ? undefined : await findActiveKey(this.db, key);
+    const limited = !this.good.get(hash);
+    if (limited) this.failures.take(client);
+    let info: AccessKeyInfo | undefined;
+    try {
+      info = this.unknown.get(hash) ? undefined : await this.lookup(key, hash);
+    } catch (err) {
+      // The store failed, not the client.
+      if (limited) this.failures.refund(client);
+      throw err;
+    }
     if (!info) {
       this.unknown.set(hash, true);
-      this.failures.fail(client);
       throw errors.unauthorized('The access key is unknown or revoked');
     }
+    if (limited) this.failures.refund(client);
     this.keys.set(hash, info);
     this.good.set(hash, true);
     return info;
+  }
+
+  /** One lookup per key at a time: concurrent requests with the same uncached key share it. */
+  private lookup(key: string, hash: string): Promise<AccessKeyInfo | undefined> {
+    let pending = this.inflight.get(hash);
+    if (!pending) {
+      pending = findActiveKey(this.db, key).finally(() => this.inflight.delete(hash));
+      this.inflight.set(hash, pending);
+    }
+    return pending;
   }
 
   /** 404 for a workspace that does not exist, 403 for one the key may not use. */
