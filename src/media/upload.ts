@@ -67,7 +67,8 @@ export function receiveUpload(svc: MediaService, req: IncomingMessage, limits: U
       req.unpipe(bb);
       req.pause();
       fileStream?.destroy(new Error(err.message));
-      reject(err);
+      // Answered once the store has let go of the upload, so that it can be retried at once.
+      void (file ?? Promise.resolve()).catch(() => {}).then(() => reject(err));
     };
     stopWatching = watchRate(req, limits, abort);
 
