@@ -156,6 +156,8 @@ for (const kind of storeKinds()) {
       const silent = await Promise.all(Array.from({ length: 10 }, () => connect(port)));
       const slowHeaders = await Promise.all(Array.from({ length: 10 }, () => connect(port)));
       const slowBodies = await Promise.all(Array.from({ length: 10 }, () => connect(port)));
+      // Answered 401 before its body: the rest of the body may not be trickled for ever either.
+      const refused = await Promise.all(Array.from({ length: 3 }, () => connect(port, '127.0.0.6')));
       const head = 'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ';
       for (const c of slowHeaders) c.socket.write(head);
       const body = JSON.stringify({ receiver: { contacts: [{ identifierValue: '+31612345678' }] }, body: { type: 'text', text: { text: 'x'.repeat(500) } } });
@@ -165,10 +167,16 @@ for (const kind of storeKinds()) {
             `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`,
         );
       }
+      for (const c of refused) {
+        c.socket.write(
+          `POST /workspaces/${ws}/channels/${sms}/messages HTTP/1.1\r\nHost: x\r\nAuthorization: AccessKey avk_refused\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`,
+        );
+      }
       let sent = 10;
       const trickle = setInterval(() => {
         for (const c of slowHeaders) if (!c.socket.destroyed) c.socket.write('a');
-        for (const c of slowBodies) if (!c.socket.destroyed) c.socket.write(body.slice(sent, sent + 1));
+        for (const c of [...slowBodies, ...refused]) if (!c.socket.destroyed) c.socket.write(body.slice(sent, sent + 1));
         sent++;
       }, 100);
       try {
@@ -188,7 +196,9 @@ for (const kind of storeKinds()) {
           ...silent.map((c) => within(c.closed, T.headers + SLACK, 'silent connection')),
           ...slowHeaders.map((c) => within(c.closed, T.headers + SLACK, 'slow headers')),
           ...slowBodies.map((c) => within(c.closed, T.request + SLACK, 'slow body')),
+          ...refused.map((c) => within(c.closed, T.request + SLACK, 'slow body after a 401')),
         ]);
+        for (const c of refused) assert.match(c.data, /^HTTP\/1\.1 401 /);
         const early = closed.filter((ms, i) => ms < (i < 20 ? T.headers : T.request) - 100);
         assert.deepEqual(early, [], 'none is closed before its timeout');
         assert.ok(slowHeaders.every((c) => !/ 200 /.test(c.data)), 'slow headers got no answer but the timeout');
@@ -233,7 +243,7 @@ for (const kind of storeKinds()) {
     };
 
     /** Uploads `size` bytes to POST /media in chunks of `chunk` every `everyMs` (0: all at once). */
-    const upload = (p: Awaited<ReturnType<typeof presign>>, size: number, chunk: number, everyMs: number) =>
+    const upload = (p: Awaited<ReturnType<typeof presign>>, size: number, chunk: number, everyMs: number, o: { keepAlive?: boolean; waitCloseMs?: number } = {}) =>
       new Promise<{ status: number; body: any; ms: number; closed: boolean }>((resolve, reject) => {
         const boundary = 'aviaryboundary';
         const head =
@@ -248,7 +258,8 @@ for (const kind of storeKinds()) {
             port,
             method: 'POST',
             path: new URL(p.uploadUrl).pathname,
-            agent: false,
+            // A kept-alive connection: closing it is then the server's decision.
+            agent: o.keepAlive ? new http.Agent({ keepAlive: true }) : false,
             headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': Buffer.byteLength(head) + size + Buffer.byteLength(tail) },
           },
           (res) => {
@@ -258,7 +269,7 @@ for (const kind of storeKinds()) {
               const ms = Date.now() - started;
               // Did the server close the connection (it should after a 408)?
               req.socket?.once('close', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined, ms, closed: true }));
-              setTimeout(() => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined, ms, closed: false }), 500);
+              setTimeout(() => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined, ms, closed: false }), o.waitCloseMs ?? 500);
             });
           },
         );
@@ -267,7 +278,7 @@ for (const kind of storeKinds()) {
         req.write(head);
         let written = 0;
         const next = () => {
-          if (stopped) return;
+          if (stopped || req.destroyed) return;
           if (written >= size) return req.end(tail);
           const n = Math.min(everyMs === 0 ? size : chunk, size - written);
           written += n;
@@ -275,7 +286,8 @@ for (const kind of storeKinds()) {
           if (everyMs === 0) next();
           else setTimeout(next, everyMs);
         };
-        req.on('response', () => (stopped = true));
+        // A kept-alive client goes on sending the body after an early answer, as HTTP/1.1 requires.
+        req.on('response', () => (stopped = !o.keepAlive));
         next();
       });
 
@@ -296,6 +308,23 @@ for (const kind of storeKinds()) {
       assert.equal(again.status, 204, JSON.stringify(again.body));
       const stored = await request(port, { path: `/workspaces/${ws}/channel-media/${id}`, headers: auth() });
       assert.equal(stored.status, 200);
+    });
+
+    test('a refused upload, or a body of the wrong type, cannot be trickled to hold the connection', async () => {
+      const p = await presign();
+      const tampered = { ...p, uploadFormData: { ...p.uploadFormData, 'x-aviary-signature': 'ab'.repeat(32) } };
+      const refused = await upload(tampered, 1024 * 1024, 1024, 100, { keepAlive: true, waitCloseMs: T.uploadWindow + SLACK });
+      assert.equal(refused.status, 403, 'refused when the file part starts');
+      assert.ok(refused.closed, 'and the trickled rest is cut off by the floor');
+      const c = await connect(port);
+      c.socket.write(`POST /media HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\nabc`);
+      const trickle = setInterval(() => !c.socket.destroyed && c.socket.write('a'), 100);
+      try {
+        await within(c.closed, SLACK, 'wrong content type');
+      } finally {
+        clearInterval(trickle);
+      }
+      assert.match(c.data, /^HTTP\/1\.1 415 /);
     });
 
     test('an upload above the floor may take longer than the request timeout', async () => {

@@ -100,7 +100,12 @@ export function installRequestTimeout(app: FastifyInstance, config: Config): voi
       writeTimeoutAndClose(req.socket, reply.raw.headersSent);
     }, limit);
     timer.unref();
-    reply.raw.once('close', () => clearTimeout(timer));
+    // Answered early (a 401 before the body, say), the rest of the body is still read: the timer
+    // keeps running until it is in, or a client could trickle it for as long as it likes.
+    req.once('end', () => clearTimeout(timer));
+    reply.raw.once('close', () => {
+      if (req.complete) clearTimeout(timer);
+    });
     done();
   });
 }

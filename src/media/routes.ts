@@ -98,8 +98,9 @@ export function publicMediaRoutes(app: FastifyInstance, ctx: AppContext): void {
     scope.post(UPLOAD_PATH, async (request, reply) => {
       const type = request.headers['content-type'] ?? '';
       if (!/^multipart\/form-data\s*;/i.test(type)) {
+        // Not an upload, so no byte-rate floor: the connection is closed with the answer.
         request.raw.resume();
-        return reply.code(415).send({
+        return reply.code(415).header('connection', 'close').send({
           code: 'UnsupportedMediaType',
           message: `Content-Type must be multipart/form-data (the fields of uploadFormData, then "file")${type ? `, got ${type}` : ''}`,
         });

@@ -25,10 +25,25 @@ export interface UploadLimits {
 export function receiveUpload(svc: MediaService, req: IncomingMessage, limits: UploadLimits): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
-    let stopWatching = () => {};
     let file: Promise<void> | undefined;
     let fileStream: Readable | undefined;
     const fields: Record<string, string> = {};
+
+    // The floor holds until the whole body is in, also after a refusal while the rest is drained:
+    // a client trickling a refused upload is cut off like one trickling an accepted one.
+    const abort = (err: ApiError) => {
+      if (settled) return void req.socket.destroy();
+      settled = true;
+      stopWatching();
+      req.unpipe(bb);
+      req.pause();
+      // Too slow: the rest of the body is not waited for. The file stream fails (the store deletes
+      // the partial file and the upload is released), and the 408 closes the connection.
+      fileStream?.destroy(new Error(err.message));
+      // Answered once the store has let go of the upload, so that it can be retried at once.
+      void (file ?? Promise.resolve()).catch(() => {}).then(() => reject(err));
+    };
+    const stopWatching = watchRate(req, limits, abort);
 
     let bb: ReturnType<typeof Busboy>;
     try {
@@ -39,13 +54,14 @@ export function receiveUpload(svc: MediaService, req: IncomingMessage, limits: U
         isPartAFile: (name, contentType, filename) => name === 'file' || filename !== undefined || contentType === 'application/octet-stream',
       });
     } catch (err) {
+      settled = true;
+      req.resume();
       return reject(errors.badRequest(`The multipart form cannot be read: ${(err as Error).message}`));
     }
 
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
-      stopWatching();
       // Whatever is left of the body is read and dropped, so the client gets the answer.
       req.unpipe(bb);
       fileStream?.resume();
@@ -58,19 +74,6 @@ export function receiveUpload(svc: MediaService, req: IncomingMessage, limits: U
       stopWatching();
       resolve();
     };
-    // Too slow: the rest of the body is not waited for. The file stream fails (the store deletes
-    // the partial file and the upload is released), and the 408 closes the connection.
-    const abort = (err: ApiError) => {
-      if (settled) return;
-      settled = true;
-      stopWatching();
-      req.unpipe(bb);
-      req.pause();
-      fileStream?.destroy(new Error(err.message));
-      // Answered once the store has let go of the upload, so that it can be retried at once.
-      void (file ?? Promise.resolve()).catch(() => {}).then(() => reject(err));
-    };
-    stopWatching = watchRate(req, limits, abort);
 
     bb.on('field', (name, value, _nameTruncated, valueTruncated) => {
       if (file || settled) return;
@@ -99,6 +102,7 @@ export function receiveUpload(svc: MediaService, req: IncomingMessage, limits: U
     bb.on('error', (err: Error) => fail(errors.badRequest(`The multipart form cannot be read: ${err.message}`)));
     // A client that goes away mid-file must not leave the upload claimed.
     req.on('close', () => {
+      stopWatching();
       if (!req.complete && !settled) fileStream?.destroy(new Error('the client closed the connection'));
       if (!req.complete) fail(errors.badRequest('The upload was interrupted'));
     });
