@@ -104,16 +104,20 @@ export function installRequestTimeout(app: FastifyInstance, config: Config): voi
     // keeps running until it is in, or a client could trickle it for as long as it likes.
     req.once('end', () => clearTimeout(timer));
     reply.raw.once('close', () => {
-      if (req.complete) clearTimeout(timer);
+      clearTimeout(timer);
     });
     done();
   });
 }
 
+/** How long a timed-out connection may stay half-closed so that the client can read the 408. */
+const LINGER_MS = 1_000;
+
 function writeTimeoutAndClose(socket: Socket, headersSent: boolean): void {
-  if (!headersSent && socket.writable) {
-    const body = JSON.stringify(errors.requestTimeout().toBody());
-    socket.write(`HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  }
-  socket.destroy();
+  if (headersSent || !socket.writable) return void socket.destroy();
+  const body = JSON.stringify(errors.requestTimeout().toBody());
+  // Half-closed rather than destroyed: closing a socket with unread input sends a reset, and the
+  // client may lose the answer with it. A client that does not close its side is cut off shortly.
+  socket.end(`HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
