@@ -104,7 +104,7 @@ export function installRequestTimeout(app: FastifyInstance, config: Config): voi
     // keeps running until it is in, or a client could trickle it for as long as it likes.
     req.once('end', () => clearTimeout(timer));
     reply.raw.once('close', () => {
-      clearTimeout(timer);
+      if (req.complete) clearTimeout(timer);
     });
     done();
   });

@@ -6,7 +6,7 @@
 const MARK = '[redacted]';
 
 /** The URL's path with the values of its query parameters replaced. */
-export function logPath(url: string): string { return url;
+export function logPath(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
   const query = url.slice(q + 1);
