@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import { bootstrapIfEmpty, type BootstrapResult } from './bootstrap.ts';
 import type { Config } from './config.ts';
 import { createContext, type AppContext } from './context.ts';
@@ -7,6 +7,7 @@ import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { listenForWork, WORK_CHANNEL } from './dispatch/notifications.ts';
+import { REDACT_PATHS, serializeRequest } from './http/redact.ts';
 import { buildServer } from './http/server.ts';
 import { WEBHOOK_CHANNEL } from './webhooks/emit.ts';
 import { WebhookWorker, webhookWorkerOptions } from './webhooks/worker.ts';
@@ -22,8 +23,17 @@ export interface Aviary {
   close(): Promise<void>;
 }
 
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({ level: config.logLevel, base: { service: 'aviary' } });
+/** JSON lines on stdout (or `destination`); requests are logged without headers or query values. */
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level: config.logLevel,
+      base: { service: 'aviary' },
+      serializers: { req: serializeRequest },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    destination,
+  );
 }
 
 /** Opens the store, migrates it, bootstraps an empty one and starts listening. */

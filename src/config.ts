@@ -18,6 +18,11 @@ export interface Config {
   rateLimitGet: number;
   rateLimitPost: number;
   shutdownTimeoutMs: number;
+  httpHeadersTimeoutMs: number;
+  httpRequestTimeoutMs: number;
+  httpKeepAliveTimeoutMs: number;
+  httpMaxConnections: number | undefined;
+  authFailureLimit: number;
   roles: Role[];
   workerConcurrency: number;
   dispatchBatchSize: number;
@@ -39,6 +44,9 @@ export interface Config {
   mediaUploadTtlSeconds: number;
   mediaLinkTtlSeconds: number;
   mediaFetchTimeoutMs: number;
+  mediaUploadMinRate: number;
+  mediaUploadRateWindowMs: number;
+  mediaUploadTimeoutMs: number;
   mediaAllowPrivateUrls: boolean;
   mediaSigningSecret: string | undefined;
   mediaS3Bucket: string | undefined;
@@ -78,6 +86,7 @@ const roles = (raw: string): Role[] => {
   return [...new Set(list)] as Role[];
 };
 const optStr = (raw: string) => (raw === '' ? undefined : raw);
+const optInt = (name: string, min: number) => (raw: string) => (raw.trim() === '' ? undefined : int(name, min)(raw));
 
 export class ConfigError extends Error {}
 
@@ -100,6 +109,11 @@ export const OPTIONS = [
   opt({ key: 'rateLimitGet', env: 'AVIARY_RATE_LIMIT_GET', flag: '--rate-limit-get', default: 50, parse: int('rateLimitGet', 1), doc: 'GET requests per second per workspace (Bird: 50).' }),
   opt({ key: 'rateLimitPost', env: 'AVIARY_RATE_LIMIT_POST', flag: '--rate-limit-post', default: 500, parse: int('rateLimitPost', 1), doc: 'POST/PATCH/DELETE requests per second per workspace (Bird: 500).' }),
   opt({ key: 'shutdownTimeoutMs', env: 'AVIARY_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', default: 10_000, parse: int('shutdownTimeoutMs', 0), doc: 'How long SIGTERM/SIGINT waits for in-flight requests before closing anyway.' }),
+  opt({ key: 'httpHeadersTimeoutMs', env: 'AVIARY_HTTP_HEADERS_TIMEOUT_MS', flag: '--http-headers-timeout-ms', default: 10_000, parse: int('httpHeadersTimeoutMs', 100), doc: 'Longest a client may take to send the request line and headers (from connecting, or from the start of the next request); then the connection is closed.' }),
+  opt({ key: 'httpRequestTimeoutMs', env: 'AVIARY_HTTP_REQUEST_TIMEOUT_MS', flag: '--http-request-timeout-ms', default: 30_000, parse: int('httpRequestTimeoutMs', 100), doc: 'Longest a client may take to send a whole request, headers and body (408, connection closed). Uploads to POST /media have a byte-rate floor instead (--media-upload-min-rate).' }),
+  opt({ key: 'httpKeepAliveTimeoutMs', env: 'AVIARY_HTTP_KEEP_ALIVE_TIMEOUT_MS', flag: '--http-keep-alive-timeout-ms', default: 5_000, parse: int('httpKeepAliveTimeoutMs', 1), doc: "How long an idle kept-alive connection stays open between requests. Behind a load balancer, set it above the balancer's idle timeout (AWS ALB: 60 s)." }),
+  opt({ key: 'httpMaxConnections', env: 'AVIARY_HTTP_MAX_CONNECTIONS', flag: '--http-max-connections', default: undefined, parse: optInt('httpMaxConnections', 1), doc: 'Open client connections beyond which new ones are closed at once; default: the open-file soft limit minus what the database pool, webhook sockets and files need (see docs/operations.md).' }),
+  opt({ key: 'authFailureLimit', env: 'AVIARY_AUTH_FAILURE_LIMIT', flag: '--auth-failure-limit', default: 60, parse: int('authFailureLimit', 0), doc: 'Requests with an unknown or revoked access key allowed per client address per minute (burst of as many); beyond, 429 without a database lookup. 0: no limit.' }),
   opt({ key: 'roles', env: 'AVIARY_ROLES', flag: '--roles', default: ['api', 'worker'] as Role[], parse: roles, doc: 'What this process does: api (HTTP), worker (dispatch and provider events), or both. Several worker processes may share one PostgreSQL.' }),
   opt({ key: 'workerConcurrency', env: 'AVIARY_WORKER_CONCURRENCY', flag: '--worker-concurrency', default: 2, parse: int('workerConcurrency', 1), doc: 'Dispatch loops per worker process (on PGlite they share its single session).' }),
   opt({ key: 'dispatchBatchSize', env: 'AVIARY_DISPATCH_BATCH_SIZE', flag: '--dispatch-batch-size', default: 200, parse: int('dispatchBatchSize', 1), doc: 'Messages (and provider events) claimed per round.' }),
@@ -112,6 +126,9 @@ export const OPTIONS = [
   opt({ key: 'mediaUploadTtlSeconds', env: 'AVIARY_MEDIA_UPLOAD_TTL', flag: '--media-upload-ttl', default: 3600, parse: int('mediaUploadTtlSeconds', 1), doc: 'How long a presigned upload accepts its file, in seconds.' }),
   opt({ key: 'mediaLinkTtlSeconds', env: 'AVIARY_MEDIA_LINK_TTL', flag: '--media-link-ttl', default: 3600, parse: int('mediaLinkTtlSeconds', 1), doc: 'How long a signed media link handed to a connector (for a provider to download) stays valid, in seconds.' }),
   opt({ key: 'mediaFetchTimeoutMs', env: 'AVIARY_MEDIA_FETCH_TIMEOUT_MS', flag: '--media-fetch-timeout-ms', default: 30_000, parse: int('mediaFetchTimeoutMs', 1), doc: 'Longest a fetch of an external media URL may take, headers and body.' }),
+  opt({ key: 'mediaUploadMinRate', env: 'AVIARY_MEDIA_UPLOAD_MIN_RATE', flag: '--media-upload-min-rate', default: 4096, parse: int('mediaUploadMinRate', 0), doc: 'Slowest upload to POST /media accepted, in bytes per second averaged over --media-upload-rate-window-ms; slower uploads are aborted (408). 0: no floor.' }),
+  opt({ key: 'mediaUploadRateWindowMs', env: 'AVIARY_MEDIA_UPLOAD_RATE_WINDOW_MS', flag: '--media-upload-rate-window-ms', default: 20_000, parse: int('mediaUploadRateWindowMs', 100), doc: 'The sliding window over which the upload byte rate is measured: a stall shorter than this is forgiven.' }),
+  opt({ key: 'mediaUploadTimeoutMs', env: 'AVIARY_MEDIA_UPLOAD_TIMEOUT_MS', flag: '--media-upload-timeout-ms', default: 3_600_000, parse: int('mediaUploadTimeoutMs', 100), doc: 'Longest an upload to POST /media may take in all, however fast it is going.' }),
   opt({ key: 'mediaAllowPrivateUrls', env: 'AVIARY_MEDIA_ALLOW_PRIVATE_URLS', flag: '--media-allow-private-urls', default: false, parse: bool('mediaAllowPrivateUrls'), doc: 'Let media fetches reach loopback and private addresses (development and tests only).' }),
   opt({ key: 'mediaSigningSecret', env: 'AVIARY_MEDIA_SIGNING_SECRET', flag: '--media-signing-secret', default: undefined, parse: optStr, doc: 'Key that signs upload policies and media links; default: a random key generated once and kept in the store.' }),
   opt({ key: 'mediaS3Bucket', env: 'AVIARY_MEDIA_S3_BUCKET', flag: '--media-s3-bucket', default: undefined, parse: optStr, doc: "Store media in this S3 bucket instead of the local directory; uploads then go straight to the store with its own presigned POST." }),

@@ -35,7 +35,7 @@ export function createContext(config: Config, log: Logger, database: Database): 
     log,
     database,
     db,
-    auth: new Authenticator(db),
+    auth: new Authenticator(db, { failuresPerMinute: config.authFailureLimit }),
     rateLimiter: new RateLimiter({ get: config.rateLimitGet, write: config.rateLimitPost }),
     channels: new ChannelCache(db),
     messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (trx, items) => writeMessages(trx, items), {

@@ -38,7 +38,6 @@ export const errors = {
   /** A path segment longer than the router accepts (routerOptions.maxParamLength in http/server.ts). */
   uriTooLong: (max: number) => new ApiError(414, 'UriTooLong', `A path segment of the URL is longer than ${max} characters`),
   headersTooLarge: () => new ApiError(431, 'RequestHeaderFieldsTooLarge', 'The request line and headers exceed the size the server accepts'),
-  requestTimeout: () => new ApiError(408, 'RequestTimeout', 'The request was not received in time'),
   /** What Node's HTTP parser rejects before any route sees it: bad Content-Length, bad method, garbled framing. */
   malformedRequest: (what: string) => new ApiError(400, 'BadRequest', `The request is malformed: ${what}`),
   conflict: (message: string) => new ApiError(409, 'Conflict', message),
@@ -59,6 +58,14 @@ export const errors = {
     new ApiError(429, 'TooManyRequests', 'Rate limit exceeded; the request was not processed and is safe to retry', undefined, {
       'retry-after': String(retryAfterSeconds),
     }),
+  /** Too many requests with unknown or revoked keys from one client address (auth/auth-failures.ts). */
+  authFailuresLimited: (retryAfterSeconds: number) =>
+    new ApiError(429, 'TooManyRequests', 'Too many requests with an unknown or revoked access key from this client; retry later', undefined, {
+      'retry-after': String(retryAfterSeconds),
+    }),
+  /** A request (or an upload) that did not arrive in time; the connection is closed with the answer. */
+  requestTimeout: (message = 'The request was not received in time') =>
+    new ApiError(408, 'RequestTimeout', message, undefined, { connection: 'close' }),
   unavailable: (message = 'The server is shutting down') => new ApiError(503, 'ServiceUnavailable', message),
   /** The database connection was lost or could not be made: the request's transaction was rolled back. */
   databaseUnavailable: () =>

@@ -18,6 +18,8 @@ import { organizationRoutes } from '../workspaces/routes.ts';
 import { docsRoutes } from './docs.ts';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling, MAX_PATH_SEGMENT } from './error-handler.ts';
 import { healthRoute } from './health.ts';
+import { installRequestTimeout, limitConnections, timeoutOptions } from './limits.ts';
+import { logPath } from './redact.ts';
 import { checkRequestStrings } from './validate.ts';
 import { errors } from '../errors.ts';
 
@@ -40,6 +42,8 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     // Router and HTTP-parser errors in Bird's shape too (http/error-handler.ts).
     frameworkErrors: frameworkErrorHandler(ctx.config.bodyLimit),
     clientErrorHandler: clientErrorHandler(ctx.log as unknown as FastifyBaseLogger),
+    // Header, whole-request and keep-alive timeouts (http/limits.ts, docs/operations.md).
+    ...timeoutOptions(ctx.config),
   });
   installErrorHandling(app, ctx.config.bodyLimit);
   // The API speaks JSON only: anything else is 415, not a string handed to a JSON validator.
@@ -55,12 +59,14 @@ export function buildServer(ctx: AppContext): FastifyInstance {
   });
   // One rule for every string that enters, before any route reads it (http/validate.ts).
   app.addHook('preValidation', async (request) => checkRequestStrings(request));
+  installRequestTimeout(app, ctx.config);
+  limitConnections(app, ctx.config, ctx.log);
 
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
     const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
     if (ctx.log.isLevelEnabled(level)) {
-      request.log[level]({ method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+      request.log[level]({ method: request.method, url: logPath(request.url), status, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
     }
     done();
   });

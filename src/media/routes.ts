@@ -85,6 +85,11 @@ export function mediaRoutes(app: FastifyInstance, ctx: AppContext): void {
 export function publicMediaRoutes(app: FastifyInstance, ctx: AppContext): void {
   const svc = mediaOf(ctx);
   svc.attach(app);
+  const uploadLimits = {
+    minBytesPerSecond: ctx.config.mediaUploadMinRate,
+    windowMs: ctx.config.mediaUploadRateWindowMs,
+    timeoutMs: ctx.config.mediaUploadTimeoutMs,
+  };
   app.register(async (scope) => {
     // The body is left unread for the handler to stream: no size limit or buffering by Fastify.
     scope.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null));
@@ -93,13 +98,14 @@ export function publicMediaRoutes(app: FastifyInstance, ctx: AppContext): void {
     scope.post(UPLOAD_PATH, async (request, reply) => {
       const type = request.headers['content-type'] ?? '';
       if (!/^multipart\/form-data\s*;/i.test(type)) {
+        // Not an upload, so no byte-rate floor: the connection is closed with the answer.
         request.raw.resume();
-        return reply.code(415).send({
+        return reply.code(415).header('connection', 'close').send({
           code: 'UnsupportedMediaType',
           message: `Content-Type must be multipart/form-data (the fields of uploadFormData, then "file")${type ? `, got ${type}` : ''}`,
         });
       }
-      await receiveUpload(svc, request.raw);
+      await receiveUpload(svc, request.raw, uploadLimits);
       return reply.code(204).send();
     });
 

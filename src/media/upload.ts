@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Busboy, type BusboyHeaders } from '@fastify/busboy';
-import { errors } from '../errors.ts';
+import { ApiError, errors } from '../errors.ts';
 import { verifyUploadForm } from './policy.ts';
 import type { MediaService } from './service.ts';
 import { MediaTooLargeError } from './storage.ts';
@@ -14,12 +14,36 @@ import { MediaTooLargeError } from './storage.ts';
 
 const FORM_LIMITS = { fieldNameSize: 200, fieldSize: 64 * 1024, fields: 64, parts: 100 };
 
-export function receiveUpload(svc: MediaService, req: IncomingMessage): Promise<void> {
+export interface UploadLimits {
+  /** Slowest accepted body, in bytes per second over windowMs; 0: no floor. */
+  minBytesPerSecond: number;
+  windowMs: number;
+  /** Longest the whole body may take. */
+  timeoutMs: number;
+}
+
+export function receiveUpload(svc: MediaService, req: IncomingMessage, limits: UploadLimits): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     let file: Promise<void> | undefined;
     let fileStream: Readable | undefined;
     const fields: Record<string, string> = {};
+
+    // The floor holds until the whole body is in, also after a refusal while the rest is drained:
+    // a client trickling a refused upload is cut off like one trickling an accepted one.
+    const abort = (err: ApiError) => {
+      if (settled) return void req.socket.destroy();
+      settled = true;
+      stopWatching();
+      req.unpipe(bb);
+      req.pause();
+      // Too slow: the rest of the body is not waited for. The file stream fails (the store deletes
+      // the partial file and the upload is released), and the 408 closes the connection.
+      fileStream?.destroy(new Error(err.message));
+      // Answered once the store has let go of the upload, so that it can be retried at once.
+      void (file ?? Promise.resolve()).catch(() => {}).then(() => reject(err));
+    };
+    const stopWatching = watchRate(req, limits, abort);
 
     let bb: ReturnType<typeof Busboy>;
     try {
@@ -30,6 +54,8 @@ export function receiveUpload(svc: MediaService, req: IncomingMessage): Promise<
         isPartAFile: (name, contentType, filename) => name === 'file' || filename !== undefined || contentType === 'application/octet-stream',
       });
     } catch (err) {
+      settled = true;
+      req.resume();
       return reject(errors.badRequest(`The multipart form cannot be read: ${(err as Error).message}`));
     }
 
@@ -45,6 +71,7 @@ export function receiveUpload(svc: MediaService, req: IncomingMessage): Promise<
     const succeed = () => {
       if (settled) return;
       settled = true;
+      stopWatching();
       resolve();
     };
 
@@ -75,6 +102,7 @@ export function receiveUpload(svc: MediaService, req: IncomingMessage): Promise<
     bb.on('error', (err: Error) => fail(errors.badRequest(`The multipart form cannot be read: ${err.message}`)));
     // A client that goes away mid-file must not leave the upload claimed.
     req.on('close', () => {
+      stopWatching();
       if (!req.complete && !settled) fileStream?.destroy(new Error('the client closed the connection'));
       if (!req.complete) fail(errors.badRequest('The upload was interrupted'));
     });
@@ -105,4 +133,46 @@ async function store(svc: MediaService, fields: Record<string, string>, stream: 
     if (err instanceof MediaTooLargeError) throw errors.fileTooLarge(policy.maxBytes);
     throw err;
   }
+}
+
+const RATE_SLOTS = 10;
+
+/**
+ * Aborts an upload whose body arrives slower than the floor over a sliding window (kept as
+ * RATE_SLOTS counters, so it slides in steps of a tenth of the window), or that takes longer than
+ * the overall cap. A floor rather than a short fixed cap: a 100 MiB file on a slow link is fine, a
+ * client trickling bytes to hold a connection is not. Time the server itself spends not reading
+ * (waiting for the store) counts against the client too; local disk writes and the claim are far
+ * quicker than a window.
+ */
+function watchRate(req: IncomingMessage, limits: UploadLimits, abort: (err: ApiError) => void): () => void {
+  const slotMs = limits.windowMs / RATE_SLOTS;
+  const minPerWindow = (limits.minBytesPerSecond * limits.windowMs) / 1000;
+  const slots: number[] = [];
+  let current = 0;
+  const onData = (chunk: Buffer) => {
+    current += chunk.length;
+  };
+  req.on('data', onData);
+  const tick = setInterval(() => {
+    slots.push(current);
+    current = 0;
+    if (slots.length > RATE_SLOTS) slots.shift();
+    if (slots.length === RATE_SLOTS && minPerWindow > 0 && slots.reduce((a, b) => a + b, 0) < minPerWindow) {
+      abort(
+        errors.requestTimeout(
+          `The upload was aborted: it arrived slower than ${limits.minBytesPerSecond} bytes per second over ${limits.windowMs / 1000} s`,
+        ),
+      );
+    }
+  }, slotMs);
+  const deadline = setTimeout(() => abort(errors.requestTimeout(`The upload was aborted: it took longer than ${limits.timeoutMs / 1000} s`)), limits.timeoutMs);
+  const stop = () => {
+    clearInterval(tick);
+    clearTimeout(deadline);
+    req.off('data', onData);
+  };
+  // Once the body is in, what is left (storing, recording) is the server's time, not the client's.
+  req.once('end', stop);
+  return stop;
 }
