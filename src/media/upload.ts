@@ -32,7 +32,10 @@ export function receiveUpload(svc: MediaService, req: IncomingMessage, limits: U
     // The floor holds until the whole body is in, also after a refusal while the rest is drained:
     // a client trickling a refused upload is cut off like one trickling an accepted one.
     const abort = (err: ApiError) => {
-      if (settled) return void req.socket.destroy();
+      if (settled) {
+        stopWatching();
+        return void req.socket.destroy();
+      }
       settled = true;
       stopWatching();
       req.unpipe(bb);
@@ -55,6 +58,7 @@ export function receiveUpload(svc: MediaService, req: IncomingMessage, limits: U
       });
     } catch (err) {
       settled = true;
+      stopWatching();
       req.resume();
       return reject(errors.badRequest(`The multipart form cannot be read: ${(err as Error).message}`));
     }
@@ -167,12 +171,19 @@ function watchRate(req: IncomingMessage, limits: UploadLimits, abort: (err: ApiE
     }
   }, slotMs);
   const deadline = setTimeout(() => abort(errors.requestTimeout(`The upload was aborted: it took longer than ${limits.timeoutMs / 1000} s`)), limits.timeoutMs);
+  // The watch is about the client's socket: it never keeps the process alive on its own.
+  tick.unref();
+  deadline.unref();
   const stop = () => {
     clearInterval(tick);
     clearTimeout(deadline);
     req.off('data', onData);
   };
   // Once the body is in, what is left (storing, recording) is the server's time, not the client's.
+  // A request that never completes (aborted, cut off) ends with 'close' instead: without it the
+  // timers would outlive every aborted upload.
   req.once('end', stop);
+  req.once('close', stop);
+  if (req.readableEnded || req.destroyed) stop();
   return stop;
 }
