@@ -159,6 +159,7 @@ for (const kind of storeKinds()) {
       const hook = await ok('POST', `${ws}/webhook-subscriptions`, example('createWebhookSubscription'));
       const media = await ok('POST', `${ws}/channel-media/presigned-upload`, { contentType: 'image/png' });
       scratchChannel = (await ok('POST', `${ws}/channels`, example('createChannel'))).id;
+      const list = await ok('POST', `${ws}/lists`, example('createList'));
       Object.assign(fixtures, {
         workspaceId: t.workspaceId,
         organizationId: t.organizationId,
@@ -170,6 +171,7 @@ for (const kind of storeKinds()) {
         webhookSubscriptionId: hook.id,
         requestId: '00000000-0000-4000-8000-000000000000',
         mediaId: String(media.mediaUrl).match(/[0-9a-f]{8}-[0-9a-f-]{27}/g)!.pop()!,
+        listId: list.id,
         identifierKey: 'phonenumber',
         identifierValue: '+31612345678',
       });
