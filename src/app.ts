@@ -6,9 +6,9 @@ import { createContext, type AppContext } from './context.ts';
 import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
-import { listenForWork, WORK_CHANNEL } from './dispatch/notifications.ts';
+import { listenForWork } from './db/notifications.ts';
+import { WEBHOOK_CHANNEL, WORK_CHANNEL } from './db/notify-channels.ts';
 import { buildServer } from './http/server.ts';
-import { WEBHOOK_CHANNEL } from './webhooks/emit.ts';
 import { WebhookWorker, webhookWorkerOptions } from './webhooks/worker.ts';
 
 export interface Aviary {

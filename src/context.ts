@@ -8,7 +8,7 @@ import { GroupCommit } from './db/group-commit.ts';
 import type { MessageRow } from './db/schema.ts';
 import { createConnectorRegistry } from './connectors/registry.ts';
 import type { Connector } from './connectors/connector.ts';
-import { Signal } from './dispatch/signal.ts';
+import { Signal } from './db/signal.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { rememberContacts, writeMessages, type PendingMessage } from './messages/accept-message.ts';
 

@@ -7,11 +7,11 @@ import type { Connector, ProviderEvent, SendResult } from '../connectors/connect
 import type { Db } from '../db/database.ts';
 import { uuidv7 } from '../ids.ts';
 import { claimConnectorEvents, claimMessages, nextDueAt } from './claim.ts';
-import { failures } from './failures.ts';
+import { failures } from '../connectors/failures.ts';
 import { prepare, type Prepared } from './prepare.ts';
 import { applyProviderEvents } from './provider-events.ts';
 import { SendRateLimiter } from './send-rate.ts';
-import type { Signal } from './signal.ts';
+import type { Signal } from '../db/signal.ts';
 import { applyTransitions, reschedule, type Transition } from './status-writer.ts';
 
 // The worker loop: claim due messages, decide, send, record; then apply due provider events

@@ -5,7 +5,7 @@ import type { Connector, OutboundMessage } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { checkPlatformMedia, loadMediaInfo } from '../media/platform-media.ts';
-import { failures } from './failures.ts';
+import { failures } from '../connectors/failures.ts';
 import { PENDING_STATUSES, type Transition } from './status-writer.ts';
 
 // Before anything is sent, each claimed message is checked against what can stop it: its schedule,

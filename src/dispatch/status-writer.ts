@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
-import type { Failure } from './failures.ts';
+import type { Failure } from '../connectors/failures.ts';
 import { emitMessageEvents } from '../webhooks/emit.ts';
 
 // Every status change of a message goes through here, many at a time: one statement updates the

@@ -6,7 +6,7 @@ import { PLATFORMS } from '../channels/platforms.ts';
 import { contactIdFor, resolveContacts, type ContactCache, type Identifier } from '../contacts/contacts.ts';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
-import { WORK_CHANNEL } from '../dispatch/notifications.ts';
+import { WORK_CHANNEL } from '../db/notify-channels.ts';
 import { errors } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import { emitMessageEvents } from '../webhooks/emit.ts';

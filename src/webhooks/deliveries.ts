@@ -2,7 +2,8 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { keysetPage, type Position } from '../http/page-token.ts';
 import { uuidv7 } from '../ids.ts';
-import { WEBHOOK_CHANNEL, wakeWebhookWorkers } from './emit.ts';
+import { WEBHOOK_CHANNEL } from '../db/notify-channels.ts';
+import { wakeWebhookWorkers } from './emit.ts';
 
 // The delivery rows: claiming due ones, recording attempts, the logs API's reads, redelivery and
 // pruning. See migrations/0005_webhooks.sql for the table.

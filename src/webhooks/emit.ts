@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { PLATFORMS, type Platform } from '../channels/platforms.ts';
 import type { Db } from '../db/database.ts';
+import { WEBHOOK_CHANNEL } from '../db/notify-channels.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { uuidv7 } from '../ids.ts';
 import { messageJson } from '../messages/message-json.ts';
@@ -35,9 +36,6 @@ export interface WebhookEvent {
   /** Built only when the event goes to at least one subscription. */
   payload: () => unknown;
 }
-
-/** NOTIFY channel of new deliveries: webhook workers LISTEN on it (app.ts), the dispatcher does not. */
-export const WEBHOOK_CHANNEL = 'aviary_webhooks';
 
 // In-process wake-ups for webhook workers (other processes are woken by NOTIFY on commit).
 const wakers = new Set<() => void>();

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/database.ts';
-import { Signal } from '../dispatch/signal.ts';
+import { Signal } from '../db/signal.ts';
 import { uuidv7 } from '../ids.ts';
 import {
   claimDeliveries,

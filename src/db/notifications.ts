@@ -1,11 +1,10 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { WORK_CHANNEL } from './notify-channels.ts';
 
 // Cross-process wake-ups on PostgreSQL: writers `NOTIFY aviary_work` in the transaction that creates
 // work (delivered on commit), and every worker process LISTENs on one dedicated connection. If that
 // connection drops, the worker still polls (dispatchPollMs) while it reconnects, so nothing is lost.
-
-export const WORK_CHANNEL = 'aviary_work';
 
 /** `onNotify` gets the channel notified, or undefined after (re)connecting: anything may have been missed. */
 export function listenForWork(
