@@ -36,7 +36,7 @@ import { bootstrapIfEmpty } from '../src/bootstrap.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { uuidv7 } from '../src/ids.ts';
-import { messagePayload } from '../src/webhooks/emit.ts';
+import { messagePayload } from '../src/messages/message-events.ts';
 import { createSubscription } from '../src/webhooks/subscriptions.ts';
 import type { MessageRow } from '../src/db/schema.ts';
 import { processCpuSec, waitForQuiet } from './cpu.ts';

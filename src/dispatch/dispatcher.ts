@@ -12,7 +12,7 @@ import { prepare, type Prepared } from './prepare.ts';
 import { applyProviderEvents } from './provider-events.ts';
 import { SendRateLimiter } from './send-rate.ts';
 import type { Signal } from '../db/signal.ts';
-import { applyTransitions, reschedule, type Transition } from './status-writer.ts';
+import { applyTransitions, reschedule, type Transition } from '../messages/status-writer.ts';
 
 // The worker loop: claim due messages, decide, send, record; then apply due provider events
 // (receipts, replies). It sleeps only when there is nothing due, until the next scheduled moment or a

@@ -6,7 +6,8 @@ import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { checkPlatformMedia, loadMediaInfo } from '../media/platform-media.ts';
 import { failures } from '../connectors/failures.ts';
-import { PENDING_STATUSES, type Transition } from './status-writer.ts';
+import { PENDING_STATUSES } from '../messages/lifecycle.ts';
+import type { Transition } from '../messages/status-writer.ts';
 
 // Before anything is sent, each claimed message is checked against what can stop it: its schedule,
 // its validity, the suppression list, the WhatsApp service window and what the connector can carry.

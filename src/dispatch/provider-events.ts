@@ -3,16 +3,12 @@ import type { ProviderEvent } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import { recordInbound } from '../messages/inbound.ts';
 import type { ConnectorEventRow } from './claim.ts';
-import { applyTransitions, type Transition } from './status-writer.ts';
+import { applyTransitions, type Transition } from '../messages/status-writer.ts';
 
-// What providers report after a send. Receipts only move a message forward: `delivered` and
-// `delivery_failed` apply to a message that is `sent`; a duplicate, or a stale `sent` arriving after
-// the delivery receipt, finds the message no longer in the expected status and changes nothing.
-const RECEIPT_FROM: Record<string, string[]> = {
-  sent: ['processing'],
-  delivered: ['sent'],
-  delivery_failed: ['sent'],
-};
+// What providers report after a send. Receipts only move a message forward (messages/lifecycle.ts):
+// `delivered` and `delivery_failed` apply to a message that is `sent`; a duplicate, or a stale `sent`
+// arriving after the delivery receipt, finds the message no longer in the expected status and changes
+// nothing.
 
 export async function applyProviderEvents(trx: Db, channels: ChannelCache, events: ConnectorEventRow[]): Promise<void> {
   const transitions: Transition[] = [];
@@ -24,7 +20,6 @@ export async function applyProviderEvents(trx: Db, channels: ChannelCache, event
         messageId: event.messageId,
         status: event.status,
         at: e.due_at,
-        from: RECEIPT_FROM[event.status] ?? [],
         ...(event.failure ? { failure: event.failure } : {}),
         ...(event.reason !== undefined ? { reason: event.reason } : {}),
         ...(event.details !== undefined ? { details: event.details } : {}),

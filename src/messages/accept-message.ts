@@ -9,7 +9,7 @@ import type { MessageRow } from '../db/schema.ts';
 import { WORK_CHANNEL } from '../db/notify-channels.ts';
 import { errors } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
-import { emitMessageEvents } from '../webhooks/emit.ts';
+import { emitMessageEvents } from './message-events.ts';
 import type { CreateMessageRequest } from './validate-message.ts';
 
 // Turning a validated send request into a stored message: resolve who it goes to, then write it.

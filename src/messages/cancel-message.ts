@@ -1,10 +1,10 @@
 import type { Db } from '../db/database.ts';
-import { applyTransitions } from '../dispatch/status-writer.ts';
+import { applyTransitions } from './status-writer.ts';
 import { errors } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 
 // DELETE on a message cancels it while it has not been handed to a provider: accepted or scheduled
-// messages become `deleted`. The transition is guarded by status, so a dispatcher that claims the
+// messages become `deleted` (lifecycle.ts). The transition is guarded by status, so a dispatcher that claims the
 // message at the same moment and a cancel cannot both win.
 export async function cancelMessage(db: Db, workspaceId: string, channelId: string, messageId: string): Promise<void> {
   if (!isUuid(messageId)) throw errors.notFound('message');
@@ -17,7 +17,7 @@ export async function cancelMessage(db: Db, workspaceId: string, channelId: stri
     .executeTakeFirst();
   if (!current) throw errors.notFound('message');
   const [row] = await applyTransitions(db, [
-    { workspaceId, messageId, status: 'deleted', at: new Date(), from: ['accepted', 'scheduled'], nextAttemptAt: null },
+    { workspaceId, messageId, status: 'deleted', at: new Date(), nextAttemptAt: null },
   ]);
   if (!row) throw errors.conflict(`The message can no longer be deleted: its status is ${current.status}`);
 }

@@ -4,7 +4,7 @@ import { resolveContacts, contactIdFor, type Identifier } from '../contacts/cont
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { uuidv7 } from '../ids.ts';
-import { emitMessageEvents } from '../webhooks/emit.ts';
+import { emitMessageEvents } from './message-events.ts';
 
 // A message from a contact to a channel: stored `delivered`, direction `incoming`, the contact as
 // sender and the channel's connector as receiver (Bird's inbound shape), and the contact's service

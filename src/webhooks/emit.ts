@@ -1,10 +1,7 @@
 import { sql } from 'kysely';
-import { PLATFORMS, type Platform } from '../channels/platforms.ts';
 import type { Db } from '../db/database.ts';
 import { WEBHOOK_CHANNEL } from '../db/notify-channels.ts';
-import type { MessageRow } from '../db/schema.ts';
 import { uuidv7 } from '../ids.ts';
-import { messageJson } from '../messages/message-json.ts';
 
 // Emitting webhook events. Called inside the transaction that makes the change (a status written by
 // dispatch/status-writer.ts, a message accepted or received, an interaction, a channel), it writes one
@@ -145,34 +142,6 @@ export async function emitEvents(trx: Db, all: WebhookEvent[]): Promise<number> 
     select pg_notify(${WEBHOOK_CHANNEL}, '')`.execute(trx);
   wakeWebhookWorkers();
   return rows.length;
-}
-
-/** Bird's message payload: the message; `<platform>.outbound` carries the body on SMS only (as Bird). */
-export function messagePayload(row: MessageRow): Record<string, unknown> {
-  const m = messageJson(row);
-  if (row.direction === 'outgoing' && row.platform !== 'sms') delete m.body;
-  return m;
-}
-
-/** `<platform>.outbound` for outgoing rows (their current status), `<platform>.inbound` for incoming ones. */
-export function messageEvents(rows: MessageRow[]): WebhookEvent[] {
-  return rows.map((row) => {
-    const outgoing = row.direction === 'outgoing';
-    return {
-      workspaceId: row.workspace_id,
-      event: `${row.platform}.${outgoing ? 'outbound' : 'inbound'}`,
-      channelId: row.channel_id,
-      platformId: PLATFORMS[row.platform as Platform]?.platformId ?? null,
-      messageStatus: row.status,
-      orderKey: outgoing ? row.id : null,
-      notificationUrl: outgoing ? row.notification_url : null,
-      payload: () => messagePayload(row),
-    };
-  });
-}
-
-export function emitMessageEvents(trx: Db, rows: MessageRow[]): Promise<number> {
-  return emitEvents(trx, messageEvents(rows));
 }
 
 /** `<platform>.interaction` for one interaction on an outgoing message; payload is Bird's interaction object. */
