@@ -22,7 +22,7 @@ import type { MessageRow } from '../src/db/schema.ts';
 import { contactIdFor, resolveContacts } from '../src/contacts/contacts.ts';
 import { uuidv7 } from '../src/ids.ts';
 import { resolveRecipients, type PendingMessage } from '../src/messages/accept-message.ts';
-import { validateCreateMessage } from '../src/messages/validate-message.ts';
+import { validateCreateMessage } from '../src/message-body/validate-message.ts';
 import { KNOWN_RECEIVERS, knownNumber, smsBody, type BodyOptions } from './bodies.ts';
 import type { Experiment } from './experiment.ts';
 import { startHelloWorld } from './hello-world.ts';

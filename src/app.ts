@@ -40,7 +40,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
     let webhooks: WebhookWorker | undefined;
     if (config.roles.includes('worker')) {
       dispatcher = new Dispatcher(
-        { db: database.db, log, channels: ctx.channels, connectors: ctx.connectors, signal: ctx.workSignal },
+        { db: database.db, log, channels: ctx.channels, connectors: ctx.connectors, signal: ctx.workSignal, outbox: ctx.outbox },
         {
           batchSize: config.dispatchBatchSize,
           leaseMs: config.dispatchLeaseMs,
@@ -51,7 +51,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
           concurrency: database.kind === 'pglite' ? 1 : config.workerConcurrency,
         },
       );
-      webhooks = new WebhookWorker({ db: database.db, log }, webhookWorkerOptions(config, database.kind));
+      webhooks = new WebhookWorker({ db: database.db, log, outbox: ctx.outbox }, webhookWorkerOptions(config, database.kind));
       if (config.databaseUrl) {
         listener = listenForWork(
           config.databaseUrl,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import { sql } from 'kysely';
-import { birdFormats } from '../src/messages/create-message-schema.ts';
+import { birdFormats } from '../src/message-body/create-message-schema.ts';
 import { startTestAviary, storeKinds, type TestAviary } from './support/harness.ts';
 import { sharedDir, validateAgainstBirdMessage } from './support/bird-schema.ts';
 

@@ -4,7 +4,7 @@ import { errors } from '../errors.ts';
 import { bodyValidator } from '../http/validate.ts';
 import { channelJson, createChannel, deleteChannel, listChannels, updateChannel, type NewChannel } from './channels.ts';
 import { PLATFORM_NAMES, PLATFORMS, type Platform } from './platforms.ts';
-import { emitChannelEvent } from '../webhooks/emit.ts';
+import { emitChannelEvent } from './channel-events.ts';
 
 const platformIds = Object.values(PLATFORMS).map((p) => p.platformId);
 
@@ -72,7 +72,7 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
     // channel.created webhooks commit with the channel.
     const channel = await ctx.db.transaction().execute(async (trx) => {
       const c = await createChannel(trx, request.principal.workspace.id, input);
-      await emitChannelEvent(trx, 'channel.created', c, channelJson(c));
+      await emitChannelEvent(trx, ctx.outbox, 'channel.created', c, channelJson(c));
       return c;
     });
     return reply.code(201).send(channelJson(channel));
@@ -105,7 +105,7 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
         connectorConfig: body.connector?.config ? { ...channel.connectorConfig, ...body.connector.config } : undefined,
         settings: body.settings,
       });
-      if (u) await emitChannelEvent(trx, 'channel.updated', u, channelJson(u));
+      if (u) await emitChannelEvent(trx, ctx.outbox, 'channel.updated', u, channelJson(u));
       return u;
     });
     ctx.channels.forget(ws, channel.id);

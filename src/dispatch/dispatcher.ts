@@ -13,6 +13,7 @@ import { applyProviderEvents } from './provider-events.ts';
 import { SendRateLimiter } from './send-rate.ts';
 import type { Signal } from '../db/signal.ts';
 import { applyTransitions, reschedule, type Transition } from '../messages/status-writer.ts';
+import type { Outbox } from '../webhooks/emit.ts';
 
 // The worker loop: claim due messages, decide, send, record; then apply due provider events
 // (receipts, replies). It sleeps only when there is nothing due, until the next scheduled moment or a
@@ -33,6 +34,7 @@ export interface DispatcherDeps {
   channels: ChannelCache;
   connectors: Map<string, Connector>;
   signal: Signal;
+  outbox: Outbox;
 }
 
 export class Dispatcher {
@@ -93,7 +95,7 @@ export class Dispatcher {
         takeSendSlot: (channel: Channel) => this.sendRate.take(channel, now.getTime()),
       });
       const applied = await db.transaction().execute(async (trx) => {
-        const rows = await applyTransitions(trx, prepared.transitions);
+        const rows = await applyTransitions(trx, this.deps.outbox, prepared.transitions);
         await reschedule(trx, prepared.reschedules);
         return rows;
       });
@@ -105,7 +107,7 @@ export class Dispatcher {
     const events = await claimConnectorEvents(db, this.id, new Date(), this.opts.batchSize, this.opts.leaseMs);
     if (events.length > 0) {
       await db.transaction().execute(async (trx) => {
-        await applyProviderEvents(trx, this.deps.channels, events);
+        await applyProviderEvents(trx, this.deps.outbox, this.deps.channels, events);
         await sql`delete from connector_events e using unnest(${events.map((e) => e.workspace_id)}::uuid[], ${events.map((e) => e.id)}::uuid[]) as t(w, i)
           where e.workspace_id = t.w and e.id = t.i`.execute(trx);
       });
@@ -173,7 +175,7 @@ export class Dispatcher {
       });
     });
     await this.deps.db.transaction().execute(async (trx) => {
-      await applyTransitions(trx, transitions);
+      await applyTransitions(trx, this.deps.outbox, transitions);
       await reschedule(trx, retries);
       if (followUps.length) await trx.insertInto('connector_events').values(followUps).execute();
     });

@@ -2,6 +2,7 @@ import type { ChannelCache } from '../channels/channel-cache.ts';
 import type { ProviderEvent } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import { recordInbound } from '../messages/inbound.ts';
+import type { Outbox } from '../webhooks/emit.ts';
 import type { ConnectorEventRow } from './claim.ts';
 import { applyTransitions, type Transition } from '../messages/status-writer.ts';
 
@@ -10,7 +11,7 @@ import { applyTransitions, type Transition } from '../messages/status-writer.ts'
 // arriving after the delivery receipt, finds the message no longer in the expected status and changes
 // nothing.
 
-export async function applyProviderEvents(trx: Db, channels: ChannelCache, events: ConnectorEventRow[]): Promise<void> {
+export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: ChannelCache, events: ConnectorEventRow[]): Promise<void> {
   const transitions: Transition[] = [];
   for (const e of events) {
     const event = e.payload as ProviderEvent;
@@ -28,7 +29,7 @@ export async function applyProviderEvents(trx: Db, channels: ChannelCache, event
     } else if (event.kind === 'inbound') {
       const channel = await channels.get(e.workspace_id, e.channel_id);
       if (!channel) continue;
-      await recordInbound(trx, channel, {
+      await recordInbound(trx, outbox, channel, {
         contact: { key: event.contact.identifierKey, value: event.contact.identifierValue },
         body: event.body,
         replyTo: event.replyTo,
@@ -38,7 +39,7 @@ export async function applyProviderEvents(trx: Db, channels: ChannelCache, event
     }
   }
   // One at a time per message keeps their order: a duplicate must see the first one applied.
-  for (const group of byRound(transitions)) await applyTransitions(trx, group);
+  for (const group of byRound(transitions)) await applyTransitions(trx, outbox, group);
 }
 
 /** Splits transitions into rounds in which each message appears at most once, keeping order. */

@@ -9,8 +9,9 @@ import type { MessageRow } from '../db/schema.ts';
 import { WORK_CHANNEL } from '../db/notify-channels.ts';
 import { errors } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
+import type { Outbox } from '../webhooks/emit.ts';
 import { emitMessageEvents } from './message-events.ts';
-import type { CreateMessageRequest } from './validate-message.ts';
+import type { CreateMessageRequest } from '../message-body/validate-message.ts';
 
 // Turning a validated send request into a stored message: resolve who it goes to, then write it.
 // The write is batched (db/group-commit.ts), so `writeMessages` takes many at once.
@@ -115,7 +116,7 @@ async function identifierOfContact(db: Db, workspaceId: string, contactId: strin
 }
 
 /** Writes many accepted messages in the caller's transaction; returns their stored rows in order. */
-export async function writeMessages(trx: Db, pending: PendingMessage[], cache: ContactCache): Promise<MessageRow[]> {
+export async function writeMessages(trx: Db, outbox: Outbox, pending: PendingMessage[], cache: ContactCache): Promise<MessageRow[]> {
   const byWorkspace = new Map<string, Identifier[]>();
   for (const p of pending) {
     const ws = p.channel.workspaceId;
@@ -146,7 +147,7 @@ export async function writeMessages(trx: Db, pending: PendingMessage[], cache: C
     insert into message_status_history (workspace_id, message_id, status, at, reason, failure)
     select workspace_id, id, status, created_at, reason, failure from inserted`.execute(trx);
   // `<platform>.outbound` webhooks for `accepted` (or `rejected` batch entries), in the same transaction.
-  await emitMessageEvents(trx, rows);
+  await emitMessageEvents(trx, outbox, rows);
   // Wakes workers in other processes when this commits (this process is woken by its own signal).
   await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
   return rows;

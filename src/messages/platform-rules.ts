@@ -3,7 +3,7 @@
 // that platform would expect to hear about at send time rather than as a `rejected` message later.
 
 import { PLATFORMS, type Platform } from '../channels/platforms.ts';
-import { addDetail, type CreateMessageRequest, type MessageBody, type ValidationDetails } from './validate-message.ts';
+import { addDetail, type CreateMessageRequest, type MessageBody, type ValidationDetails } from '../message-body/validate-message.ts';
 
 // E.164: "+", country code not starting with 0, at most 15 digits in all. 8 digits is the shortest in real use.
 const E164 = /^\+[1-9]\d{7,14}$/;

@@ -3,6 +3,7 @@ import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import type { Failure } from '../connectors/failures.ts';
 import { allowedFrom, PENDING_STATUSES, type MessageStatus } from './lifecycle.ts';
+import type { Outbox } from '../webhooks/emit.ts';
 import { emitMessageEvents } from './message-events.ts';
 
 // Every status change of a message goes through here, many at a time: one statement updates the
@@ -28,10 +29,10 @@ export interface Transition {
   attempts?: number;
 }
 
-export async function applyTransitions(trx: Db, transitions: Transition[]): Promise<MessageRow[]> {
+export async function applyTransitions(trx: Db, outbox: Outbox, transitions: Transition[]): Promise<MessageRow[]> {
   if (transitions.length === 0) return [];
   // The webhook events below must commit with the change: give a lone call its own transaction.
-  if (!trx.isTransaction) return trx.transaction().execute((t) => applyTransitions(t, transitions));
+  if (!trx.isTransaction) return trx.transaction().execute((t) => applyTransitions(t, outbox, transitions));
   const rows = transitions.map((t) => ({
     workspace_id: t.workspaceId,
     id: t.messageId,
@@ -86,7 +87,7 @@ export async function applyTransitions(trx: Db, transitions: Transition[]): Prom
     )
     select * from updated`.execute(trx);
   // `<platform>.outbound` webhooks for every status change, in the same transaction.
-  await emitMessageEvents(trx, result.rows.filter((r) => r.direction === 'outgoing'));
+  await emitMessageEvents(trx, outbox, result.rows.filter((r) => r.direction === 'outgoing'));
   return result.rows;
 }
 

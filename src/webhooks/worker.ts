@@ -14,7 +14,7 @@ import {
   type AttemptOutcome,
   type ClaimedDelivery,
 } from './deliveries.ts';
-import { onWebhookWork } from './emit.ts';
+import type { Outbox } from './emit.ts';
 import { HttpSender, type AttemptResult } from './http-sender.ts';
 
 // The webhook worker, modelled on the message dispatcher: one loop claims due deliveries (SKIP LOCKED,
@@ -59,6 +59,7 @@ export interface WebhookWorkerOptions {
 export interface WebhookWorkerDeps {
   db: Db;
   log: Logger;
+  outbox: Outbox;
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -128,7 +129,7 @@ export class WebhookWorker {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    if (this.opts.wakeOnLocalEmit) this.unsubscribe = onWebhookWork(() => this.wake());
+    if (this.opts.wakeOnLocalEmit) this.unsubscribe = this.deps.outbox.onWork(() => this.wake());
     this.loopDone = this.loop();
   }
 

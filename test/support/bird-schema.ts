@@ -6,13 +6,13 @@
 //   - `nullable` is understood by Ajv 8 natively; `example` and `readOnly` are annotations.
 //   - Patterns are compiled without the `u` flag, as ECMA-262 Annex B reads them: Bird's `{{[^{}]+}}` link
 //     pattern is a syntax error in unicode mode.
-//   - Formats: the same interpretation Aviary uses (src/messages/create-message-schema.ts `birdFormats`).
+//   - Formats: the same interpretation Aviary uses (src/message-body/create-message-schema.ts `birdFormats`).
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { birdFormats } from '../../src/messages/create-message-schema.ts';
+import { birdFormats } from '../../src/message-body/create-message-schema.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedDir = process.env.AVIARY_SHARED_DIR ?? path.resolve(repoRoot, '../shared');
