@@ -12,12 +12,13 @@ import { prepare, type Prepared } from './prepare.ts';
 import { applyProviderEvents } from './provider-events.ts';
 import { SendRateLimiter } from './send-rate.ts';
 import type { Signal } from '../db/signal.ts';
+import { runWorkerLoop } from '../db/worker-loop.ts';
 import { applyTransitions, reschedule, type Transition } from '../messages/status-writer.ts';
 import type { Outbox } from '../webhooks/emit.ts';
 
-// The worker loop: claim due messages, decide, send, record; then apply due provider events
-// (receipts, replies). It sleeps only when there is nothing due, until the next scheduled moment or a
-// wake-up (a new message in this process, or NOTIFY from another), whichever is first.
+// The worker: claim due messages, decide, send, record; then apply due provider events (receipts,
+// replies). It sleeps only when there is nothing due, until the next scheduled moment or a wake-up (a
+// new message in this process, or NOTIFY from another), whichever is first (db/worker-loop.ts).
 
 export interface DispatcherOptions {
   batchSize: number;
@@ -61,24 +62,15 @@ export class Dispatcher {
     this.loops = [];
   }
 
-  private async loop(index: number): Promise<void> {
-    let failuresInARow = 0;
-    while (!this.stopped) {
-      try {
-        const done = await this.tick();
-        failuresInARow = 0;
-        if (done >= this.opts.batchSize) continue;
-        const now = new Date();
-        const next = await nextDueAt(this.deps.db, now);
-        const sleep = next ? Math.min(next.getTime() - now.getTime(), this.opts.pollMs) : this.opts.pollMs;
-        if (!this.stopped) await this.deps.signal.wait(sleep);
-      } catch (err) {
-        if (this.stopped) break;
-        failuresInARow++;
-        this.deps.log.error({ err, loop: index }, 'dispatch loop failed; backing off');
-        await this.deps.signal.wait(Math.min(30_000, 250 * 2 ** Math.min(failuresInARow, 7)));
-      }
-    }
+  private loop(index: number): Promise<void> {
+    return runWorkerLoop({
+      signal: this.deps.signal,
+      pollMs: this.opts.pollMs,
+      isStopped: () => this.stopped,
+      // A full batch means more may be due at once; otherwise sleep until the next due message or event.
+      round: async () => ((await this.tick()) >= this.opts.batchSize ? 'again' : nextDueAt(this.deps.db, new Date())),
+      onError: (err) => this.deps.log.error({ err, loop: index }, 'dispatch loop failed; backing off'),
+    });
   }
 
   /** One round of work: returns how many messages and events it handled. Exposed for tests and tools. */
