@@ -23,7 +23,7 @@ import type { MessageRow } from '../src/db/schema.ts';
 import { contactIdFor, resolveContacts } from '../src/contacts/contacts.ts';
 import { uuidv7 } from '../src/ids.ts';
 import { resolveRecipients, writeMessages, type PendingMessage } from '../src/messages/accept-message.ts';
-import { validateCreateMessage } from '../src/messages/validate-message.ts';
+import { validateCreateMessage } from '../src/message-body/validate-message.ts';
 import { FAIL_REFERENCE, KNOWN_RECEIVERS, knownNumber, smsBody, type BodyOptions } from './bodies.ts';
 import type { Experiment } from './experiment.ts';
 import { startHelloWorld } from './hello-world.ts';
@@ -142,7 +142,7 @@ function injectFailures(aviary: Aviary): void {
   ctx.messageWriter = new GroupCommit<PendingMessage, MessageRow>(
     ctx.db,
     async (trx, items) => {
-      const rows = await writeMessages(trx, items);
+      const rows = await writeMessages(trx, ctx.outbox, items);
       const bad = rows.filter((r) => r.reference?.startsWith(FAIL_REFERENCE));
       if (bad.length) await sql`insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(bad)}::json)`.execute(trx);
       return rows;

@@ -36,8 +36,10 @@ import { bootstrapIfEmpty } from '../src/bootstrap.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { uuidv7 } from '../src/ids.ts';
-import { messagePayload } from '../src/webhooks/emit.ts';
+import { messagePayload } from '../src/messages/message-events.ts';
 import { createSubscription } from '../src/webhooks/subscriptions.ts';
+import { Outbox } from '../src/webhooks/emit.ts';
+import { WEBHOOK_EVENTS } from '../src/context.ts';
 import type { MessageRow } from '../src/db/schema.ts';
 import { processCpuSec, waitForQuiet } from './cpu.ts';
 import { createBenchDatabase, dropAllCreated, dropBenchDatabase, postgresVersion, withAdmin } from './pg.ts';
@@ -217,7 +219,7 @@ async function throughput() {
   try {
     const ws = boot.workspace.id;
     const sms = boot.channels.find((c) => c.platform === 'sms')!;
-    const sub = await createSubscription(db.db, ws, {
+    const sub = await createSubscription(db.db, new Outbox(WEBHOOK_EVENTS), ws, {
       organizationId: boot.organizationId,
       service: 'channels',
       event: 'sms.outbound',
@@ -310,7 +312,7 @@ async function latency() {
   try {
     const ws = boot.workspace.id;
     const sms = boot.channels.find((c) => c.platform === 'sms')!;
-    await createSubscription(db.db, ws, { organizationId: boot.organizationId, service: 'channels', event: 'sms.outbound', url: `http://127.0.0.1:${receiver.port}/webhooks/bird` });
+    await createSubscription(db.db, new Outbox(WEBHOOK_EVENTS), ws, { organizationId: boot.organizationId, service: 'channels', event: 'sms.outbound', url: `http://127.0.0.1:${receiver.port}/webhooks/bird` });
     const split = args.has('split');
     server = await startAviaryChild(url, split ? ['--roles', 'api'] : []);
     if (split) worker = await startAviaryChild(url, ['--roles', 'worker']);

@@ -19,6 +19,7 @@ export const LAYERS = [
   ['channels'],
   ['connectors'],
   ['contacts', 'suppressions', 'media'],
+  ['message-body'],
   ['templates'],
   ['messages'],
   ['interactions', 'dispatch'],
@@ -26,7 +27,7 @@ export const LAYERS = [
   ['server', '(root)/app', '(root)/context', '(root)/bootstrap', 'cli', '(root)/testing'],
 ];
 // The send path: no two of these may import each other.
-export const SEND_PATH = ['messages', 'dispatch', 'webhooks', 'connectors', 'media', 'templates'];
+export const SEND_PATH = ['messages', 'dispatch', 'webhooks', 'connectors', 'media', 'templates', 'message-body'];
 
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {

@@ -6,10 +6,10 @@ import { createContext, type AppContext } from './context.ts';
 import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
-import { listenForWork, WORK_CHANNEL } from './dispatch/notifications.ts';
+import { listenForWork } from './db/notifications.ts';
+import { WEBHOOK_CHANNEL, WORK_CHANNEL } from './db/notify-channels.ts';
 import { REDACT_PATHS, serializeRequest } from './http/redact.ts';
 import { buildServer } from './http/server.ts';
-import { WEBHOOK_CHANNEL } from './webhooks/emit.ts';
 import { WebhookWorker, webhookWorkerOptions } from './webhooks/worker.ts';
 
 export interface Aviary {
@@ -50,7 +50,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
     let webhooks: WebhookWorker | undefined;
     if (config.roles.includes('worker')) {
       dispatcher = new Dispatcher(
-        { db: database.db, log, channels: ctx.channels, connectors: ctx.connectors, signal: ctx.workSignal },
+        { db: database.db, log, channels: ctx.channels, connectors: ctx.connectors, signal: ctx.workSignal, outbox: ctx.outbox },
         {
           batchSize: config.dispatchBatchSize,
           leaseMs: config.dispatchLeaseMs,
@@ -61,7 +61,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
           concurrency: database.kind === 'pglite' ? 1 : config.workerConcurrency,
         },
       );
-      webhooks = new WebhookWorker({ db: database.db, log }, webhookWorkerOptions(config, database.kind));
+      webhooks = new WebhookWorker({ db: database.db, log, outbox: ctx.outbox }, webhookWorkerOptions(config, database.kind));
       if (config.databaseUrl) {
         listener = listenForWork(
           config.databaseUrl,

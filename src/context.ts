@@ -7,9 +7,20 @@ import { GroupCommit } from './db/group-commit.ts';
 import type { MessageRow } from './db/schema.ts';
 import { createConnectorRegistry } from './connectors/registry.ts';
 import type { Connector } from './connectors/connector.ts';
-import { Signal } from './dispatch/signal.ts';
+import { Signal } from './db/signal.ts';
 import { RateLimiter } from './http/rate-limit.ts';
+import { channelEventSpecs } from './channels/channel-events.ts';
+import { interactionEventSpecs } from './interactions/interaction-events.ts';
 import { writeMessages, type PendingMessage } from './messages/accept-message.ts';
+import { messageEventSpecs } from './messages/message-events.ts';
+import { Outbox } from './webhooks/emit.ts';
+import type { EventCatalogue } from './webhooks/events.ts';
+
+/**
+ * Every webhook event Aviary emits, as its features describe them: what subscriptions may name. The
+ * outbox (webhooks/) is handed this rather than importing the features, so it stays below them.
+ */
+export const WEBHOOK_EVENTS: EventCatalogue = new Map([...messageEventSpecs(), ...interactionEventSpecs(), ...channelEventSpecs()]);
 
 // Everything a request handler needs, built once per process. Handlers take what they use from it;
 // nothing here is global, so tests can run several instances side by side.
@@ -25,11 +36,14 @@ export interface AppContext {
   connectors: Map<string, Connector>;
   /** Wakes this process's dispatcher when work is committed here. */
   workSignal: Signal;
+  /** Webhook events: written with their cause, delivered by the webhook worker. */
+  outbox: Outbox;
 }
 
 export function createContext(config: Config, log: Logger, database: Database): AppContext {
   const db = database.db;
   const workSignal = new Signal();
+  const outbox = new Outbox(WEBHOOK_EVENTS);
   return {
     config,
     log,
@@ -38,7 +52,7 @@ export function createContext(config: Config, log: Logger, database: Database): 
     auth: new Authenticator(db, { failuresPerMinute: config.authFailureLimit }),
     rateLimiter: new RateLimiter({ get: config.rateLimitGet, write: config.rateLimitPost }),
     channels: new ChannelCache(db),
-    messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (trx, items) => writeMessages(trx, items), {
+    messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (trx, items) => writeMessages(trx, outbox, items), {
       // Two batches in flight keep the database busy while the next one gathers; more would only
       // make each batch smaller (measured: bench/, BENCHMARKS.md).
       maxConcurrent: Math.min(2, database.concurrency),
@@ -47,6 +61,7 @@ export function createContext(config: Config, log: Logger, database: Database): 
     }),
     connectors: createConnectorRegistry(),
     workSignal,
+    outbox,
   };
 }
 

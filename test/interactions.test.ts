@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { sql } from 'kysely';
-import { birdFormats } from '../src/messages/create-message-schema.ts';
+import { birdFormats } from '../src/message-body/create-message-schema.ts';
 import { startTestAviary, storeKinds, type TestAviary } from './support/harness.ts';
 import { birdConformance, readBirdSpec } from './support/bird-schema.ts';
 

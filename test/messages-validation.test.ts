@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { Platform } from '../src/channels/platforms.ts';
 import { checkPlatformRules } from '../src/messages/platform-rules.ts';
-import { validateCreateMessage, type CreateMessageRequest } from '../src/messages/validate-message.ts';
+import { validateCreateMessage, type CreateMessageRequest } from '../src/message-body/validate-message.ts';
 import { birdSkip, seedsDir, seedsSkip, validateAgainstBirdCreateMessage, validateAgainstBirdMessage } from './support/bird-schema.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { openApiDocument } from '../src/http/openapi/index.ts';
-import { birdFormats } from '../src/messages/create-message-schema.ts';
-import { validateCreateMessage } from '../src/messages/validate-message.ts';
+import { birdFormats } from '../src/message-body/create-message-schema.ts';
+import { validateCreateMessage } from '../src/message-body/validate-message.ts';
 import { startTestAviary, type TestAviary } from './support/harness.ts';
 
 // GET /openapi.json and GET /docs: the document is a valid OpenAPI 3.1 document, it describes every

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Signal } from '../src/dispatch/signal.ts';
+import { Signal } from '../src/db/signal.ts';
 
 test('notify wakes every sleeping loop at once', async () => {
   const s = new Signal();

@@ -7,7 +7,7 @@ import { openDatabase, type Database } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
 import { buildOpenApiDocument, FEATURES } from '../src/http/openapi/index.ts';
-import { birdFormats } from '../src/messages/create-message-schema.ts';
+import { birdFormats } from '../src/message-body/create-message-schema.ts';
 import { uuidv7 } from '../src/ids.ts';
 import { compileVersion, type CreateVersionBody } from '../src/templates/content.ts';
 import { renderTemplate, type TemplateRequest } from '../src/templates/render.ts';

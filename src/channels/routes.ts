@@ -6,7 +6,7 @@ import { readPageQuery } from '../http/page-query.ts';
 import { singleParam, type Query } from '../http/query.ts';
 import { channelJson, createChannel, deleteChannel, listChannelPage, updateChannel, type ChannelFilter, type NewChannel } from './channels.ts';
 import { PLATFORM_NAMES, PLATFORMS, type Platform } from './platforms.ts';
-import { emitChannelEvent } from '../webhooks/emit.ts';
+import { emitChannelEvent } from './channel-events.ts';
 
 export const CHANNEL_PAGE = { defaultLimit: 10, maxLimit: 1000 };
 
@@ -76,7 +76,7 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
     // channel.created webhooks commit with the channel.
     const channel = await ctx.db.transaction().execute(async (trx) => {
       const c = await createChannel(trx, request.principal.workspace.id, input);
-      await emitChannelEvent(trx, 'channel.created', c, channelJson(c));
+      await emitChannelEvent(trx, ctx.outbox, 'channel.created', c, channelJson(c));
       return c;
     });
     return reply.code(201).send(channelJson(channel));
@@ -125,7 +125,7 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
         connectorConfig: body.connector?.config ? { ...channel.connectorConfig, ...body.connector.config } : undefined,
         settings: body.settings,
       });
-      if (u) await emitChannelEvent(trx, 'channel.updated', u, channelJson(u));
+      if (u) await emitChannelEvent(trx, ctx.outbox, 'channel.updated', u, channelJson(u));
       return u;
     });
     ctx.channels.forget(ws, channel.id);

@@ -1,6 +1,6 @@
 import type { Channel } from '../channels/channels.ts';
 import type { Platform } from '../channels/platforms.ts';
-import type { Failure } from '../dispatch/failures.ts';
+import type { Failure } from './failures.ts';
 
 // The one interface every provider implements. A connector turns an outbound message into a provider
 // call and says what happened; it never touches the database. What the provider will report later

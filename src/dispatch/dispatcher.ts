@@ -8,17 +8,19 @@ import { isConnectionLost, retryWhileConnectionLost } from '../db/connection-los
 import type { Db } from '../db/database.ts';
 import { uuidv7 } from '../ids.ts';
 import { claimConnectorEvents, claimMessages, nextDueAt } from './claim.ts';
-import { failures } from './failures.ts';
+import { failures } from '../connectors/failures.ts';
 import { prepare, type Prepared } from './prepare.ts';
 import { applyProviderEvents } from './provider-events.ts';
 import { sendPerReceiver, submitsPerReceiver, type ReceiverOutcomes } from './receivers.ts';
 import { SendRateLimiter } from './send-rate.ts';
-import type { Signal } from './signal.ts';
-import { applyTransitions, reschedule, type Transition } from './status-writer.ts';
+import type { Signal } from '../db/signal.ts';
+import { runWorkerLoop } from '../db/worker-loop.ts';
+import { applyTransitions, reschedule, type Transition } from '../messages/status-writer.ts';
+import type { Outbox } from '../webhooks/emit.ts';
 
-// The worker loop: claim due messages, decide, send, record; then apply due provider events
-// (receipts, replies). It sleeps only when there is nothing due, until the next scheduled moment or a
-// wake-up (a new message in this process, or NOTIFY from another), whichever is first.
+// The worker: claim due messages, decide, send, record; then apply due provider events (receipts,
+// replies). It sleeps only when there is nothing due, until the next scheduled moment or a wake-up (a
+// new message in this process, or NOTIFY from another), whichever is first (db/worker-loop.ts).
 
 export interface DispatcherOptions {
   batchSize: number;
@@ -35,6 +37,7 @@ export interface DispatcherDeps {
   channels: ChannelCache;
   connectors: Map<string, Connector>;
   signal: Signal;
+  outbox: Outbox;
 }
 
 export class Dispatcher {
@@ -61,26 +64,19 @@ export class Dispatcher {
     this.loops = [];
   }
 
-  private async loop(index: number): Promise<void> {
-    let failuresInARow = 0;
-    while (!this.stopped) {
-      try {
-        const done = await this.tick();
-        failuresInARow = 0;
-        if (done >= this.opts.batchSize) continue;
-        const now = new Date();
-        const next = await nextDueAt(this.deps.db, now);
-        const sleep = next ? Math.min(next.getTime() - now.getTime(), this.opts.pollMs) : this.opts.pollMs;
-        if (!this.stopped) await this.deps.signal.wait(sleep);
-      } catch (err) {
-        if (this.stopped) break;
-        failuresInARow++;
+  private loop(index: number): Promise<void> {
+    return runWorkerLoop({
+      signal: this.deps.signal,
+      pollMs: this.opts.pollMs,
+      isStopped: () => this.stopped,
+      // A full batch means more may be due at once; otherwise sleep until the next due message or event.
+      round: async () => ((await this.tick()) >= this.opts.batchSize ? 'again' : nextDueAt(this.deps.db, new Date())),
+      onError: (err) => {
         // A database outage is logged without a stack trace: it is expected, and loud enough at warn.
         if (isConnectionLost(err)) this.deps.log.warn({ err: (err as Error).message, loop: index }, 'database unavailable; dispatch backing off');
         else this.deps.log.error({ err, loop: index }, 'dispatch loop failed; backing off');
-        await this.deps.signal.wait(Math.min(30_000, 250 * 2 ** Math.min(failuresInARow, 7)));
-      }
-    }
+      },
+    });
   }
 
   /** One round of work: returns how many messages and events it handled. Exposed for tests and tools. */
@@ -97,7 +93,7 @@ export class Dispatcher {
         takeSendSlot: (channel: Channel) => this.sendRate.take(channel, now.getTime()),
       });
       const applied = await db.transaction().execute(async (trx) => {
-        const rows = await applyTransitions(trx, prepared.transitions);
+        const rows = await applyTransitions(trx, this.deps.outbox, prepared.transitions);
         await reschedule(trx, prepared.reschedules);
         return rows;
       });
@@ -109,7 +105,7 @@ export class Dispatcher {
     const events = await claimConnectorEvents(db, this.id, new Date(), this.opts.batchSize, this.opts.leaseMs);
     if (events.length > 0) {
       await db.transaction().execute(async (trx) => {
-        await applyProviderEvents(trx, this.deps.channels, events);
+        await applyProviderEvents(trx, this.deps.outbox, this.deps.channels, events);
         await sql`delete from connector_events e using unnest(${events.map((e) => e.workspace_id)}::uuid[], ${events.map((e) => e.id)}::uuid[]) as t(w, i)
           where e.workspace_id = t.w and e.id = t.i`.execute(trx);
       });
@@ -186,7 +182,7 @@ export class Dispatcher {
     await retryWhileConnectionLost(
       () =>
         this.deps.db.transaction().execute(async (trx) => {
-          await applyTransitions(trx, transitions);
+          await applyTransitions(trx, this.deps.outbox, transitions);
           await reschedule(trx, retries);
           if (followUps.length) await trx.insertInto('connector_events').values(followUps).execute();
         }),

@@ -5,15 +5,15 @@ import type { Connector, OutboundMessage } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { checkPlatformMedia, loadMediaInfo } from '../media/platform-media.ts';
-import { failures } from './failures.ts';
-import { PENDING_STATUSES, type Transition } from './status-writer.ts';
+import { failures } from '../connectors/failures.ts';
+import { PENDING_STATUSES } from '../messages/lifecycle.ts';
+import type { Transition } from '../messages/status-writer.ts';
+import { SERVICE_WINDOW_MS } from '../interactions/channel-contact.ts';
 
 // Before anything is sent, each claimed message is checked against what can stop it: its schedule,
 // its validity, the suppression list, the WhatsApp service window and what the connector can carry.
 // The outcome is a transition (scheduled, skipped, sending_failed, processing), a reschedule, or both
 // `processing` and a place in the send list.
-
-export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export interface Prepared {
   transitions: Transition[];

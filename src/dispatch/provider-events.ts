@@ -2,20 +2,17 @@ import type { ChannelCache } from '../channels/channel-cache.ts';
 import type { ProviderEvent } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import { recordInbound } from '../messages/inbound.ts';
+import type { Outbox } from '../webhooks/emit.ts';
 import type { ConnectorEventRow } from './claim.ts';
+import { applyTransitions, type Transition } from '../messages/status-writer.ts';
 import { applyReceiverReceipts } from './receivers.ts';
-import { applyTransitions, type Transition } from './status-writer.ts';
 
-// What providers report after a send. Receipts only move a message forward: `delivered` and
-// `delivery_failed` apply to a message that is `sent`; a duplicate, or a stale `sent` arriving after
-// the delivery receipt, finds the message no longer in the expected status and changes nothing.
-const RECEIPT_FROM: Record<string, string[]> = {
-  sent: ['processing'],
-  delivered: ['sent'],
-  delivery_failed: ['sent'],
-};
+// What providers report after a send. Receipts only move a message forward (messages/lifecycle.ts):
+// `delivered` and `delivery_failed` apply to a message that is `sent`; a duplicate, or a stale `sent`
+// arriving after the delivery receipt, finds the message no longer in the expected status and changes
+// nothing.
 
-export async function applyProviderEvents(trx: Db, channels: ChannelCache, events: ConnectorEventRow[]): Promise<void> {
+export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: ChannelCache, events: ConnectorEventRow[]): Promise<void> {
   // Receipts for one receiver of a message sent receiver by receiver: the message's status follows
   // from all its receivers (receivers.ts).
   const perReceiver = events.filter((e) => (e.payload as ProviderEvent).kind === 'status' && (e.payload as { receiver?: number }).receiver !== undefined);
@@ -29,7 +26,6 @@ export async function applyProviderEvents(trx: Db, channels: ChannelCache, event
         messageId: event.messageId,
         status: event.status,
         at: e.due_at,
-        from: RECEIPT_FROM[event.status] ?? [],
         ...(event.failure ? { failure: event.failure } : {}),
         ...(event.reason !== undefined ? { reason: event.reason } : {}),
         ...(event.details !== undefined ? { details: event.details } : {}),
@@ -38,7 +34,7 @@ export async function applyProviderEvents(trx: Db, channels: ChannelCache, event
     } else if (event.kind === 'inbound') {
       const channel = await channels.get(e.workspace_id, e.channel_id);
       if (!channel) continue;
-      await recordInbound(trx, channel, {
+      await recordInbound(trx, outbox, channel, {
         contact: { key: event.contact.identifierKey, value: event.contact.identifierValue },
         body: event.body,
         replyTo: event.replyTo,
@@ -48,7 +44,7 @@ export async function applyProviderEvents(trx: Db, channels: ChannelCache, event
     }
   }
   // One at a time per message keeps their order: a duplicate must see the first one applied.
-  for (const group of byRound(transitions)) await applyTransitions(trx, group);
+  for (const group of byRound(transitions)) await applyTransitions(trx, outbox, group);
 }
 
 /** Splits transitions into rounds in which each message appears at most once, keeping order. */

@@ -2,8 +2,8 @@ import { sql } from 'kysely';
 import type { Connector, OutboundMessage, ProviderEvent, SendResult } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import type { ConnectorEventRow } from './claim.ts';
-import { failures, type Failure } from './failures.ts';
-import type { Transition } from './status-writer.ts';
+import { failures, type Failure } from '../connectors/failures.ts';
+import type { Transition } from '../messages/status-writer.ts';
 
 // An SMS to several receivers (Bird accepts `receiver.contacts` with several phone numbers; Laravel
 // integrations send them). SMS has no multi-recipient submission, so each receiver is submitted on

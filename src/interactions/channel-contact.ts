@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import type { Channel } from '../channels/channels.ts';
 import type { Db } from '../db/database.ts';
-import { SERVICE_WINDOW_MS } from '../dispatch/prepare.ts';
 
 // Bird's getChannelContactInformation: what a channel knows about one contact.
 //   GET /workspaces/{ws}/channels/{ch}/contacts/{contactId}
@@ -10,6 +9,9 @@ import { SERVICE_WINDOW_MS } from '../dispatch/prepare.ts';
 // On WhatsApp the customer-service window closes 24 hours after the contact's last inbound message
 // (the same rule the dispatcher applies: dispatch/prepare.ts); null when the contact never wrote.
 // Other platforms have no such window in Aviary: their session is permanent and the expiry null.
+
+/** WhatsApp's customer-service window: how long after the contact's last inbound message free-form messages may go out. */
+export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export interface ChannelContactInformation {
   serviceWindowExpireAt: string | null;

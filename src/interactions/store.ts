@@ -5,7 +5,8 @@ import type { MessageContact, MessageRow } from '../db/schema.ts';
 import { keysetPage, pageOrder, type PageRequest } from '../db/keyset-page.ts';
 import { uuidv7 } from '../ids.ts';
 import { addSuppression } from '../suppressions/store.ts';
-import { emitInteractionEvent } from '../webhooks/emit.ts';
+import type { Outbox } from '../webhooks/emit.ts';
+import { emitInteractionEvent } from './interaction-events.ts';
 import type { InteractionType } from './rules.ts';
 
 // Stored interactions and Bird's interaction object. The shape follows Bird's examples (the RCS and
@@ -73,7 +74,7 @@ export function messagePartsCountOf(message: MessageRow): number {
  * an unsubscribe-request puts the contact's identifier on the workspace suppression list, so later
  * sends to it are `skipped`.
  */
-export async function recordInteraction(trx: Db, channel: Channel, message: MessageRow, input: NewInteraction): Promise<InteractionRow> {
+export async function recordInteraction(trx: Db, outbox: Outbox, channel: Channel, message: MessageRow, input: NewInteraction): Promise<InteractionRow> {
   const at = input.at ?? new Date();
   const row: InteractionRow = {
     workspace_id: channel.workspaceId,
@@ -97,7 +98,7 @@ export async function recordInteraction(trx: Db, channel: Channel, message: Mess
       ${row.message_reference}, ${row.message_parts_count}, ${row.message_tags}::text[], ${JSON.stringify(row.receiver)}::jsonb,
       ${row.details}, ${row.metadata == null ? null : JSON.stringify(row.metadata)}::jsonb, ${row.created_at})`.execute(trx);
   // `<platform>.interaction` webhooks, in the same transaction.
-  await emitInteractionEvent(trx, channel, message, row.type, interactionJson(row));
+  await emitInteractionEvent(trx, outbox, channel, message, row.type, interactionJson(row));
   if (input.type === 'unsubscribe-request') {
     await addSuppression(trx, channel.workspaceId, { key: input.contact.identifierKey, value: input.contact.identifierValue, reason: 'unsubscribe-request' }, at);
   }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Platform } from '../channels/platforms.ts';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
-import { failures, type Failure } from '../dispatch/failures.ts';
+import { failures, type Failure } from '../connectors/failures.ts';
 import { mediaUses, parseMediaPath, templateMediaUses, type MediaRole } from './paths.ts';
 
 // The content types (and, where the platform documents them, sizes) each platform accepts for each

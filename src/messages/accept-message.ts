@@ -7,11 +7,12 @@ import { contactIdFor, resolveContacts, type Identifier } from '../contacts/cont
 import { identifierForPlatform, normalizeIdentifier } from '../contacts/identifiers.ts';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
-import { WORK_CHANNEL } from '../dispatch/notifications.ts';
+import { WORK_CHANNEL } from '../db/notify-channels.ts';
 import { errors } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
-import { emitMessageEvents } from '../webhooks/emit.ts';
-import type { CreateMessageRequest } from './validate-message.ts';
+import type { Outbox } from '../webhooks/emit.ts';
+import { emitMessageEvents } from './message-events.ts';
+import type { CreateMessageRequest } from '../message-body/validate-message.ts';
 
 // Turning a validated send request into a stored message: resolve who it goes to, then write it.
 // The write is batched (db/group-commit.ts), so `writeMessages` takes many at once.
@@ -126,7 +127,7 @@ async function identifierOfContact(db: Db, channel: Channel, contactId: string, 
 // Contacts are looked up in the write transaction every time, not from a per-process cache: since
 // the Contacts API can delete a contact or move an identifier, any process's cached id could be
 // stale. The lookup is one indexed statement per group of messages, not one per message.
-export async function writeMessages(trx: Db, pending: PendingMessage[]): Promise<MessageRow[]> {
+export async function writeMessages(trx: Db, outbox: Outbox, pending: PendingMessage[]): Promise<MessageRow[]> {
   const byWorkspace = new Map<string, Identifier[]>();
   for (const p of pending) {
     const ws = p.channel.workspaceId;
@@ -157,7 +158,7 @@ export async function writeMessages(trx: Db, pending: PendingMessage[]): Promise
     insert into message_status_history (workspace_id, message_id, status, at, reason, failure)
     select workspace_id, id, status, created_at, reason, failure from inserted`.execute(trx);
   // `<platform>.outbound` webhooks for `accepted` (or `rejected` batch entries), in the same transaction.
-  await emitMessageEvents(trx, rows);
+  await emitMessageEvents(trx, outbox, rows);
   // Wakes workers in other processes when this commits (this process is woken by its own signal).
   await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
   return rows;

@@ -7,7 +7,7 @@ import { writeMessages, type PendingMessage } from './accept-message.ts';
 import { checkSend } from './check-send.ts';
 import { messageJson } from './message-json.ts';
 import { activeChannel } from './routes.ts';
-import type { CreateMessageRequest, ValidationDetails } from './validate-message.ts';
+import type { CreateMessageRequest, ValidationDetails } from '../message-body/validate-message.ts';
 
 // Batch send (Bird): 1-100 message requests in one call. The batch is all-or-nothing as a write (one
 // transaction), but not as validation: an invalid entry becomes a stored `rejected` message with an
@@ -45,7 +45,7 @@ export function batchRoutes(app: FastifyInstance, ctx: AppContext): void {
         rejection: { code: 11002, description: 'Invalid input', details: JSON.stringify(problems) },
       });
     }
-    const rows = await ctx.db.transaction().execute((trx) => writeMessages(trx, pending));
+    const rows = await ctx.db.transaction().execute((trx) => writeMessages(trx, ctx.outbox, pending));
     ctx.workSignal.notify();
     return reply.code(202).send({ batchId, results: rows.map(messageJson) });
   });

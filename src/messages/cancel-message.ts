@@ -1,12 +1,13 @@
 import type { Db } from '../db/database.ts';
-import { applyTransitions } from '../dispatch/status-writer.ts';
+import { applyTransitions } from './status-writer.ts';
 import { errors } from '../errors.ts';
 import { isUuid } from '../ids.ts';
+import type { Outbox } from '../webhooks/emit.ts';
 
 // DELETE on a message cancels it while it has not been handed to a provider: accepted or scheduled
-// messages become `deleted`. The transition is guarded by status, so a dispatcher that claims the
+// messages become `deleted` (lifecycle.ts). The transition is guarded by status, so a dispatcher that claims the
 // message at the same moment and a cancel cannot both win.
-export async function cancelMessage(db: Db, workspaceId: string, channelId: string, messageId: string): Promise<void> {
+export async function cancelMessage(db: Db, outbox: Outbox, workspaceId: string, channelId: string, messageId: string): Promise<void> {
   if (!isUuid(messageId)) throw errors.notFound('message');
   const current = await db
     .selectFrom('messages')
@@ -16,8 +17,8 @@ export async function cancelMessage(db: Db, workspaceId: string, channelId: stri
     .where('id', '=', messageId)
     .executeTakeFirst();
   if (!current) throw errors.notFound('message');
-  const [row] = await applyTransitions(db, [
-    { workspaceId, messageId, status: 'deleted', at: new Date(), from: ['accepted', 'scheduled'], nextAttemptAt: null },
+  const [row] = await applyTransitions(db, outbox, [
+    { workspaceId, messageId, status: 'deleted', at: new Date(), nextAttemptAt: null },
   ]);
   if (!row) throw errors.conflict(`The message can no longer be deleted: its status is ${current.status}`);
 }

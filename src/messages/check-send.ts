@@ -5,7 +5,7 @@ import { checkMediaUrls } from '../media/check.ts';
 import { renderTemplate } from '../templates/render.ts';
 import { resolveRecipients, type PendingMessage } from './accept-message.ts';
 import { checkPlatformRules } from './platform-rules.ts';
-import { validateCreateMessage, type CreateMessageRequest } from './validate-message.ts';
+import { validateCreateMessage, type CreateMessageRequest } from '../message-body/validate-message.ts';
 import { hasSubscriptionUrl } from '../webhooks/subscriptions.ts';
 
 // Everything a send request must pass before it is stored, in order: Bird's schema, the template (a

@@ -4,7 +4,8 @@ import { resolveContacts, contactIdFor, type Identifier } from '../contacts/cont
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { uuidv7 } from '../ids.ts';
-import { emitMessageEvents } from '../webhooks/emit.ts';
+import type { Outbox } from '../webhooks/emit.ts';
+import { emitMessageEvents } from './message-events.ts';
 
 // A message from a contact to a channel: stored `delivered`, direction `incoming`, the contact as
 // sender and the channel's connector as receiver (Bird's inbound shape), and the contact's service
@@ -22,7 +23,7 @@ export interface InboundInput {
   id?: string;
 }
 
-export async function recordInbound(trx: Db, channel: Channel, input: InboundInput): Promise<MessageRow> {
+export async function recordInbound(trx: Db, outbox: Outbox, channel: Channel, input: InboundInput): Promise<MessageRow> {
   const ws = channel.workspaceId;
   const contact = { key: input.contact.key.toLowerCase(), value: input.contact.value.trim() };
   const contactId = contactIdFor(await resolveContacts(trx, ws, [contact]), ws, contact)!;
@@ -85,7 +86,7 @@ export async function recordInbound(trx: Db, channel: Channel, input: InboundInp
     on conflict (workspace_id, channel_id, contact_id)
     do update set last_inbound_at = greatest(channel_contacts.last_inbound_at, excluded.last_inbound_at)`.execute(trx);
   // `<platform>.inbound` webhooks, in the same transaction.
-  await emitMessageEvents(trx, [row]);
+  await emitMessageEvents(trx, outbox, [row]);
   return row;
 }
 

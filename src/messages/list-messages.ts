@@ -7,7 +7,7 @@ import { singleParam, type Query } from '../http/query.ts';
 import { afterPosition, keysetPage, pageOrder, type PageRequest } from '../db/keyset-page.ts';
 import { readPageQuery } from '../http/page-query.ts';
 import { PLATFORMS, isPlatform } from '../channels/platforms.ts';
-import { MESSAGE_STATUSES } from '../webhooks/events.ts';
+import { MESSAGE_STATUSES } from './lifecycle.ts';
 
 // GET .../messages with every filter of Bird's list endpoint. Newest first (reverse=true: oldest
 // first), walked by keyset on (created_at, id) so any page costs the same as the first.

@@ -3,7 +3,7 @@
 // that platform would expect to hear about at send time rather than as a `rejected` message later.
 
 import { PLATFORMS, type Platform } from '../channels/platforms.ts';
-import { addDetail, type CreateMessageRequest, type MessageBody, type ValidationDetails } from './validate-message.ts';
+import { addDetail, type CreateMessageRequest, type MessageBody, type ValidationDetails } from '../message-body/validate-message.ts';
 
 /** Most receivers of one SMS (each is sent on its own: dispatch/receivers.ts); more is a 422. A request's fan-out stays bounded, well under Bird's 100 messages per batch. */
 export const MAX_SMS_RECEIVERS = 50;

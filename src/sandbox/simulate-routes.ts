@@ -10,7 +10,7 @@ import { isUuid } from '../ids.ts';
 import { describeClick, type ClickInput } from '../interactions/click.ts';
 import { interactionRefusal, INTERACTION_TYPES, type InteractionType } from '../interactions/rules.ts';
 import { interactionJson, lastReactionEmoji, recordInteraction } from '../interactions/store.ts';
-import { birdFormats, createMessageSchema } from '../messages/create-message-schema.ts';
+import { birdFormats, createMessageSchema } from '../message-body/create-message-schema.ts';
 import { prepareInboundMedia } from '../media/inbound.ts';
 import { recordInbound } from '../messages/inbound.ts';
 import { messageJson } from '../messages/message-json.ts';
@@ -147,7 +147,7 @@ export function simulateRoutes(app: FastifyInstance, ctx: AppContext): void {
     // Media in the body are stored by Aviary and their URLs replaced by Aviary's own.
     const { id, at, body } = await prepareInboundMedia(ctx, channel, input.body);
     const row = await ctx.db.transaction().execute((trx) =>
-      recordInbound(trx, channel, {
+      recordInbound(trx, ctx.outbox, channel, {
         id,
         at,
         contact: { key, value },
@@ -222,12 +222,12 @@ export function simulateRoutes(app: FastifyInstance, ctx: AppContext): void {
 
       const at = new Date();
       const result = await ctx.db.transaction().execute(async (trx) => {
-        const interaction = await recordInteraction(trx, channel, message, { type: input.type, contact, details, metadata, at });
+        const interaction = await recordInteraction(trx, ctx.outbox, channel, message, { type: input.type, contact, details, metadata, at });
         // A WhatsApp button press reaches the business as an inbound text message carrying the pressed
         // button as a postback, in reply to the clicked message ({type: "click", order: 0}).
         const inbound =
           channel.platform === 'whatsapp' && input.type === 'clicked' && button
-            ? await recordInbound(trx, channel, {
+            ? await recordInbound(trx, ctx.outbox, channel, {
                 contact: { key: contact.identifierKey, value: contact.identifierValue },
                 body: {
                   type: 'text',

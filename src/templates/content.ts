@@ -9,7 +9,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { PLATFORM_NAMES, PLATFORMS, isPlatform, type Platform } from '../channels/platforms.ts';
 import type { ErrorDetails } from '../errors.ts';
-import { birdFormats, createMessageSchema } from '../messages/create-message-schema.ts';
+import { birdFormats, createMessageSchema } from '../message-body/create-message-schema.ts';
 import { ajvDetails, bodyValidator } from '../http/validate.ts';
 
 export const VARIABLE_TYPES = ['string', 'number', 'boolean'] as const;

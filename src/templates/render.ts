@@ -6,7 +6,7 @@ import type { Platform } from '../channels/platforms.ts';
 import { PLATFORMS } from '../channels/platforms.ts';
 import type { Db } from '../db/database.ts';
 import type { ErrorDetails } from '../errors.ts';
-import type { CreateMessageRequest, MessageBody } from '../messages/validate-message.ts';
+import type { CreateMessageRequest, MessageBody } from '../message-body/validate-message.ts';
 import { checkBody, entryBody, sameLocale, substitute, type ContentEntry, type VariableDefinition } from './content.ts';
 import { getActiveVersion, getProject, getProjectByName, getVersion, getVersionByNumber, listVersions, type Project, type Version } from './store.ts';
 

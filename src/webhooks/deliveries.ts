@@ -2,7 +2,8 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { keysetPage, pageOrder, type PageRequest } from '../db/keyset-page.ts';
 import { uuidv7 } from '../ids.ts';
-import { WEBHOOK_CHANNEL, wakeWebhookWorkers } from './emit.ts';
+import { WEBHOOK_CHANNEL } from '../db/notify-channels.ts';
+import type { Outbox } from './emit.ts';
 
 // The delivery rows: claiming due ones, recording attempts, the logs API's reads, redelivery and
 // pruning. See migrations/0005_webhooks.sql for the table.
@@ -241,7 +242,7 @@ export async function getDelivery(db: Db, workspaceId: string, subscriptionId: s
  * A new request repeating an earlier one's body: new request id and timestamp (a receiver that
  * de-duplicates by request id must not drop it), due now, outside any ordering chain.
  */
-export async function redeliver(db: Db, original: DeliveryRow): Promise<DeliveryRow> {
+export async function redeliver(db: Db, outbox: Outbox, original: DeliveryRow): Promise<DeliveryRow> {
   const now = new Date();
   const r = await sql<DeliveryRow>`
     insert into webhook_deliveries (workspace_id, id, subscription_id, event, order_key, body, created_at, next_attempt_at, redelivery_of, updated_at)
@@ -249,7 +250,7 @@ export async function redeliver(db: Db, original: DeliveryRow): Promise<Delivery
       ${now}, ${now}, ${original.id}, ${now})
     returning *`.execute(db);
   await sql`select pg_notify(${WEBHOOK_CHANNEL}, '')`.execute(db);
-  wakeWebhookWorkers();
+  outbox.wake();
   return r.rows[0];
 }
 

@@ -1,13 +1,14 @@
 import { sql } from 'kysely';
-import { PLATFORMS, type Platform } from '../channels/platforms.ts';
 import type { Db } from '../db/database.ts';
-import type { MessageRow } from '../db/schema.ts';
+import { WEBHOOK_CHANNEL } from '../db/notify-channels.ts';
 import { uuidv7 } from '../ids.ts';
-import { messageJson } from '../messages/message-json.ts';
+import type { EventCatalogue } from './events.ts';
 
-// Emitting webhook events. Called inside the transaction that makes the change (a status written by
-// dispatch/status-writer.ts, a message accepted or received, an interaction, a channel), it writes one
-// delivery row per subscription the event goes to, so the event commits or rolls back with its cause.
+// The outbox: emitting webhook events. Called inside the transaction that makes the change (a status
+// written by messages/status-writer.ts, a message accepted or received, an interaction, a channel), it
+// writes one delivery row per subscription the event goes to, so the event commits or rolls back with
+// its cause. It knows no feature: the events it is handed, and the catalogue of events subscriptions
+// may name (events.ts), come from the features through the composition root (context.ts).
 //
 // Which subscriptions an event goes to (same workspace, same event name, status active):
 //   1. Filters: a subscription matches when every filter key it has matches (keys AND together); a key
@@ -34,21 +35,6 @@ export interface WebhookEvent {
   notificationUrl?: string | null;
   /** Built only when the event goes to at least one subscription. */
   payload: () => unknown;
-}
-
-/** NOTIFY channel of new deliveries: webhook workers LISTEN on it (app.ts), the dispatcher does not. */
-export const WEBHOOK_CHANNEL = 'aviary_webhooks';
-
-// In-process wake-ups for webhook workers (other processes are woken by NOTIFY on commit).
-const wakers = new Set<() => void>();
-
-export function onWebhookWork(wake: () => void): () => void {
-  wakers.add(wake);
-  return () => wakers.delete(wake);
-}
-
-export function wakeWebhookWorkers(): void {
-  for (const wake of wakers) wake();
 }
 
 /** Which subscriptions each event goes to: [event index, subscription id] pairs. */
@@ -95,118 +81,74 @@ export async function matchSubscriptions(trx: Db, events: Omit<WebhookEvent, 'pa
 // SUBSCRIBED_TTL_MS. So a new subscription receives the events that happen from (at most) one second
 // after it was created; once an event was written, it is never lost.
 const SUBSCRIBED_TTL_MS = 1000;
-const subscribed = new Map<string, { events: Set<string>; until: number }>();
 
-/** Call after committing a change to a workspace's subscriptions. */
-export function forgetSubscriptions(workspaceId: string): void {
-  subscribed.delete(workspaceId);
-}
+/** One per process (AppContext.outbox): the in-process wake-ups of webhook workers and the subscription cache. */
+export class Outbox {
+  private readonly wakers = new Set<() => void>();
+  private readonly subscribed = new Map<string, { events: Set<string>; until: number }>();
 
-async function subscribedEvents(trx: Db, workspaces: string[]): Promise<Map<string, Set<string>>> {
-  const now = Date.now();
-  const stale = workspaces.filter((w) => (subscribed.get(w)?.until ?? 0) <= now);
-  if (stale.length > 0) {
-    const r = await sql<{ workspace_id: string; events: string[] }>`
-      select workspace_id, array_agg(distinct event) as events from webhook_subscriptions
-      where workspace_id = any (${stale}::uuid[]) and status = 'active'
-      group by workspace_id`.execute(trx);
-    if (subscribed.size > 10_000) subscribed.clear();
-    const found = new Map(r.rows.map((row) => [row.workspace_id, row.events]));
-    for (const w of stale) subscribed.set(w, { events: new Set(found.get(w) ?? []), until: now + SUBSCRIBED_TTL_MS });
+  /** `events`: what subscriptions may name (webhooks/events.ts). */
+  constructor(readonly events: EventCatalogue) {}
+
+  /** In-process wake-ups for webhook workers (other processes are woken by NOTIFY on commit). */
+  onWork(wake: () => void): () => void {
+    this.wakers.add(wake);
+    return () => this.wakers.delete(wake);
   }
-  return new Map(workspaces.map((w) => [w, subscribed.get(w)!.events]));
-}
 
-/** Writes the deliveries of these events in the caller's transaction; returns how many. */
-export async function emitEvents(trx: Db, all: WebhookEvent[]): Promise<number> {
-  if (all.length === 0) return 0;
-  const byWorkspace = await subscribedEvents(trx, [...new Set(all.map((e) => e.workspaceId))]);
-  const events = all.filter((e) => byWorkspace.get(e.workspaceId)!.has(e.event));
-  if (events.length === 0) return 0;
-  const matches = await matchSubscriptions(trx, events);
-  if (matches.length === 0) return 0;
-  const now = new Date();
-  const bodies = new Map<number, string>();
-  const rows = matches.map((m, n) => {
-    const e = events[m.i];
-    let body = bodies.get(m.i);
-    if (body === undefined) {
-      body = JSON.stringify({ service: 'channels', event: e.event, payload: e.payload() });
-      bodies.set(m.i, body);
+  wake(): void {
+    for (const wake of this.wakers) wake();
+  }
+
+  /** Call after committing a change to a workspace's subscriptions. */
+  forgetSubscriptions(workspaceId: string): void {
+    this.subscribed.delete(workspaceId);
+  }
+
+  private async subscribedEvents(trx: Db, workspaces: string[]): Promise<Map<string, Set<string>>> {
+    const now = Date.now();
+    const stale = workspaces.filter((w) => (this.subscribed.get(w)?.until ?? 0) <= now);
+    if (stale.length > 0) {
+      const r = await sql<{ workspace_id: string; events: string[] }>`
+        select workspace_id, array_agg(distinct event) as events from webhook_subscriptions
+        where workspace_id = any (${stale}::uuid[]) and status = 'active'
+        group by workspace_id`.execute(trx);
+      if (this.subscribed.size > 10_000) this.subscribed.clear();
+      const found = new Map(r.rows.map((row) => [row.workspace_id, row.events]));
+      for (const w of stale) this.subscribed.set(w, { events: new Set(found.get(w) ?? []), until: now + SUBSCRIBED_TTL_MS });
     }
-    return { n, w: e.workspaceId, id: uuidv7(now.getTime()), s: m.s, ev: e.event, ok: e.orderKey, b: body };
-  });
-  // Inserted in emission order, so `seq` orders the events of one key; NOTIFY wakes other processes' workers on commit.
-  await sql`
-    with ins as (
-      insert into webhook_deliveries (workspace_id, id, subscription_id, event, order_key, body, created_at, next_attempt_at, updated_at)
-      select m.w, m.id, m.s, m.ev, m.ok, m.b, ${now}, ${now}, ${now}
-      from json_to_recordset(${JSON.stringify(rows)}::json) as m(n int, w uuid, id uuid, s uuid, ev text, ok uuid, b text)
-      order by m.n
-    )
-    select pg_notify(${WEBHOOK_CHANNEL}, '')`.execute(trx);
-  wakeWebhookWorkers();
-  return rows.length;
-}
+    return new Map(workspaces.map((w) => [w, this.subscribed.get(w)!.events]));
+  }
 
-/** Bird's message payload: the message; `<platform>.outbound` carries the body on SMS only (as Bird). */
-export function messagePayload(row: MessageRow): Record<string, unknown> {
-  const m = messageJson(row);
-  if (row.direction === 'outgoing' && row.platform !== 'sms') delete m.body;
-  return m;
-}
-
-/** `<platform>.outbound` for outgoing rows (their current status), `<platform>.inbound` for incoming ones. */
-export function messageEvents(rows: MessageRow[]): WebhookEvent[] {
-  return rows.map((row) => {
-    const outgoing = row.direction === 'outgoing';
-    return {
-      workspaceId: row.workspace_id,
-      event: `${row.platform}.${outgoing ? 'outbound' : 'inbound'}`,
-      channelId: row.channel_id,
-      platformId: PLATFORMS[row.platform as Platform]?.platformId ?? null,
-      messageStatus: row.status,
-      orderKey: outgoing ? row.id : null,
-      notificationUrl: outgoing ? row.notification_url : null,
-      payload: () => messagePayload(row),
-    };
-  });
-}
-
-export function emitMessageEvents(trx: Db, rows: MessageRow[]): Promise<number> {
-  return emitEvents(trx, messageEvents(rows));
-}
-
-/** `<platform>.interaction` for one interaction on an outgoing message; payload is Bird's interaction object. */
-export function emitInteractionEvent(
-  trx: Db,
-  channel: { workspaceId: string; id: string; platform: string; platformId: string },
-  message: { id: string; notification_url: string | null },
-  type: string,
-  payload: unknown,
-): Promise<number> {
-  return emitEvents(trx, [
-    {
-      workspaceId: channel.workspaceId,
-      event: `${channel.platform}.interaction`,
-      channelId: channel.id,
-      platformId: channel.platformId,
-      interactionType: type,
-      orderKey: message.id,
-      notificationUrl: message.notification_url,
-      payload: () => payload,
-    },
-  ]);
-}
-
-/** channel.created / channel.updated; payload is the channel as the API shows it. */
-export function emitChannelEvent(
-  trx: Db,
-  event: 'channel.created' | 'channel.updated',
-  channel: { workspaceId: string; id: string; platformId: string },
-  payload: unknown,
-): Promise<number> {
-  return emitEvents(trx, [
-    { workspaceId: channel.workspaceId, event, channelId: channel.id, platformId: channel.platformId, orderKey: channel.id, payload: () => payload },
-  ]);
+  /** Writes the deliveries of these events in the caller's transaction; returns how many. */
+  async emit(trx: Db, all: WebhookEvent[]): Promise<number> {
+    if (all.length === 0) return 0;
+    const byWorkspace = await this.subscribedEvents(trx, [...new Set(all.map((e) => e.workspaceId))]);
+    const events = all.filter((e) => byWorkspace.get(e.workspaceId)!.has(e.event));
+    if (events.length === 0) return 0;
+    const matches = await matchSubscriptions(trx, events);
+    if (matches.length === 0) return 0;
+    const now = new Date();
+    const bodies = new Map<number, string>();
+    const rows = matches.map((m, n) => {
+      const e = events[m.i];
+      let body = bodies.get(m.i);
+      if (body === undefined) {
+        body = JSON.stringify({ service: this.events.get(e.event)?.service ?? 'channels', event: e.event, payload: e.payload() });
+        bodies.set(m.i, body);
+      }
+      return { n, w: e.workspaceId, id: uuidv7(now.getTime()), s: m.s, ev: e.event, ok: e.orderKey, b: body };
+    });
+    // Inserted in emission order, so `seq` orders the events of one key; NOTIFY wakes other processes' workers on commit.
+    await sql`
+      with ins as (
+        insert into webhook_deliveries (workspace_id, id, subscription_id, event, order_key, body, created_at, next_attempt_at, updated_at)
+        select m.w, m.id, m.s, m.ev, m.ok, m.b, ${now}, ${now}, ${now}
+        from json_to_recordset(${JSON.stringify(rows)}::json) as m(n int, w uuid, id uuid, s uuid, ev text, ok uuid, b text)
+        order by m.n
+      )
+      select pg_notify(${WEBHOOK_CHANNEL}, '')`.execute(trx);
+    this.wake();
+    return rows.length;
+  }
 }

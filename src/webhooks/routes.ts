@@ -136,7 +136,7 @@ export function webhookRoutes(app: FastifyInstance, ctx: AppContext): void {
     const body = validateCreate(request.body);
     await checkUrl(body.url);
     const { workspace } = request.principal;
-    const s = await createSubscription(ctx.db, workspace.id, {
+    const s = await createSubscription(ctx.db, ctx.outbox, workspace.id, {
       organizationId: workspace.organizationId,
       service: body.service,
       event: body.event,
@@ -167,13 +167,13 @@ export function webhookRoutes(app: FastifyInstance, ctx: AppContext): void {
     const ws = request.principal.workspace.id;
     await requireSubscription(ws, request.params.webhookSubscriptionId);
     await checkUrl(body.url);
-    const s = await updateSubscription(ctx.db, ws, request.params.webhookSubscriptionId, body);
+    const s = await updateSubscription(ctx.db, ctx.outbox, ws, request.params.webhookSubscriptionId, body);
     if (!s) throw errors.notFound('webhook subscription');
     return subscriptionJson(s);
   });
 
   app.delete<SubscriptionParams>('/webhook-subscriptions/:webhookSubscriptionId', async (request, reply) => {
-    if (!(await deleteSubscription(ctx.db, request.principal.workspace.id, request.params.webhookSubscriptionId))) {
+    if (!(await deleteSubscription(ctx.db, ctx.outbox, request.principal.workspace.id, request.params.webhookSubscriptionId))) {
       throw errors.notFound('webhook subscription');
     }
     return reply.code(204).send();
@@ -213,7 +213,7 @@ export function webhookRoutes(app: FastifyInstance, ctx: AppContext): void {
       const s = await requireSubscription(ws, request.params.webhookSubscriptionId);
       const original = isUuid(request.params.requestId) ? await getDelivery(ctx.db, ws, s.id, request.params.requestId) : undefined;
       if (!original) throw errors.notFound('webhook request');
-      return reply.code(202).send(logEntryJson(await redeliver(ctx.db, original)));
+      return reply.code(202).send(logEntryJson(await redeliver(ctx.db, ctx.outbox, original)));
     },
   );
 }

@@ -3,12 +3,12 @@ import type { Db } from '../db/database.ts';
 import { errors, type ErrorDetails } from '../errors.ts';
 import { keysetPage, pageOrder, type PageRequest } from '../db/keyset-page.ts';
 import { isUuid, uuidv7 } from '../ids.ts';
-import { allowedFilterValues, EVENTS, FILTER_KEYS, REPEATABLE_KEYS, type FilterKey, type Service } from './events.ts';
-import { forgetSubscriptions } from './emit.ts';
+import { allowedFilterValues, FILTER_KEYS, REPEATABLE_KEYS, type EventCatalogue, type FilterKey, type Service } from './events.ts';
+import type { Outbox } from './emit.ts';
 import { generateSigningKey } from './sign.ts';
 
 // Webhook subscriptions (Bird's Notifications API): storage and the rules a subscription must follow.
-//   - the event must be one Aviary emits for the service (events.ts);
+//   - the event must be one Aviary emits for the service (the catalogue the outbox was given);
 //   - filter keys must be ones the event has; values of the right kind; one channelId at most;
 //     messageStatus, interactionType and platformId may repeat (any of the values matches);
 //   - at most MAX_PER_FILTER_COMBINATION subscriptions per workspace with the same event and the same
@@ -55,8 +55,8 @@ export interface NormalizedFilters {
 }
 
 /** Checks filters against the event; returns them normalized, or throws 422 with JSON-path details. */
-export function normalizeFilters(event: string, input: EventFilter[] | null | undefined): NormalizedFilters {
-  const spec = EVENTS.get(event)!;
+export function normalizeFilters(events: EventCatalogue, event: string, input: EventFilter[] | null | undefined): NormalizedFilters {
+  const spec = events.get(event)!;
   const details: ErrorDetails = {};
   const add = (path: string, message: string) => (details[path] ??= []).push(message);
   const seen = new Set<string>();
@@ -102,8 +102,8 @@ export function normalizeFilters(event: string, input: EventFilter[] | null | un
 }
 
 /** 422 when the event is not one Aviary emits for the service. */
-export function checkEvent(service: Service, event: string): void {
-  const spec = EVENTS.get(event);
+export function checkEvent(events: EventCatalogue, service: Service, event: string): void {
+  const spec = events.get(event);
   if (!spec) throw errors.invalidPayload({ '.event': [`is not an event Aviary emits; events of service "channels" are <platform>.inbound, <platform>.outbound, <platform>.interaction, channel.created and channel.updated`] });
   if (spec.service !== service) {
     throw errors.invalidPayload({ '.event': [`belongs to service "${spec.service}", not "${service}" (Aviary emits no ${service} events)`] });
@@ -146,9 +146,9 @@ export interface NewSubscription {
   standardWebhooks?: boolean;
 }
 
-export async function createSubscription(db: Db, workspaceId: string, input: NewSubscription): Promise<SubscriptionRow> {
-  checkEvent(input.service, input.event);
-  const f = normalizeFilters(input.event, input.eventFilters);
+export async function createSubscription(db: Db, outbox: Outbox, workspaceId: string, input: NewSubscription): Promise<SubscriptionRow> {
+  checkEvent(outbox.events, input.service, input.event);
+  const f = normalizeFilters(outbox.events, input.event, input.eventFilters);
   const created = await db.transaction().execute(async (trx) => {
     await lockWorkspace(trx, workspaceId);
     await checkChannelExists(trx, workspaceId, f);
@@ -165,7 +165,7 @@ export async function createSubscription(db: Db, workspaceId: string, input: New
       returning *`.execute(trx);
     return r.rows[0];
   });
-  forgetSubscriptions(workspaceId);
+  outbox.forgetSubscriptions(workspaceId);
   return created;
 }
 
@@ -195,7 +195,7 @@ export interface SubscriptionPatch {
   standardWebhooks?: boolean;
 }
 
-export async function updateSubscription(db: Db, workspaceId: string, id: string, patch: SubscriptionPatch): Promise<SubscriptionRow | undefined> {
+export async function updateSubscription(db: Db, outbox: Outbox, workspaceId: string, id: string, patch: SubscriptionPatch): Promise<SubscriptionRow | undefined> {
   if (!isUuid(id)) return undefined;
   const updated = await db.transaction().execute(async (trx) => {
     await lockWorkspace(trx, workspaceId);
@@ -203,7 +203,7 @@ export async function updateSubscription(db: Db, workspaceId: string, id: string
     if (!current) return undefined;
     let f: NormalizedFilters | undefined;
     if (patch.eventFilters !== undefined) {
-      f = normalizeFilters(current.event, patch.eventFilters);
+      f = normalizeFilters(outbox.events, current.event, patch.eventFilters);
       await checkChannelExists(trx, workspaceId, f);
       if (f.signature !== current.filter_signature) await checkCombinationLimit(trx, workspaceId, current.service, current.event, f.signature, id);
     }
@@ -229,12 +229,12 @@ export async function updateSubscription(db: Db, workspaceId: string, id: string
       returning *`.execute(trx);
     return r.rows[0];
   });
-  forgetSubscriptions(workspaceId);
+  outbox.forgetSubscriptions(workspaceId);
   return updated;
 }
 
 /** Deletes the subscription and its delivery log (pending deliveries with it). */
-export async function deleteSubscription(db: Db, workspaceId: string, id: string): Promise<boolean> {
+export async function deleteSubscription(db: Db, outbox: Outbox, workspaceId: string, id: string): Promise<boolean> {
   if (!isUuid(id)) return false;
   const deleted = await db.transaction().execute(async (trx) => {
     const r = await sql`delete from webhook_subscriptions where workspace_id = ${workspaceId} and id = ${id}`.execute(trx);
@@ -242,7 +242,7 @@ export async function deleteSubscription(db: Db, workspaceId: string, id: string
     await sql`delete from webhook_deliveries where workspace_id = ${workspaceId} and subscription_id = ${id}`.execute(trx);
     return true;
   });
-  forgetSubscriptions(workspaceId);
+  outbox.forgetSubscriptions(workspaceId);
   return deleted;
 }
 

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { isConnectionLost, retryWhileConnectionLost } from '../db/connection-loss.ts';
 import type { Db } from '../db/database.ts';
-import { Signal } from '../dispatch/signal.ts';
+import { Signal } from '../db/signal.ts';
+import { runWorkerLoop, type RoundResult } from '../db/worker-loop.ts';
 import { uuidv7 } from '../ids.ts';
 import {
   claimDeliveries,
@@ -15,7 +16,7 @@ import {
   type AttemptOutcome,
   type ClaimedDelivery,
 } from './deliveries.ts';
-import { onWebhookWork } from './emit.ts';
+import type { Outbox } from './emit.ts';
 import { HttpSender, type AttemptResult } from './http-sender.ts';
 
 // The webhook worker, modelled on the message dispatcher: one loop claims due deliveries (SKIP LOCKED,
@@ -60,6 +61,7 @@ export interface WebhookWorkerOptions {
 export interface WebhookWorkerDeps {
   db: Db;
   log: Logger;
+  outbox: Outbox;
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -129,7 +131,7 @@ export class WebhookWorker {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    if (this.opts.wakeOnLocalEmit) this.unsubscribe = onWebhookWork(() => this.wake());
+    if (this.opts.wakeOnLocalEmit) this.unsubscribe = this.deps.outbox.onWork(() => this.wake());
     this.loopDone = this.loop();
   }
 
@@ -165,34 +167,28 @@ export class WebhookWorker {
     return this.inFlight.size;
   }
 
-  private async loop(): Promise<void> {
-    let failuresInARow = 0;
-    while (!this.stopped) {
-      try {
-        // Busy: wait until half the slots are free, then claim them in one go (one claim per slot
-        // freed would cost a round trip per delivery).
-        if (this.inFlight.size > this.lowWater) {
-          await this.signal.wait(this.opts.pollMs);
-          continue;
-        }
-        const claimed = await this.claim();
-        failuresInARow = 0;
-        if (claimed > 0) continue;
-        if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) this.prune();
-        // With attempts in flight, their outcomes wake the loop; only an idle worker needs to know
-        // when the next retry is due.
-        const now = new Date();
-        const next = this.inFlight.size > 0 ? null : await nextDeliveryDueAt(this.deps.db, now);
-        const sleep = next ? Math.min(next.getTime() - now.getTime(), this.opts.pollMs) : this.opts.pollMs;
-        if (!this.stopped) await this.signal.wait(sleep);
-      } catch (err) {
-        if (this.stopped) break;
-        failuresInARow++;
+  private loop(): Promise<void> {
+    return runWorkerLoop({
+      signal: this.signal,
+      pollMs: this.opts.pollMs,
+      isStopped: () => this.stopped,
+      round: () => this.round(),
+      onError: (err) => {
         if (isConnectionLost(err)) this.deps.log.warn({ err: (err as Error).message }, 'database unavailable; webhook worker backing off');
         else this.deps.log.error({ err }, 'webhook loop failed; backing off');
-        await this.signal.wait(Math.min(30_000, 250 * 2 ** Math.min(failuresInARow, 7)));
-      }
-    }
+      },
+    });
+  }
+
+  private async round(): Promise<RoundResult> {
+    // Busy: wait until half the slots are free, then claim them in one go (one claim per slot
+    // freed would cost a round trip per delivery).
+    if (this.inFlight.size > this.lowWater) return null;
+    if ((await this.claim()) > 0) return 'again';
+    if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) this.prune();
+    // With attempts in flight, their outcomes wake the loop; only an idle worker needs to know
+    // when the next retry is due.
+    return this.inFlight.size > 0 ? null : nextDeliveryDueAt(this.deps.db, new Date());
   }
 
   /** One claim: returns how many deliveries it started (0 when none were due or there is no room). */

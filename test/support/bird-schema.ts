@@ -6,7 +6,7 @@
 //   - `nullable` is understood by Ajv 8 natively; `example` and `readOnly` are annotations.
 //   - Patterns are compiled without the `u` flag, as ECMA-262 Annex B reads them: Bird's `{{[^{}]+}}` link
 //     pattern is a syntax error in unicode mode.
-//   - Formats: the same interpretation Aviary uses (src/messages/create-message-schema.ts `birdFormats`).
+//   - Formats: the same interpretation Aviary uses (src/message-body/create-message-schema.ts `birdFormats`).
 //
 // The spec and Bird's docs pages live beside the repository (../shared, or AVIARY_SHARED_DIR), not in it:
 // a bare clone has neither. Nothing is read at import time, so the files that use them still load there;
@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { birdFormats } from '../../src/messages/create-message-schema.ts';
+import { birdFormats } from '../../src/message-body/create-message-schema.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedDir = process.env.AVIARY_SHARED_DIR ?? path.resolve(repoRoot, '../shared');

@@ -1,5 +1,5 @@
 import type { Platform } from '../../channels/platforms.ts';
-import { failures } from '../../dispatch/failures.ts';
+import { failures } from '../failures.ts';
 import type { Capabilities, Connector, FollowUp, OutboundMessage, SendResult } from '../connector.ts';
 import { smsSegments } from '../sms-segments.ts';
 import { scenarioFor } from './scenarios.ts';

@@ -1,23 +1,23 @@
 import { PLATFORM_NAMES, PLATFORMS } from '../../channels/platforms.ts';
 import { DEFAULT_VALIDITY_SECONDS } from '../../messages/accept-message.ts';
-import { createMessageSchema } from '../../messages/create-message-schema.ts';
-import { MAX_SCHEDULE_AHEAD_MS } from '../../messages/validate-message.ts';
+import { createMessageSchema } from '../../message-body/create-message-schema.ts';
+import { MAX_SCHEDULE_AHEAD_MS } from '../../message-body/validate-message.ts';
 import { MAX_SMS_RECEIVERS } from '../../messages/platform-rules.ts';
 import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from './common.ts';
 import { MESSAGE_PAGE } from '../../messages/list-messages.ts';
+import { MESSAGE_STATUSES } from '../../messages/lifecycle.ts';
 import { componentRef, describeProperties, nullable, validatorSchemaToComponents } from './json-schema.ts';
 import type { ApiFeature, JsonSchema, Operation, Parameter, Reference } from './types.ts';
 
 // Messages: src/messages/routes.ts (send, get, cancel), src/messages/batch.ts (batch send) and
 // src/messages/list-messages.ts (the list filters).
-// The send body is Aviary's own validator schema (src/messages/create-message-schema.ts), converted to
+// The send body is Aviary's own validator schema (src/message-body/create-message-schema.ts), converted to
 // OpenAPI 3.1 components rather than copied, so the document cannot drift from what is enforced.
 
 const MAX_SCHEDULE_DAYS = MAX_SCHEDULE_AHEAD_MS / 86_400_000;
 
 const identifiers = PLATFORM_NAMES.map((p) => `\`${p}\`: \`${PLATFORMS[p].identifierKey}\``).join(', ');
 
-const MESSAGE_STATUSES = ['accepted', 'rejected', 'processing', 'scheduled', 'sent', 'sending_failed', 'delivered', 'delivery_failed', 'deleted', 'skipped'];
 
 const createMessage = validatorSchemaToComponents(createMessageSchema, 'CreateMessage');
 // The validator schema carries no descriptions (Bird's reference has them); the top level gets short ones here.

@@ -1,5 +1,6 @@
 import { EXECUTION_STATUSES } from '../../webhooks/deliveries.ts';
-import { EVENT_NAMES, MESSAGE_STATUSES } from '../../webhooks/events.ts';
+import { WEBHOOK_EVENTS } from '../../context.ts';
+import { MESSAGE_STATUSES } from '../../messages/lifecycle.ts';
 import { createSubscriptionSchema, DEFAULT_PAGE, updateSubscriptionSchema } from '../../webhooks/routes.ts';
 import { AUTH_ERROR_STATUSES, BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from './common.ts';
 import { WEBHOOK_PAGE } from '../../webhooks/routes.ts';
@@ -33,7 +34,7 @@ const schemas: Record<string, JsonSchema> = {
       organizationId: uuid(),
       workspaceId: uuid(),
       service: { type: 'string', enum: ['channels', 'numbers', 'payments', 'conversations'] },
-      event: { type: 'string', description: `One of: ${EVENT_NAMES.map((e) => `\`${e}\``).join(', ')}.` },
+      event: { type: 'string', description: `One of: ${[...WEBHOOK_EVENTS.keys()].map((e) => `\`${e}\``).join(', ')}.` },
       eventFilters: { type: 'array', items: componentRef('WebhookEventFilter'), description: filterNote },
       template: { type: ['string', 'null'], description: 'Stored and returned as given; Aviary does not transform payloads.' },
       url: { type: 'string', description: 'Where events are POSTed. Requests to it are signed over this exact string.' },

@@ -1,13 +1,12 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { WORK_CHANNEL } from './notify-channels.ts';
 
 // Cross-process wake-ups on PostgreSQL: writers `NOTIFY aviary_work` in the transaction that creates
 // work (delivered on commit), and every worker process LISTENs on one dedicated connection. If that
 // connection drops (restart, failover, pg_terminate_backend, network cut), the listener reconnects
 // with backoff and LISTENs again; NOTIFYs sent meanwhile are lost, so after reconnecting it wakes the
 // workers once. While it is down the workers still poll (dispatchPollMs), so nothing is left behind.
-
-export const WORK_CHANNEL = 'aviary_work';
 
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 5000;

@@ -11,7 +11,7 @@
 //     to a schema whose `type` enum is "permission_request", so Bird rejects both; they are simply not in our enum.
 //   - `minLength` on arrays (receiver.contacts, images, files, template.parameters) is a no-op in JSON Schema, so it
 //     is dropped here rather than silently turned into `minItems` (that would reject what Bird accepts). Platform
-//     rules (platform-rules.ts) catch the empty cases that matter.
+//     rules (messages/platform-rules.ts) catch the empty cases that matter.
 //   - The `{{var}}` link pattern is escaped: Ajv compiles patterns with the `u` flag, where a bare `{` is a syntax
 //     error; the escaped form means the same thing.
 //   - `x-messages` (an annotation keyword registered in validate-message.ts) carries the human message for an

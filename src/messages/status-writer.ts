@@ -1,20 +1,23 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
-import type { Failure } from './failures.ts';
-import { emitMessageEvents } from '../webhooks/emit.ts';
+import type { Failure } from '../connectors/failures.ts';
+import { allowedFrom, PENDING_STATUSES, type MessageStatus } from './lifecycle.ts';
+import type { Outbox } from '../webhooks/emit.ts';
+import { emitMessageEvents } from './message-events.ts';
 
 // Every status change of a message goes through here, many at a time: one statement updates the
-// rows, appends their history and returns the new rows (for webhooks). A transition may name the
-// statuses it is allowed from; one that is not (a duplicate or late receipt) changes nothing.
+// rows, appends their history and returns the new rows (for webhooks). A transition applies only from
+// the statuses lifecycle.ts allows for its target, narrowed by `from` when given; one that does not
+// (a duplicate or late receipt, a cancel that lost to a claim) changes nothing.
 
 export interface Transition {
   workspaceId: string;
   messageId: string;
-  status: string;
+  status: MessageStatus;
   at: Date;
-  /** Only apply while the message is in one of these statuses. */
-  from?: string[];
+  /** Only apply while the message is in one of these statuses (and one lifecycle.ts allows). */
+  from?: readonly string[];
   reason?: string | null;
   details?: string | null;
   failure?: Failure | null;
@@ -28,16 +31,16 @@ export interface Transition {
   attempts?: number;
 }
 
-export async function applyTransitions(trx: Db, transitions: Transition[]): Promise<MessageRow[]> {
+export async function applyTransitions(trx: Db, outbox: Outbox, transitions: Transition[]): Promise<MessageRow[]> {
   if (transitions.length === 0) return [];
   // The webhook events below must commit with the change: give a lone call its own transaction.
-  if (!trx.isTransaction) return trx.transaction().execute((t) => applyTransitions(t, transitions));
+  if (!trx.isTransaction) return trx.transaction().execute((t) => applyTransitions(t, outbox, transitions));
   const rows = transitions.map((t) => ({
     workspace_id: t.workspaceId,
     id: t.messageId,
     status: t.status,
     at: t.at,
-    from_statuses: t.from ?? null,
+    from_statuses: allowedFrom(t.status, t.from),
     set_reason: t.reason !== undefined,
     reason: t.reason ?? null,
     set_details: t.details !== undefined,
@@ -79,7 +82,7 @@ export async function applyTransitions(trx: Db, transitions: Transition[]): Prom
         lease_expires_at = null
       from t
       where m.workspace_id = t.workspace_id and m.id = t.id
-        and (t.from_statuses is null or m.status = any (t.from_statuses))
+        and m.status = any (t.from_statuses)
       returning m.*
     ),
     history as (
@@ -88,12 +91,9 @@ export async function applyTransitions(trx: Db, transitions: Transition[]): Prom
     )
     select * from updated`.execute(trx);
   // `<platform>.outbound` webhooks for every status change, in the same transaction.
-  await emitMessageEvents(trx, result.rows.filter((r) => r.direction === 'outgoing'));
+  await emitMessageEvents(trx, outbox, result.rows.filter((r) => r.direction === 'outgoing'));
   return result.rows;
 }
-
-/** Statuses in which a message still has dispatch work ahead of it. */
-export const PENDING_STATUSES = ['accepted', 'scheduled', 'processing'];
 
 /**
  * Puts messages back for later without a status change (retry backoff, rate limits, early wake-up),

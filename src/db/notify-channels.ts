@@ -1,0 +1,8 @@
+// PostgreSQL NOTIFY channels, one per kind of work, so a wake-up reaches only the loops that have
+// work: a committed message does not wake webhook workers, a written delivery does not wake the
+// dispatcher. Writers notify in the transaction that creates the work (delivered on commit).
+
+/** New or rescheduled messages: dispatchers LISTEN on it. */
+export const WORK_CHANNEL = 'aviary_work';
+/** New webhook deliveries: webhook workers LISTEN on it. */
+export const WEBHOOK_CHANNEL = 'aviary_webhooks';
