@@ -18,7 +18,7 @@ export const LAYERS = [
   ['webhooks'],
   ['channels'],
   ['connectors'],
-  ['contacts', 'suppressions', 'media'],
+  ['contacts', 'lists', 'suppressions', 'media'],
   ['message-body'],
   ['templates'],
   ['messages'],
