@@ -9,7 +9,7 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { listenForWork } from './db/notifications.ts';
 import { WEBHOOK_CHANNEL, WORK_CHANNEL } from './db/notify-channels.ts';
 import { REDACT_PATHS, serializeRequest } from './http/redact.ts';
-import { buildServer } from './http/server.ts';
+import { buildServer } from './server/server.ts';
 import { WebhookWorker, webhookWorkerOptions } from './webhooks/worker.ts';
 
 export interface Aviary {

@@ -35,7 +35,7 @@ export const errors = {
     new ApiError(405, 'MethodNotAllowed', `Method ${method} is not allowed on ${url}; allowed: ${allow.join(', ')}`, undefined, { allow: allow.join(', ') }),
   /** A URL the router cannot decode (a bad percent-encoding such as %zz, %ff or %C0%AF, a lone %). */
   badUrl: () => new ApiError(400, 'BadRequest', 'The URL is not valid: it contains a malformed percent-encoding'),
-  /** A path segment longer than the router accepts (routerOptions.maxParamLength in http/server.ts). */
+  /** A path segment longer than the router accepts (routerOptions.maxParamLength in server/server.ts). */
   uriTooLong: (max: number) => new ApiError(414, 'UriTooLong', `A path segment of the URL is longer than ${max} characters`),
   headersTooLarge: () => new ApiError(431, 'RequestHeaderFieldsTooLarge', 'The request line and headers exceed the size the server accepts'),
   /** What Node's HTTP parser rejects before any route sees it: bad Content-Length, bad method, garbled framing. */

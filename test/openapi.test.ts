@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { openApiDocument } from '../src/http/openapi/index.ts';
+import { openApiDocument } from '../src/server/openapi/index.ts';
 import { birdFormats } from '../src/message-body/create-message-schema.ts';
 import { validateCreateMessage } from '../src/message-body/validate-message.ts';
 import { startTestAviary, type TestAviary } from './support/harness.ts';

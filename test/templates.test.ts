@@ -6,12 +6,12 @@ import type { AppContext } from '../src/context.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
-import { buildOpenApiDocument, FEATURES } from '../src/http/openapi/index.ts';
+import { buildOpenApiDocument, FEATURES } from '../src/server/openapi/index.ts';
 import { birdFormats } from '../src/message-body/create-message-schema.ts';
 import { uuidv7 } from '../src/ids.ts';
 import { compileVersion, type CreateVersionBody } from '../src/templates/content.ts';
 import { renderTemplate, type TemplateRequest } from '../src/templates/render.ts';
-import { templatesFeature } from '../src/templates/openapi.ts';
+import { templatesFeature } from '../src/server/openapi/templates.ts';
 import { templateRoutes } from '../src/templates/routes.ts';
 import {
   activateVersion,
@@ -87,7 +87,7 @@ function miniApp(database: Database): FastifyInstance {
   return app;
 }
 
-// The OpenAPI document with the templates part added, as src/http/openapi/index.ts will build it once
+// The OpenAPI document with the templates part added, as src/server/openapi/index.ts will build it once
 // templatesFeature is in FEATURES; answers of the routes are checked against its schemas.
 const doc = buildOpenApiDocument([...FEATURES.filter((f) => f.tag.name !== templatesFeature.tag.name), templatesFeature]);
 const DOC_ID = 'urn:aviary:openapi';
@@ -724,7 +724,7 @@ describe('templates: routes wired into the server', () => {
     try {
       const probe = await aviary.request('GET', `/workspaces/${aviary.workspaceId}/projects`);
       if (probe.status === 404) {
-        t.skip('templateRoutes is not registered in src/http/server.ts yet');
+        t.skip('templateRoutes is not registered in src/server/server.ts yet');
         return;
       }
       assert.equal(probe.status, 200);

@@ -21,7 +21,7 @@ import {
 import { checkSubscriptionUrl, MAX_URL_LENGTH } from './url-guard.ts';
 
 // Bird's webhook subscriptions API, mounted under /workspaces/{workspaceId} and under
-// /organizations/{organizationId}/workspaces/{workspaceId} (src/http/server.ts):
+// /organizations/{organizationId}/workspaces/{workspaceId} (src/server/server.ts):
 //   POST   /webhook-subscriptions                         -> 201
 //   GET    /webhook-subscriptions?limit&pageToken         -> {results, nextPageToken}
 //   GET    /webhook-subscriptions/{id}

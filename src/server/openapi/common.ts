@@ -1,5 +1,5 @@
 import { ApiError, errors } from '../../errors.ts';
-import type { PageRules } from '../page-query.ts';
+import type { PageRules } from '../../http/page-query.ts';
 import { componentRef } from './json-schema.ts';
 import type { ErrorCatalogueEntry, JsonSchema, MediaType, Parameter, Reference, Response, SecurityScheme } from './types.ts';
 

@@ -16,11 +16,11 @@ import { templateRoutes } from '../templates/routes.ts';
 import { webhookRoutes } from '../webhooks/routes.ts';
 import { organizationRoutes } from '../workspaces/routes.ts';
 import { docsRoutes } from './docs.ts';
-import { clientErrorHandler, frameworkErrorHandler, installErrorHandling, MAX_PATH_SEGMENT } from './error-handler.ts';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling, MAX_PATH_SEGMENT } from '../http/error-handler.ts';
 import { healthRoute } from './health.ts';
 import { installRequestTimeout, limitConnections, timeoutOptions } from './limits.ts';
-import { logPath } from './redact.ts';
-import { checkRequestStrings } from './validate.ts';
+import { logPath } from '../http/redact.ts';
+import { checkRequestStrings } from '../http/validate.ts';
 import { errors } from '../errors.ts';
 
 declare module 'fastify' {
@@ -42,7 +42,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     // Router and HTTP-parser errors in Bird's shape too (http/error-handler.ts).
     frameworkErrors: frameworkErrorHandler(ctx.config.bodyLimit),
     clientErrorHandler: clientErrorHandler(ctx.log as unknown as FastifyBaseLogger),
-    // Header, whole-request and keep-alive timeouts (http/limits.ts, docs/operations.md).
+    // Header, whole-request and keep-alive timeouts (server/limits.ts, docs/operations.md).
     ...timeoutOptions(ctx.config),
   });
   installErrorHandling(app, ctx.config.bodyLimit);

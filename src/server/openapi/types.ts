@@ -121,7 +121,7 @@ export interface OpenApiDocument {
 /**
  * What a feature area contributes: its tag, its paths and the schemas they reference. `workspacePaths`
  * are relative to `/workspaces/{workspaceId}` and sit behind the access-key check, exactly as
- * src/http/server.ts mounts them; the workspace parameter and the authentication errors (401, 403,
+ * src/server/server.ts mounts them; the workspace parameter and the authentication errors (401, 403,
  * 404, 429) are added to each of their operations by index.ts.
  */
 export interface ApiFeature {

@@ -3,7 +3,7 @@ import { BASE_URL_PLACEHOLDER, escapeHtml, renderDocsHtml } from './openapi/html
 import { openApiDocument } from './openapi/index.ts';
 import { HTTP_METHODS, type HttpMethod, type OpenApiDocument } from './openapi/types.ts';
 
-// GET /openapi.json and GET /docs: the API described by src/http/openapi/, as a document for tools and
+// GET /openapi.json and GET /docs: the API described by src/server/openapi/, as a document for tools and
 // as a page for people. Both are public, built on first request and then served from memory.
 
 let json: string | undefined;
@@ -37,7 +37,7 @@ export function docsRoutes(app: FastifyInstance): void {
     if (!checked) {
       checked = true;
       const missing = routes.filter((r) => !doc.paths[toOpenApiPath(r.url)]?.[r.method]).map((r) => `${r.method.toUpperCase()} ${r.url}`);
-      if (missing.length) request.log.warn({ routes: missing }, 'routes missing from the OpenAPI document: describe them in src/http/openapi/');
+      if (missing.length) request.log.warn({ routes: missing }, 'routes missing from the OpenAPI document: describe them in src/server/openapi/');
     }
     return doc;
   };

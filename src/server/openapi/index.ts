@@ -23,7 +23,7 @@ import { serverFeature } from './server.ts';
 import { suppressionsFeature } from './suppressions.ts';
 import { HTTP_METHODS, type ApiFeature, type JsonSchema, type OpenApiDocument, type Operation, type Parameter, type PathItem, type Reference } from './types.ts';
 import { webhooksFeature } from './webhooks.ts';
-import { templatesFeature } from '../../templates/openapi.ts';
+import { templatesFeature } from './templates.ts';
 
 // The OpenAPI 3.1 document of Aviary's HTTP API, assembled from one module per feature area. To
 // document a new area, add a module exporting an ApiFeature and list it here.
@@ -43,7 +43,7 @@ export const FEATURES: ApiFeature[] = [
   organizationsFeature,
 ];
 
-/** Where src/http/server.ts mounts the authenticated routes. */
+/** Where src/server/server.ts mounts the authenticated routes. */
 export const WORKSPACE_PREFIX = '/workspaces/{workspaceId}';
 
 const DESCRIPTION = `Aviary is a self-hostable server for Bird's Channels API (api.bird.com): the same paths, request and response bodies and errors, so a client written for Bird can use it by changing the base URL.

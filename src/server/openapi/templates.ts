@@ -1,12 +1,12 @@
-import { PLATFORM_NAMES } from '../channels/platforms.ts';
-import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from '../http/openapi/common.ts';
-import { componentRef } from '../http/openapi/json-schema.ts';
-import type { ApiFeature, JsonSchema, Parameter, PathItem } from '../http/openapi/types.ts';
-import { createVersionSchema, VARIABLE_TYPES } from './content.ts';
-import { approveSchema, createProjectSchema, patchProjectSchema, rejectSchema, TEMPLATE_PAGE } from './routes.ts';
-import { VERSION_STATUSES } from './store.ts';
+import { PLATFORM_NAMES } from '../../channels/platforms.ts';
+import { BODY_ERROR_STATUSES, dateTime, errorRefs, json, pageOf, pageParameters, paramRef, uuid } from './common.ts';
+import { componentRef } from './json-schema.ts';
+import type { ApiFeature, JsonSchema, Parameter, PathItem } from './types.ts';
+import { createVersionSchema, VARIABLE_TYPES } from '../../templates/content.ts';
+import { approveSchema, createProjectSchema, patchProjectSchema, rejectSchema, TEMPLATE_PAGE } from '../../templates/routes.ts';
+import { VERSION_STATUSES } from '../../templates/store.ts';
 
-// The OpenAPI part for src/templates/routes.ts, to be added to FEATURES in src/http/openapi/index.ts.
+// The OpenAPI part for src/templates/routes.ts, to be added to FEATURES in src/server/openapi/index.ts.
 // Request schemas are the routes' own validator schemas; test/templates.test.ts checks the live answers
 // against the response schemas below.
 

@@ -1,6 +1,6 @@
 import type { ApiFeature } from './types.ts';
 
-// The unauthenticated routes of src/http/server.ts and src/http/docs.ts: health and this documentation.
+// The unauthenticated routes of src/server/server.ts and src/server/docs.ts: health and this documentation.
 
 const PUBLIC = { security: [] };
 
