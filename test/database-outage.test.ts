@@ -219,7 +219,16 @@ describe('a lost PostgreSQL connection', { skip: typeof cluster === 'string' ? c
       pending = r.rows.map((x) => x.id);
       if (pending.length > 0) await sleep(200);
     }
-    assert.deepEqual(pending, [], `every accepted message is delivered (${pending.length} of ${ids.length} not)`);
+    if (pending.length > 0) {
+      // Say where they stopped, so a failure here names the step that did not recover.
+      const stuck = await db.query(
+        `select m.id, m.status, m.next_attempt_at, m.lease_expires_at, m.attempts,
+           (select count(*) from connector_events e where e.workspace_id = m.workspace_id and e.message_id = m.id) as events
+         from messages m where m.id = any($1)`,
+        [pending],
+      );
+      assert.fail(`every accepted message is delivered (${pending.length} of ${ids.length} not): ${JSON.stringify(stuck.rows)} at ${new Date().toISOString()}`);
+    }
     const final = await db.query<{ id: string; history: string[] }>(
       `select m.id, array(select h.status from message_status_history h where h.workspace_id = m.workspace_id and h.message_id = m.id order by h.seq) as history
        from messages m where m.id = any($1)`,
