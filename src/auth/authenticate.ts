@@ -50,7 +50,9 @@ export class Authenticator {
     const cached = this.keys.get(hash);
     if (cached) return cached;
     const client = request.ip;
-    const limited = !this.good.get(hash);
+    // A request that joins a lookup already under way costs nothing more and is not counted: a burst
+    // of concurrent first requests with one new, valid key must not be refused as a flood.
+    const limited = !this.good.get(hash) && !this.inflight.has(hash);
     if (limited) this.failures.take(client);
     let info: AccessKeyInfo | undefined;
     try {
