@@ -368,14 +368,15 @@ for (const kind of storeKinds()) {
     });
 
     // Counts the statements an Authenticator sends to the store.
-    const countingAuthenticator = (failuresPerMinute: number) => {
+    const countingAuthenticator = (failuresPerMinute: number, lookupDelayMs = 0) => {
       const counter = { queries: 0 };
       const plugin: KyselyPlugin = {
         transformQuery: (args) => {
           counter.queries++;
           return args.node;
         },
-        transformResult: async (args) => args.result,
+        // A slow store: lookups stay in flight while concurrent requests arrive.
+        transformResult: async (args) => (lookupDelayMs && (await sleep(lookupDelayMs)), args.result),
       };
       return { auth: new Authenticator(aviary.ctx.db.withPlugin(plugin), { failuresPerMinute }), counter };
     };
@@ -428,7 +429,7 @@ for (const kind of storeKinds()) {
       assert.equal(burst.filter((r) => r.status === 429).length, 20 - T.authFailures);
       // A burst of concurrent first requests with one valid key not yet known good shares one lookup
       // and is one attempt, not a flood: none is refused (this once answered 429 under load).
-      const fresh = countingAuthenticator(T.authFailures);
+      const fresh = countingAuthenticator(T.authFailures, 300);
       aviary.ctx.auth = fresh.auth;
       const first = await Promise.all(Array.from({ length: 4 * T.authFailures }, () => from('127.0.0.4', key)));
       assert.deepEqual([...new Set(first.map((r) => r.status))], [200]);
