@@ -1,7 +1,8 @@
+import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Channel } from '../channels/channels.ts';
 import type { Db } from '../db/database.ts';
-import type { MessageContact, MessageRow } from '../db/schema.ts';
+import type { InteractionsTable, MessageContact, MessageRow } from '../db/schema.ts';
 import { keysetPage, pageOrder, type PageRequest } from '../db/keyset-page.ts';
 import { uuidv7 } from '../ids.ts';
 import { addSuppression } from '../suppressions/store.ts';
@@ -14,21 +15,7 @@ import type { InteractionType } from './rules.ts';
 //   {id, type, createdAt, messageId, channelId, platformId, messageReference, messagePartsCount,
 //    messageTags, receiver: {contacts: [<the contact who interacted>]}, details?, metadata?}
 
-export interface InteractionRow {
-  workspace_id: string;
-  id: string;
-  channel_id: string;
-  message_id: string;
-  type: string;
-  platform_id: string;
-  message_reference: string;
-  message_parts_count: number;
-  message_tags: string[] | null;
-  receiver: unknown;
-  details: string | null;
-  metadata: unknown;
-  created_at: Date;
-}
+export type InteractionRow = Selectable<InteractionsTable>;
 
 
 export interface NewInteraction {

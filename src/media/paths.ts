@@ -1,3 +1,5 @@
+import type { Selectable } from 'kysely';
+import type { MediaTable } from '../db/schema.ts';
 import { isUuid } from '../ids.ts';
 
 // Where media live in Aviary's URL space, and where they appear in a message body.
@@ -14,25 +16,8 @@ export type MediaRef =
   | { kind: 'inbound'; workspaceId: string; messageId: string; mediaId: string }
   | { kind: 'link'; workspaceId: string; mediaId: string };
 
-export interface MediaRow {
-  workspace_id: string;
-  id: string;
-  origin: 'upload' | 'inbound';
-  channel_id: string | null;
-  message_id: string | null;
-  status: 'pending' | 'uploading' | 'ready';
-  storage: string;
-  object_key: string;
-  content_type: string;
-  max_bytes: number | string;
-  size: number | string | null;
-  filename: string | null;
-  source_url: string | null;
-  expires_at: Date | null;
-  created_at: Date;
-  claimed_at: Date | null;
-  stored_at: Date | null;
-}
+/** A row of the media table (db/tables/media.ts). */
+export type MediaRow = Selectable<MediaTable>;
 
 /** The retrieval path of a media row (the path part of its mediaUrl). */
 export function mediaPath(row: Pick<MediaRow, 'workspace_id' | 'id' | 'origin' | 'channel_id' | 'message_id'>): string {

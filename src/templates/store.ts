@@ -3,10 +3,10 @@
 // row lock, so concurrent activations and approvals of one project apply one after the other and the
 // "one active version per project" rule (also a partial unique index) always holds.
 
-import { sql, type SqlBool, type Transaction } from 'kysely';
+import { sql, type Selectable, type SqlBool, type Transaction } from 'kysely';
 import type { Platform } from '../channels/platforms.ts';
 import type { Db } from '../db/database.ts';
-import type { DB } from '../db/schema.ts';
+import type { DB, TemplateProjectsTable, TemplateVersionsTable } from '../db/schema.ts';
 import { errors } from '../errors.ts';
 import { afterPosition, pageOrder, type PageRequest, type Position } from '../db/keyset-page.ts';
 import { isUuid, uuidv7 } from '../ids.ts';
@@ -458,7 +458,7 @@ function paginate<T extends { id: string; createdAt: Date }>(items: T[], limit: 
   return { items, next: more && last ? { createdAt: last.createdAt, id: last.id } : undefined };
 }
 
-function toProject(row: { workspace_id: string; id: string; name: string; description: string | null; type: string; version_count: number; created_at: Date; updated_at: Date }): Project {
+function toProject(row: Selectable<TemplateProjectsTable>): Project {
   return {
     workspaceId: row.workspace_id,
     id: row.id,
@@ -471,25 +471,7 @@ function toProject(row: { workspace_id: string; id: string; name: string; descri
   };
 }
 
-function toVersion(row: {
-  workspace_id: string;
-  id: string;
-  project_id: string;
-  number: number;
-  status: string;
-  description: string | null;
-  default_locale: string;
-  supported_platforms: string[];
-  locales: string[];
-  variables: unknown;
-  generic_content: unknown;
-  platform_content: unknown;
-  deployments: unknown;
-  approvals: unknown;
-  activated_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}): Version {
+function toVersion(row: Selectable<TemplateVersionsTable>): Version {
   return {
     workspaceId: row.workspace_id,
     id: row.id,

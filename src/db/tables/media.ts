@@ -11,9 +11,9 @@ export interface MediaTable {
   storage: string;
   object_key: string;
   content_type: string;
-  /** bigint, read as a number (database.ts sets the int8 parser). */
-  max_bytes: number;
-  size: number | null;
+  /** bigint: a number from node-postgres (database.ts sets the int8 parser), a string from PGlite. */
+  max_bytes: ColumnType<number | string, number, number>;
+  size: ColumnType<number | string | null, number | null | undefined, number | null>;
   filename: string | null;
   source_url: string | null;
   expires_at: NullableTimestamp;
