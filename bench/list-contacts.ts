@@ -4,6 +4,7 @@ import { coresBetween, machineCoresBetween, snapshot, waitForQuiet } from './cpu
 import { runAutocannon, runPaced, type LoadResult, type LoadSpec } from './load.ts';
 import { createBenchDatabase, dropBenchDatabase, postgresPids } from './pg.ts';
 import { target, type ScenarioResult } from './scenario.ts';
+import { listVerify } from './list-messages.ts';
 
 // GET /contacts and GET /lists/{id}/contacts on PostgreSQL with `rows` contacts in the workspace,
 // bulk-loaded in SQL with the shape the Contacts API writes: UUIDv7 ids (one contact every 2.5 s
@@ -99,15 +100,7 @@ async function deepTokens(url: string, ws: string): Promise<string[]> {
   }
 }
 
-const verify = (status: number, body: string) => {
-  if (status !== 200) return false;
-  try {
-    const j = JSON.parse(body) as { results?: unknown[]; nextPageToken?: string | null };
-    return Array.isArray(j.results) && j.results.length === 10 && typeof j.nextPageToken === 'string';
-  } catch {
-    return false;
-  }
-};
+const verify = listVerify;
 
 interface Scenario {
   key: string;

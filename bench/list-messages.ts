@@ -149,7 +149,8 @@ async function explain(url: string, s: ListScenario): Promise<{ ms: number; plan
   }
 }
 
-const listVerify = (status: number, body: string) => {
+/** A full first or deep page of 10 with a token for the next: what every list scenario must answer. */
+export const listVerify = (status: number, body: string) => {
   if (status !== 200) return false;
   try {
     const j = JSON.parse(body) as { results?: unknown[]; nextPageToken?: string | null };
