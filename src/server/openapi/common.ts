@@ -181,8 +181,8 @@ export const paramRef = (name: keyof typeof parameters & string): Reference => (
  * `limit`, `pageToken` and `reverse` of a list, from the same rules http/page-query.ts reads them
  * with, so the reference cannot say another range than the server enforces.
  */
-export function pageParameters(rules: PageRules, what: string, natural: 'newest first' | 'oldest first'): (Parameter | Reference)[] {
-  const other = natural === 'newest first' ? 'oldest first' : 'newest first';
+export function pageParameters(rules: PageRules, what: string, natural: 'newest first' | 'oldest first' | 'in key order'): (Parameter | Reference)[] {
+  const other = { 'newest first': 'oldest first', 'oldest first': 'newest first', 'in key order': 'in reverse key order' }[natural];
   return [
     { name: 'limit', in: 'query', description: `${what} per page.`, schema: { type: 'integer', minimum: 1, maximum: rules.maxLimit, default: rules.defaultLimit }, example: Math.min(20, rules.maxLimit) },
     paramRef('pageToken'),

@@ -198,7 +198,7 @@ export const contactsFeature: ApiFeature = {
         operationId: 'listContactIdentifiers',
         summary: 'List a contact\'s identifiers',
         tags: ['Contacts'],
-        parameters: pageParameters(IDENTIFIER_PAGE, 'Identifiers', 'oldest first'),
+        parameters: pageParameters(IDENTIFIER_PAGE, 'Identifiers', 'in key order'),
         responses: { '200': { description: 'A page of identifiers.', content: json(componentRef('ContactIdentifierList')) }, ...errorRefs(400) },
       },
       delete: {
