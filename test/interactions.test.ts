@@ -246,7 +246,7 @@ for (const kind of storeKinds()) {
         [{ type: 'reaction' }, '.emoji'],
         [{ type: 'reaction', emoji: 'ok' }, '.emoji'],
         [{ type: 'reaction', emoji: '👍', action: 'love' }, '.action'],
-        [{ type: 'reaction', emoji: '👍', action: { type: 'love' } }, '.action.type'],
+        [{ type: 'reaction', emoji: '👍', action: { type: 'love' } }, '.action'],
         [{ type: 'read', emoji: '👍' }, '.emoji'],
         [{ type: 'reaction', emoji: '👍', item: 0 }, '.item'],
       ] as const) {
@@ -437,7 +437,7 @@ for (const kind of storeKinds()) {
       const cases: [unknown, number, string?][] = [
         [{ type: 'invalid' }, 422, '.type'],
         [{ type: 'poked' }, 422, '.type'],
-        [{}, 422, '.type'],
+        [{}, 422, '.'],
         [[], 422, '.'],
         ['"read"', 422, '.'],
         [{ type: 'read', extra: 1 }, 422, '.'],

@@ -145,6 +145,10 @@ export function describeAjvError(e: ErrorObject): string {
       return `must contain at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}`;
     case 'maxItems':
       return `must contain at most ${String(p.limit)} items`;
+    case 'minProperties':
+      return `must have at least ${String(p.limit)} propert${p.limit === 1 ? 'y' : 'ies'}`;
+    case 'maxProperties':
+      return `must have at most ${String(p.limit)} properties`;
     case 'pattern':
       return `must match the pattern ${String(p.pattern)}`;
     case 'anyOf':
