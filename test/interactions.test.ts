@@ -458,8 +458,8 @@ for (const kind of storeKinds()) {
       assert.equal(badJson.status, 400);
 
       const inboundCases: [unknown, string][] = [
-        [{ body: textBody('x') }, '.contact'],
-        [{ contact: { identifierValue: '+31612345678' } }, '.body'],
+        [{ body: textBody('x') }, '.'],
+        [{ contact: { identifierValue: '+31612345678' } }, '.'],
         [{ contact: { identifierValue: '   ' }, body: textBody('x') }, '.contact.identifierValue'],
         [{ contact: { identifierValue: '+31612345678', identifierKey: '' }, body: textBody('x') }, '.contact.identifierKey'],
         [{ contact: { identifierValue: '+31612345678' }, body: { type: 'nope' } }, '.body.type'],

@@ -149,7 +149,7 @@ for (const kind of storeKinds()) {
       await bad({}, { '.': ['property "name" is required'] });
       await bad({ name: 7 }, { '.name': ['must be a string'] });
       await bad({ name: 'x', description: '' }, { '.description': ['must not be empty'] });
-      await bad({ name: 'x', userUsername: 'Ann Smith' }, { '.userUsername': ['must match pattern "^[a-z0-9._-]+$"'] });
+      await bad({ name: 'x', userUsername: 'Ann Smith' }, { '.userUsername': ['must match the pattern ^[a-z0-9._-]+$'] });
       await bad({ name: 'x', flavors: [1] }, { '.flavors[0]': ['must be a string'] });
       await bad({ name: 'x', owner: 'me' }, { '.': ['property "owner" is unsupported'] });
       await bad([], { '.': ['must be an object'] });
