@@ -463,7 +463,7 @@ for (const kind of storeKinds()) {
         [{ contact: { identifierValue: '   ' }, body: textBody('x') }, '.contact.identifierValue'],
         [{ contact: { identifierValue: '+31612345678', identifierKey: '' }, body: textBody('x') }, '.contact.identifierKey'],
         [{ contact: { identifierValue: '+31612345678' }, body: { type: 'nope' } }, '.body.type'],
-        [{ contact: { identifierValue: '+31612345678' }, body: { type: 'text', text: {} } }, '.body.text.text'],
+        [{ contact: { identifierValue: '+31612345678' }, body: { type: 'text', text: {} } }, '.body.text'], // as a send says it: property "text" is required,
         [{ contact: { identifierValue: '+31612345678' }, body: textBody('x'), replyTo: { id: 'x', type: 'poke' } }, '.replyTo.type'],
         [{ contact: { identifierValue: '+31612345678' }, body: textBody('x'), meta: { nope: 1 } }, '.meta'],
       ];
