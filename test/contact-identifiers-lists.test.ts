@@ -130,7 +130,7 @@ for (const kind of storeKinds()) {
       assert.equal(l.contactCount, 0);
       assert.equal((await t.request('POST', `${ws()}/lists`, { name: 'x' })).status, 422);
       const noName = await t.request('POST', `${ws()}/lists`, { description: 'd' });
-      assert.deepEqual(noName.body.details, { '.name': ['is required'] });
+      assert.deepEqual(noName.body.details, { '.': ['property "name" is required'] });
       const l2 = await newList('Second');
       const all = await t.request('GET', `${ws()}/lists`);
       assert.deepEqual(all.body.results.map((x: any) => x.id), [l.id, l2.id]);

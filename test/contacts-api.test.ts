@@ -57,7 +57,7 @@ for (const kind of storeKinds()) {
     test('create errors: 422 with JSON paths, 409 ResourceAlreadyExists for a taken identifier, 400 without body', async () => {
       const missing = await t.request('POST', base(), { identifiers: [] });
       assert.equal(missing.status, 422);
-      assert.deepEqual(missing.body.details, { '.displayName': ['is required'] });
+      assert.deepEqual(missing.body.details, { '.': ['property "displayName" is required'] });
       const bad = await t.request('POST', base(), { displayName: 'x', identifiers: [{ key: 'phonenumber', value: '0612' }, { key: '1bad', value: 'v' }], attributes: { a: {} }, listIds: ['nope'] });
       assert.equal(bad.status, 422);
       assert.ok(bad.body.details['.identifiers[1].key']);
@@ -242,7 +242,7 @@ for (const kind of storeKinds()) {
       assert.equal(bad.status, 422);
       assert.deepEqual(bad.body.details, { '.identifier.value': ['must be a phone number in E.164 format, e.g. +31612345678'] });
       const missing = await t.request('POST', `${base()}/search`, {});
-      assert.deepEqual(missing.body.details, { '.identifier': ['is required'] });
+      assert.deepEqual(missing.body.details, { '.': ['property "identifier" is required'] });
     });
   });
 }

@@ -136,7 +136,7 @@ for (const kind of storeKinds()) {
 
     test('presign requests are validated like any Bird body', async () => {
       const path = `${ws()}/channel-media/presigned-upload`;
-      assert.equal((await t.request('POST', path, {})).body.details['.contentType'][0], 'is required');
+      assert.equal((await t.request('POST', path, {})).body.details['.'][0], 'property "contentType" is required');
       assert.equal((await t.request('POST', path, { contentType: '' })).status, 422);
       assert.equal((await t.request('POST', path, { contentType: 'image/png', extra: 1 })).status, 422);
       assert.equal((await t.request('POST', path, { contentType: 'image/png\r\nx: y' })).status, 422);

@@ -107,8 +107,8 @@ for (const kind of storeKinds()) {
 
     test('bad input is 4xx with Bird-shaped errors, never 500', async () => {
       const bodies: [unknown, string][] = [
-        [{ identifierValue: '+31612345678' }, '.identifierKey'],
-        [{ identifierKey: 'phonenumber' }, '.identifierValue'],
+        [{ identifierValue: '+31612345678' }, '.'],
+        [{ identifierKey: 'phonenumber' }, '.'],
         [{ identifierKey: 'phone number', identifierValue: '+31612345678' }, '.identifierKey'],
         [{ identifierKey: '', identifierValue: '+31612345678' }, '.identifierKey'],
         [{ identifierKey: 'phonenumber', identifierValue: '' }, '.identifierValue'],

@@ -568,7 +568,7 @@ for (const kind of storeKinds()) {
       assert.equal(invalid.status, 422);
       assert.equal(invalid.body.code, 'InvalidPayload');
       assert.ok(invalid.body.details['.name']);
-      assert.deepEqual(invalid.body.details['.type'], ['must be one of: "channelTemplate"']);
+      assert.deepEqual(invalid.body.details['.type'], ['must be one of "channelTemplate"']);
       assert.deepEqual(invalid.body.details['.'], ['property "colour" is unsupported']);
 
       assert.equal((await call('GET', `${base}/${p.id}`)).body.name, 'order-shipped');
@@ -701,9 +701,9 @@ for (const kind of storeKinds()) {
       });
       assert.equal(res.status, 422);
       assert.deepEqual(Object.keys(res.body.details).sort(), [
+        '.',
         '.approval',
-        '.defaultLocale',
-        '.platformContent[0].blocks[0].image',
+        '.platformContent[0].blocks[0]',
         '.platformContent[0].platform',
         '.variables[0].key',
         '.variables[0].type',

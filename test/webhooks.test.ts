@@ -222,7 +222,7 @@ for (const kind of storeKinds()) {
       await bad({ event: 'sms.sideways' }, '.event');
       await bad({ event: 'carrier-pigeon.inbound' }, '.event');
       await bad({ service: 'numbers' }, '.event');
-      await bad({ url: undefined }, '.url');
+      await bad({ url: undefined }, '.'); // Bird's wording: '.': property "url" is required
       await bad({ url: 'ftp://example.com/x' }, '.url');
       await bad({ url: 'not a url' }, '.url');
       await bad({ extra: true }, '.');

@@ -131,12 +131,12 @@ for (const kind of storeKinds()) {
         assert.equal(r.body.code, 'InvalidPayload');
         assert.deepEqual(r.body.details, details);
       };
-      await bad({}, { '.': ['must NOT have fewer than 1 properties'] });
-      await bad({ name: '' }, { '.name': ['must NOT have fewer than 1 characters'] });
-      await bad({ name: 'x'.repeat(257) }, { '.name': ['must NOT have more than 256 characters'] });
+      await bad({}, { '.': ['must have at least 1 property'] });
+      await bad({ name: '' }, { '.name': ['must not be empty'] });
+      await bad({ name: 'x'.repeat(257) }, { '.name': ['must be at most 256 characters long'] });
       await bad({ status: 'inactive' }, { '.': ['property "status" is unsupported'] });
-      await bad({ dataPolicy: { regions: [{ priority: 1 }] } }, { '.dataPolicy.regions[0].region': ['is required'] });
-      await bad({ configuration: { domain: 5 } }, { '.configuration.domain': ['must be of type string'] });
+      await bad({ dataPolicy: { regions: [{ priority: 1 }] } }, { '.dataPolicy.regions[0]': ['property "region" is required'] });
+      await bad({ configuration: { domain: 5 } }, { '.configuration.domain': ['must be a string'] });
       assert.equal((await t.request('PATCH', `${org()}/${created.id}`)).status, 400);
     });
 
@@ -146,13 +146,13 @@ for (const kind of storeKinds()) {
         assert.equal(r.status, 422, JSON.stringify(body));
         assert.deepEqual(r.body, { code: 'InvalidPayload', message: 'One or more fields provided in the request body are malformed', details });
       };
-      await bad({}, { '.name': ['is required'] });
-      await bad({ name: 7 }, { '.name': ['must be of type string'] });
-      await bad({ name: 'x', description: '' }, { '.description': ['must NOT have fewer than 1 characters'] });
-      await bad({ name: 'x', userUsername: 'Ann Smith' }, { '.userUsername': ['must match pattern "^[a-z0-9._-]+$"'] });
-      await bad({ name: 'x', flavors: [1] }, { '.flavors[0]': ['must be of type string'] });
+      await bad({}, { '.': ['property "name" is required'] });
+      await bad({ name: 7 }, { '.name': ['must be a string'] });
+      await bad({ name: 'x', description: '' }, { '.description': ['must not be empty'] });
+      await bad({ name: 'x', userUsername: 'Ann Smith' }, { '.userUsername': ['must match the pattern ^[a-z0-9._-]+$'] });
+      await bad({ name: 'x', flavors: [1] }, { '.flavors[0]': ['must be a string'] });
       await bad({ name: 'x', owner: 'me' }, { '.': ['property "owner" is unsupported'] });
-      await bad([], { '.': ['must be of type object'] });
+      await bad([], { '.': ['must be an object'] });
       const none = await t.request('POST', org(), '', { 'content-type': 'application/json' });
       assert.equal(none.status, 400);
       assert.equal((await t.request('GET', org())).body.results.length, 1, 'nothing was created');

@@ -1,12 +1,39 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type Format, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { errors, type ErrorDetails } from '../errors.ts';
 
 // Request bodies are checked by compiled JSON Schemas and every failure is reported the way Bird
 // reports it: a map from a JSON path with a leading dot (".receiver.contacts[0]") to messages.
+// There is one Ajv instance and one translator for every body (the send, a batch, a template version,
+// a contact, a sandbox simulation...), so the same mistake reads the same on every endpoint.
 
-export const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false });
+// RFC 5646 language-tag syntax (langtag or private use; grandfathered tags are not accepted). Bird's own example
+// uses "text", which is syntactically a (reserved) 4-letter language subtag, so syntax is all we check.
+const BCP47 =
+  /^(?:(?:[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4,8})(?:-[a-z]{4})?(?:-(?:[a-z]{2}|\d{3}))?(?:-(?:[a-z\d]{5,8}|\d[a-z\d]{3}))*(?:-[a-wyz\d](?:-[a-z\d]{2,8})+)*(?:-x(?:-[a-z\d]{1,8})+)?|x(?:-[a-z\d]{1,8})+)$/i;
+
+// The formats Bird's schemas use, as Aviary interprets them. Shared with the Bird-schema oracle in tests so both
+// sides agree on what a format means; the choices themselves are the point of this table:
+//   uri: RFC 3986 URI *reference*. Bird's own full request example sends a link url of "text", so Bird cannot be
+//        requiring an absolute URI; a relative reference is the strictest reading that accepts its example.
+//   date-time: RFC 3339 (ajv-formats, time zone required).
+export const birdFormats: Record<string, Format> = {
+  uri: fullFormats['uri-reference'],
+  'date-time': fullFormats['date-time'],
+  uuid: fullFormats.uuid,
+  'locale-bcp47': BCP47,
+  float: fullFormats.float,
+};
+
+// The union of what the bodies need: allErrors (Bird lists every problem), verbose (errors carry their
+// parentSchema, which holds the `x-messages` overrides), strict off (Bird's `nullable` and `discriminator`
+// ride along in the send schema). ajv-formats first, then Bird's readings of the formats they share.
+export const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, coerceTypes: false, useDefaults: false });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
+for (const [name, format] of Object.entries(birdFormats)) ajv.addFormat(name, format);
+/** `x-messages: {<keyword>: <message>}` on a schema: the human message for a failure Ajv can only describe generically. */
+ajv.addKeyword('x-messages');
 
 export function jsonPath(instancePath: string): string {
   if (instancePath === '') return '.';
@@ -22,37 +49,114 @@ export function childPath(parent: string, key: string): string {
   return parent === '.' ? `.${key}` : `${parent}.${key}`;
 }
 
-export function describeAjvError(e: ErrorObject): { path: string; message: string } {
-  const path = jsonPath(e.instancePath);
-  const p = e.params as Record<string, unknown>;
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return { path, message: `property "${p.additionalProperty}" is unsupported` };
-    case 'required':
-      return { path: childPath(path, String(p.missingProperty)), message: 'is required' };
-    case 'type':
-      return { path, message: `must be of type ${String(p.type).replace(',', ' or ')}` };
-    case 'enum':
-      return { path, message: `must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
-    case 'const':
-      return { path, message: `must be ${JSON.stringify(p.allowedValue)}` };
-    case 'format':
-      return { path, message: `must be a valid ${p.format}` };
-    default:
-      return { path, message: e.message ?? 'is invalid' };
-  }
+/** Adds one message under a path, once. */
+export function addDetail(details: ErrorDetails, key: string, message: string): ErrorDetails {
+  const list = details[key];
+  if (!list) details[key] = [message];
+  else if (!list.includes(message)) list.push(message);
+  return details;
 }
 
-export function ajvDetails(errs: ErrorObject[] | null | undefined): ErrorDetails {
+/** Ajv's errors as Bird's details. `data` (the validated value) tells array indexes from numeric keys. */
+export function ajvDetails(errs: ErrorObject[] | null | undefined, data?: unknown): ErrorDetails {
+  const all = errs ?? [];
+  // When an anyOf/oneOf fails, Ajv keeps every branch's errors; the composite error itself says it better.
+  const composites = all.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
   const details: ErrorDetails = {};
-  for (const e of errs ?? []) {
-    // Branch-selection noise from oneOf/anyOf/if adds nothing beyond the errors it wraps.
-    if (e.keyword === 'oneOf' || e.keyword === 'anyOf' || e.keyword === 'if' || e.keyword === 'allOf') continue;
-    const { path, message } = describeAjvError(e);
-    const list = (details[path] ??= []);
-    if (!list.includes(message)) list.push(message);
+  for (const e of all) {
+    // `if` and `allOf` errors only say "must match then"/"must match all"; the branch's own errors follow.
+    if (e.keyword === 'if' || e.keyword === 'allOf') continue;
+    if (composites.length && composites.some((c) => c !== e && isWithin(e, c))) continue;
+    addDetail(details, birdPath(e.instancePath, data), describeAjvError(e));
   }
   return details;
+}
+
+function isWithin(e: ErrorObject, c: ErrorObject): boolean {
+  return (
+    e.schemaPath.startsWith(c.schemaPath + '/') &&
+    (e.instancePath === c.instancePath || e.instancePath.startsWith(c.instancePath + '/'))
+  );
+}
+
+const SIMPLE_KEY = /^[A-Za-z0-9_$-]+$/;
+
+/** "/receiver/contacts/0" -> ".receiver.contacts[0]"; without the data, an all-digit segment is taken as an index. */
+function birdPath(pointer: string, data: unknown): string {
+  if (pointer === '') return '.';
+  let out = '';
+  let cur: unknown = data;
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.includes('~') ? raw.replace(/~1/g, '/').replace(/~0/g, '~') : raw;
+    if (Array.isArray(cur) || (cur === undefined && /^\d+$/.test(seg))) {
+      out += `[${seg}]`;
+      cur = Array.isArray(cur) ? cur[Number(seg)] : undefined;
+    } else {
+      out += SIMPLE_KEY.test(seg) ? `.${seg}` : `[${JSON.stringify(seg)}]`;
+      cur = cur !== null && typeof cur === 'object' && Object.hasOwn(cur, seg) ? (cur as Record<string, unknown>)[seg] : undefined;
+    }
+  }
+  return out;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  integer: 'an integer',
+  boolean: 'a boolean',
+  object: 'an object',
+  array: 'an array',
+  null: 'null',
+};
+
+const FORMAT_MESSAGES: Record<string, string> = {
+  'date-time': 'must be an RFC 3339 date-time with time zone, e.g. 2025-05-09T03:50:12Z',
+  uri: 'must be a valid URI',
+  uuid: 'must be a UUID',
+  'locale-bcp47': 'must be a BCP 47 language tag, e.g. en or pt-BR',
+};
+
+/** One Ajv error in Bird's words (the send path's wording, which Bird clients see most). */
+export function describeAjvError(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  const custom = (e.parentSchema?.['x-messages'] as Record<string, string> | undefined)?.[e.keyword];
+  if (custom) return custom;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `property "${String(p.additionalProperty)}" is unsupported`;
+    case 'required':
+      return `property "${String(p.missingProperty)}" is required`;
+    case 'type':
+      return `must be ${String(p.type).split(',').map((t) => TYPE_NAMES[t] ?? t).join(' or ')}`;
+    case 'enum':
+      return `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'const':
+      return `must be ${JSON.stringify(p.allowedValue)}`;
+    case 'format':
+      return FORMAT_MESSAGES[String(p.format)] ?? `must be a valid ${String(p.format)}`;
+    case 'minLength':
+      return p.limit === 1 ? 'must not be empty' : `must be at least ${String(p.limit)} characters long`;
+    case 'maxLength':
+      return `must be at most ${String(p.limit)} characters long`;
+    case 'minimum':
+    case 'maximum':
+      return `must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${String(p.limit)}`;
+    case 'minItems':
+      return `must contain at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}`;
+    case 'maxItems':
+      return `must contain at most ${String(p.limit)} items`;
+    case 'minProperties':
+      return `must have at least ${String(p.limit)} propert${p.limit === 1 ? 'y' : 'ies'}`;
+    case 'maxProperties':
+      return `must have at most ${String(p.limit)} properties`;
+    case 'pattern':
+      return `must match the pattern ${String(p.pattern)}`;
+    case 'anyOf':
+    case 'oneOf':
+      return 'does not match any of the allowed forms';
+    default:
+      return e.message ?? 'is invalid';
+  }
 }
 
 /** Compiles a schema into a function that returns the typed value or throws a 422 InvalidPayload. */
@@ -60,7 +164,7 @@ export function bodyValidator<T>(schema: object): (body: unknown) => T {
   const validate: ValidateFunction = ajv.compile(schema);
   return (body) => {
     if (validate(body)) return body as T;
-    throw errors.invalidPayload(ajvDetails(validate.errors));
+    throw errors.invalidPayload(ajvDetails(validate.errors, body));
   };
 }
 

@@ -14,30 +14,14 @@
 //     rules (messages/platform-rules.ts) catch the empty cases that matter.
 //   - The `{{var}}` link pattern is escaped: Ajv compiles patterns with the `u` flag, where a bare `{` is a syntax
 //     error; the escaped form means the same thing.
-//   - `x-messages` (an annotation keyword registered in validate-message.ts) carries the human message for an
+//   - `x-messages` (an annotation keyword registered in http/validate.ts) carries the human message for an
 //     `anyOf`/`pattern` failure, which Ajv can only describe generically.
 // Descriptions are left out; Bird's file is the reference for what each field means.
 
-import type { Format, SchemaObject } from 'ajv';
-import { fullFormats } from 'ajv-formats/dist/formats.js';
+import type { SchemaObject } from 'ajv';
 
-// RFC 5646 language-tag syntax (langtag or private use; grandfathered tags are not accepted). Bird's own example
-// uses "text", which is syntactically a (reserved) 4-letter language subtag, so syntax is all we check.
-const BCP47 =
-  /^(?:(?:[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4,8})(?:-[a-z]{4})?(?:-(?:[a-z]{2}|\d{3}))?(?:-(?:[a-z\d]{5,8}|\d[a-z\d]{3}))*(?:-[a-wyz\d](?:-[a-z\d]{2,8})+)*(?:-x(?:-[a-z\d]{1,8})+)?|x(?:-[a-z\d]{1,8})+)$/i;
-
-// The formats Bird's fragment uses, as Aviary interprets them. Shared with the Bird-schema oracle in tests so both
-// sides agree on what a format means; the choices themselves are the point of this table:
-//   uri: RFC 3986 URI *reference*. Bird's own full request example sends a link url of "text", so Bird cannot be
-//        requiring an absolute URI; a relative reference is the strictest reading that accepts its example.
-//   date-time: RFC 3339 (ajv-formats, time zone required).
-export const birdFormats: Record<string, Format> = {
-  uri: fullFormats['uri-reference'],
-  'date-time': fullFormats['date-time'],
-  uuid: fullFormats.uuid,
-  'locale-bcp47': BCP47,
-  float: fullFormats.float,
-};
+// Bird's formats live with the one Ajv instance (http/validate.ts); re-exported for the Bird-schema oracle in tests.
+export { birdFormats } from '../http/validate.ts';
 
 const string = { type: 'string' };
 const boolean = { type: 'boolean' };

@@ -1,13 +1,16 @@
 // Validation of the POST /workspaces/{ws}/channels/{ch}/messages body, with Bird's 422 `details` format:
 //   {".receiver.contacts[0]": ["property \"listId\" is unsupported"]}
-// One Ajv validator compiled at module load does the work; this file turns its errors into Bird-shaped details
-// and adds the one send rule the schema cannot express (scheduledFor at most 35 days ahead).
+// One validator compiled at module load on the shared Ajv instance (http/validate.ts, which also turns its errors
+// into Bird-shaped details) does the work; this file adds the one send rule the schema cannot express (scheduledFor at most 35 days ahead).
 
-import { Ajv, type ErrorObject } from 'ajv';
-import { birdFormats, createMessageSchema } from './create-message-schema.ts';
+import type { ErrorDetails } from '../errors.ts';
+import { addDetail, ajv, ajvDetails } from '../http/validate.ts';
+import { createMessageSchema } from './create-message-schema.ts';
+
+export { addDetail };
 
 /** JSON-path keys with a leading dot ("." is the body itself), each with its messages. */
-export type ValidationDetails = Record<string, string[]>;
+export type ValidationDetails = ErrorDetails;
 
 export interface IdentifierPair { identifierKey: string; identifierValue: string }
 /** A receiver contact as a send request names it (resolved to a MessageContact at accept time). */
@@ -152,16 +155,13 @@ export interface CreateMessageRequest {
 
 export type CreateMessageValidation = { ok: true; value: CreateMessageRequest } | { ok: false; details: ValidationDetails };
 
-// verbose: errors carry their parentSchema, which holds the `x-messages` overrides.
-const ajv = new Ajv({ allErrors: true, verbose: true, strictTypes: false, formats: birdFormats });
-ajv.addKeyword('x-messages');
 const validateSchema = ajv.compile<CreateMessageRequest>(createMessageSchema);
 
 export const MAX_SCHEDULE_AHEAD_MS = 35 * 24 * 60 * 60 * 1000;
 
 export function validateCreateMessage(body: unknown, now?: Date): CreateMessageValidation {
   try {
-    const details = validateSchema(body) ? null : toDetails(validateSchema.errors ?? [], body);
+    const details = validateSchema(body) ? null : ajvDetails(validateSchema.errors, body);
     const scheduled = (body as { scheduledFor?: unknown } | null)?.scheduledFor;
     if (typeof scheduled === 'string') {
       const at = parseRfc3339(scheduled);
@@ -195,108 +195,4 @@ export function parseRfc3339(value: string): number | null {
   const utc = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], ms);
   const offsetMinutes = m[8] ? (m[8] === '-' ? -1 : 1) * (+m[9] * 60 + +(m[10] ?? 0)) : 0;
   return utc - offsetMinutes * 60_000;
-}
-
-// ---- Ajv errors -> Bird details ----
-
-export function addDetail(details: ValidationDetails, key: string, message: string): ValidationDetails {
-  const list = details[key];
-  if (!list) details[key] = [message];
-  else if (!list.includes(message)) list.push(message);
-  return details;
-}
-
-function toDetails(errors: ErrorObject[], data: unknown): ValidationDetails {
-  // When an anyOf fails, Ajv keeps every branch's errors; the anyOf error itself says it better.
-  const composites = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
-  const details: ValidationDetails = {};
-  for (const e of errors) {
-    // `if` errors only say "must match then"; the branch's own errors follow.
-    if (e.keyword === 'if') continue;
-    if (composites.length && composites.some((c) => c !== e && isWithin(e, c))) continue;
-    addDetail(details, birdPath(e.instancePath, data), describe(e));
-  }
-  return details;
-}
-
-function isWithin(e: ErrorObject, c: ErrorObject): boolean {
-  return (
-    e.schemaPath.startsWith(c.schemaPath + '/') &&
-    (e.instancePath === c.instancePath || e.instancePath.startsWith(c.instancePath + '/'))
-  );
-}
-
-const SIMPLE_KEY = /^[A-Za-z0-9_$-]+$/;
-
-/** "/receiver/contacts/0" -> ".receiver.contacts[0]"; the data tells array indexes from numeric keys. */
-function birdPath(pointer: string, data: unknown): string {
-  if (pointer === '') return '.';
-  let out = '';
-  let cur: unknown = data;
-  for (const raw of pointer.slice(1).split('/')) {
-    const seg = raw.includes('~') ? raw.replace(/~1/g, '/').replace(/~0/g, '~') : raw;
-    if (Array.isArray(cur)) {
-      out += `[${seg}]`;
-      cur = cur[Number(seg)];
-    } else {
-      out += SIMPLE_KEY.test(seg) ? `.${seg}` : `[${JSON.stringify(seg)}]`;
-      cur = cur !== null && typeof cur === 'object' && Object.hasOwn(cur, seg) ? (cur as Record<string, unknown>)[seg] : undefined;
-    }
-  }
-  return out;
-}
-
-const TYPE_NAMES: Record<string, string> = {
-  string: 'a string',
-  number: 'a number',
-  integer: 'an integer',
-  boolean: 'a boolean',
-  object: 'an object',
-  array: 'an array',
-  null: 'null',
-};
-
-const FORMAT_MESSAGES: Record<string, string> = {
-  'date-time': 'must be an RFC 3339 date-time with time zone, e.g. 2025-05-09T03:50:12Z',
-  uri: 'must be a valid URI',
-  uuid: 'must be a UUID',
-  'locale-bcp47': 'must be a BCP 47 language tag, e.g. en or pt-BR',
-};
-
-function describe(e: ErrorObject): string {
-  const p = e.params as Record<string, unknown>;
-  const custom = (e.parentSchema?.['x-messages'] as Record<string, string> | undefined)?.[e.keyword];
-  if (custom) return custom;
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return `property "${String(p.additionalProperty)}" is unsupported`;
-    case 'required':
-      return `property "${String(p.missingProperty)}" is required`;
-    case 'type':
-      return `must be ${String(p.type).split(',').map((t) => TYPE_NAMES[t] ?? t).join(' or ')}`;
-    case 'enum':
-      return `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'const':
-      return `must be ${JSON.stringify(p.allowedValue)}`;
-    case 'format':
-      return FORMAT_MESSAGES[String(p.format)] ?? `must be a valid ${String(p.format)}`;
-    case 'minLength':
-      return p.limit === 1 ? 'must not be empty' : `must be at least ${String(p.limit)} characters long`;
-    case 'maxLength':
-      return `must be at most ${String(p.limit)} characters long`;
-    case 'minimum':
-    case 'maximum':
-      return `must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${String(p.limit)}`;
-    case 'minItems':
-      return `must contain at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}`;
-    case 'maxItems':
-      return `must contain at most ${String(p.limit)} items`;
-    case 'pattern':
-      return `must match the pattern ${String(p.pattern)}`;
-    case 'anyOf':
-    case 'oneOf':
-      return 'does not match any of the allowed forms';
-    default:
-      return e.message ?? 'is invalid';
-  }
 }

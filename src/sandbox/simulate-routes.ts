@@ -1,16 +1,15 @@
-import { Ajv } from 'ajv';
 import type { FastifyInstance } from 'fastify';
 import type { Channel } from '../channels/channels.ts';
 import { PLATFORMS } from '../channels/platforms.ts';
 import type { AppContext } from '../context.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { errors } from '../errors.ts';
-import { ajvDetails } from '../http/validate.ts';
+import { ajv, ajvDetails } from '../http/validate.ts';
 import { isUuid } from '../ids.ts';
 import { describeClick, type ClickInput } from '../interactions/click.ts';
 import { interactionRefusal, INTERACTION_TYPES, type InteractionType } from '../interactions/rules.ts';
 import { interactionJson, lastReactionEmoji, recordInteraction } from '../interactions/store.ts';
-import { birdFormats, createMessageSchema } from '../message-body/create-message-schema.ts';
+import { createMessageSchema } from '../message-body/create-message-schema.ts';
 import { prepareInboundMedia } from '../media/inbound.ts';
 import { recordInbound } from '../messages/inbound.ts';
 import { messageJson } from '../messages/message-json.ts';
@@ -20,9 +19,6 @@ import { IDENTIFIER_KEY_PATTERN } from '../suppressions/store.ts';
 //   POST /channels/{channelId}/sandbox/inbound                              a contact writes in
 //   POST /channels/{channelId}/messages/{messageId}/sandbox/interactions    a receiver interacts with a message
 // Only channels whose connector is the sandbox accept them: a real provider reports these itself.
-
-const ajv = new Ajv({ allErrors: true, strictTypes: false, formats: birdFormats });
-ajv.addKeyword('x-messages');
 
 const definitions = (createMessageSchema as { definitions: Record<string, unknown> }).definitions;
 const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
@@ -34,28 +30,33 @@ interface InboundBody {
   meta?: Record<string, unknown>;
 }
 
-// The message body, replyTo and meta are Bird's, validated by the same definitions as a send.
-const validateInbound = ajv.compile<InboundBody>({
-  $id: 'https://aviary.dev/schemas/sandbox-inbound.json',
-  type: 'object',
-  additionalProperties: false,
-  required: ['contact', 'body'],
-  properties: {
-    contact: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['identifierValue'],
-      properties: {
-        identifierValue: { type: 'string', minLength: 1, maxLength: 320, pattern: '\\S' },
-        identifierKey: { type: 'string', pattern: IDENTIFIER_KEY_PATTERN },
+/** A reference to one of Bird's message definitions: `#/definitions/...` here, a component in the OpenAPI document. */
+export type DefinitionRef = (name: 'Body' | 'ReplyTo' | 'Meta') => object;
+
+// Written once: these validate the requests and, with the references pointed at components, document them
+// (http/openapi/sandbox.ts). The message body, replyTo and meta are Bird's, validated by the same definitions as a send.
+export function simulateInboundSchema(refTo: DefinitionRef) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['contact', 'body'],
+    properties: {
+      contact: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['identifierValue'],
+        description: 'Who writes in. Becomes (or finds) a contact of the workspace.',
+        properties: {
+          identifierValue: { type: 'string', minLength: 1, maxLength: 320, pattern: '\\S' },
+          identifierKey: { type: 'string', pattern: IDENTIFIER_KEY_PATTERN, description: 'Default: the platform\'s kind of identifier.' },
+        },
       },
+      body: refTo('Body'),
+      replyTo: refTo('ReplyTo'),
+      meta: refTo('Meta'),
     },
-    body: ref('Body'),
-    replyTo: ref('ReplyTo'),
-    meta: ref('Meta'),
-  },
-  definitions,
-});
+  };
+}
 
 type ReactionAction = 'react' | 'unreact';
 
@@ -66,45 +67,52 @@ interface InteractionBody extends ClickInput {
   action?: ReactionAction | { type: ReactionAction };
 }
 
-const REACTION_ACTIONS = ['react', 'unreact'];
+const reactionAction = { type: 'string', enum: ['react', 'unreact'] };
 
-const validateInteraction = ajv.compile<InteractionBody>({
-  $id: 'https://aviary.dev/schemas/sandbox-interaction.json',
+export const simulateInteractionSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['type'],
   properties: {
-    type: { type: 'string', enum: [...INTERACTION_TYPES] },
+    type: { type: 'string', enum: [...INTERACTION_TYPES], description: 'Refused (422) on a platform that never reports it.' },
     contact: {
       type: 'object',
       additionalProperties: false,
       required: ['identifierValue'],
+      description: 'Which receiver interacts; default the first.',
       properties: { identifierValue: { type: 'string', minLength: 1, maxLength: 320 } },
     },
-    emoji: { type: 'string', minLength: 1, maxLength: 32 },
+    emoji: { type: 'string', minLength: 1, maxLength: 32, description: '`reaction` only: the emoji; required to react.' },
     action: {
-      anyOf: [
-        { type: 'string', enum: REACTION_ACTIONS },
-        { type: 'object', additionalProperties: false, required: ['type'], properties: { type: { type: 'string', enum: REACTION_ACTIONS } } },
-      ],
+      description: '`reaction` only: `react` (default) or `unreact`. Unreacting without an `emoji` takes back the contact\'s last reaction.',
+      anyOf: [reactionAction, { type: 'object', additionalProperties: false, required: ['type'], properties: { type: reactionAction } }],
     },
-    item: { type: 'integer', minimum: 0, maximum: 10_000 },
-    card: { type: 'integer', minimum: 0, maximum: 10_000 },
-    payload: { type: 'string', minLength: 1, maxLength: 1024 },
+    item: { type: 'integer', minimum: 0, maximum: 10_000, description: '`clicked` only: index of the clicked action (0-based).' },
+    card: { type: 'integer', minimum: 0, maximum: 10_000, description: '`clicked` only: index of the card (carousel item, list section) the action is on.' },
+    payload: { type: 'string', minLength: 1, maxLength: 1024, description: '`clicked` only: the payload of the clicked item (Apple Messages).' },
     link: {
       type: 'object',
       additionalProperties: false,
       required: ['url'],
+      description: '`clicked` only: the tracked link that was clicked (email).',
       properties: { url: { type: 'string', minLength: 1, maxLength: 2048, format: 'uri' }, name: { type: 'string', maxLength: 1024 } },
     },
     time: {
       type: 'object',
       additionalProperties: false,
       required: ['startTime', 'duration'],
+      description: '`clicked` only: the slot picked in a time picker (Apple Messages).',
       properties: { startTime: { type: 'string', format: 'date-time' }, duration: { type: 'integer', minimum: 0, maximum: 31_536_000 } },
     },
   },
+};
+
+const validateInbound = ajv.compile<InboundBody>({
+  $id: 'https://aviary.dev/schemas/sandbox-inbound.json',
+  ...simulateInboundSchema(ref),
+  definitions,
 });
+const validateInteraction = ajv.compile<InteractionBody>({ $id: 'https://aviary.dev/schemas/sandbox-interaction.json', ...simulateInteractionSchema });
 
 function check<T>(validate: ((v: unknown) => boolean) & { errors?: unknown }, body: unknown): T {
   if (body === undefined) throw errors.badRequest('A JSON request body is required');
@@ -114,7 +122,7 @@ function check<T>(validate: ((v: unknown) => boolean) & { errors?: unknown }, bo
   } catch {
     throw errors.invalidPayload({ '.': ['could not be validated'] });
   }
-  if (!ok) throw errors.invalidPayload(ajvDetails(validate.errors as Parameters<typeof ajvDetails>[0]));
+  if (!ok) throw errors.invalidPayload(ajvDetails(validate.errors as Parameters<typeof ajvDetails>[0], body));
   return body as T;
 }
 

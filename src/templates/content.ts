@@ -6,11 +6,11 @@
 // Bird's Studio blocks (text with a header/body/footer role, image, file, action), which render to a
 // text, image or file body. Every string in either form may hold `{{key}}` placeholders.
 
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { PLATFORM_NAMES, PLATFORMS, isPlatform, type Platform } from '../channels/platforms.ts';
 import type { ErrorDetails } from '../errors.ts';
-import { birdFormats, createMessageSchema } from '../message-body/create-message-schema.ts';
-import { ajvDetails, bodyValidator } from '../http/validate.ts';
+import { createMessageSchema } from '../message-body/create-message-schema.ts';
+import { ajv, ajvDetails, bodyValidator } from '../http/validate.ts';
 
 export const VARIABLE_TYPES = ['string', 'number', 'boolean'] as const;
 export type VariableType = (typeof VARIABLE_TYPES)[number];
@@ -204,13 +204,14 @@ export const validateCreateVersion = bodyValidator<CreateVersionBody>(createVers
 
 // ---- Bird message body schema (the send endpoint's own) ----
 
-const bodyAjv = new Ajv({ allErrors: true, strict: false, strictTypes: false, formats: birdFormats });
-bodyAjv.addSchema(createMessageSchema);
-const validateBirdBody: ValidateFunction = bodyAjv.compile({ $ref: `${createMessageSchema.$id}#/definitions/Body` });
+// Compiling the schema object again returns the send path's cached validator (Ajv caches by object) and makes its
+// $id resolvable, whichever module loads first.
+ajv.compile(createMessageSchema);
+const validateBirdBody: ValidateFunction = ajv.compile({ $ref: `${createMessageSchema.$id}#/definitions/Body` });
 
 /** Problems with a message body, keyed by JSON path relative to the body ("." is the body). */
 export function checkBody(body: unknown): ErrorDetails | null {
-  return validateBirdBody(body) ? null : ajvDetails(validateBirdBody.errors);
+  return validateBirdBody(body) ? null : ajvDetails(validateBirdBody.errors, body);
 }
 
 // ---- placeholders ----

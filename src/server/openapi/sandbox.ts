@@ -1,5 +1,4 @@
-import { INTERACTION_TYPES } from '../../interactions/rules.ts';
-import { IDENTIFIER_KEY_PATTERN } from '../../suppressions/store.ts';
+import { simulateInboundSchema, simulateInteractionSchema } from '../../sandbox/simulate-routes.ts';
 import { BODY_ERROR_STATUSES, errorRefs, json, paramRef } from './common.ts';
 import { interactionPlatforms } from './interactions.ts';
 import { componentRef } from './json-schema.ts';
@@ -8,66 +7,10 @@ import type { ApiFeature, JsonSchema } from './types.ts';
 // The simulation endpoints of sandbox channels: src/sandbox/simulate-routes.ts. Aviary's own; a real
 // provider reports these events itself.
 
-const reactionAction: JsonSchema = { type: 'string', enum: ['react', 'unreact'] };
-
+// The request schemas are the route's own (written once, there), with Bird's definitions as components.
 const schemas: Record<string, JsonSchema> = {
-  SimulateInbound: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['contact', 'body'],
-    properties: {
-      contact: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['identifierValue'],
-        description: 'Who writes in. Becomes (or finds) a contact of the workspace.',
-        properties: {
-          identifierValue: { type: 'string', minLength: 1, maxLength: 320, pattern: '\\S' },
-          identifierKey: { type: 'string', pattern: IDENTIFIER_KEY_PATTERN, description: 'Default: the platform\'s kind of identifier.' },
-        },
-      },
-      body: componentRef('Body'),
-      replyTo: componentRef('ReplyTo'),
-      meta: componentRef('Meta'),
-    },
-  },
-  SimulateInteraction: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['type'],
-    properties: {
-      type: { type: 'string', enum: [...INTERACTION_TYPES], description: 'Refused (422) on a platform that never reports it.' },
-      contact: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['identifierValue'],
-        description: 'Which receiver interacts; default the first.',
-        properties: { identifierValue: { type: 'string', minLength: 1, maxLength: 320 } },
-      },
-      emoji: { type: 'string', minLength: 1, maxLength: 32, description: '`reaction` only: the emoji; required to react.' },
-      action: {
-        description: '`reaction` only: `react` (default) or `unreact`. Unreacting without an `emoji` takes back the contact\'s last reaction.',
-        anyOf: [reactionAction, { type: 'object', additionalProperties: false, required: ['type'], properties: { type: reactionAction } }],
-      },
-      item: { type: 'integer', minimum: 0, maximum: 10_000, description: '`clicked` only: index of the clicked action (0-based).' },
-      card: { type: 'integer', minimum: 0, maximum: 10_000, description: '`clicked` only: index of the card (carousel item, list section) the action is on.' },
-      payload: { type: 'string', minLength: 1, maxLength: 1024, description: '`clicked` only: the payload of the clicked item (Apple Messages).' },
-      link: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['url'],
-        description: '`clicked` only: the tracked link that was clicked (email).',
-        properties: { url: { type: 'string', minLength: 1, maxLength: 2048, format: 'uri' }, name: { type: 'string', maxLength: 1024 } },
-      },
-      time: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['startTime', 'duration'],
-        description: '`clicked` only: the slot picked in a time picker (Apple Messages).',
-        properties: { startTime: { type: 'string', format: 'date-time' }, duration: { type: 'integer', minimum: 0, maximum: 31_536_000 } },
-      },
-    },
-  },
+  SimulateInbound: simulateInboundSchema((name) => componentRef(name)) as JsonSchema,
+  SimulateInteraction: simulateInteractionSchema as JsonSchema,
 };
 
 const SANDBOX_ONLY = 'Only on channels whose connector is `sandbox` (409 `Conflict` otherwise).';
