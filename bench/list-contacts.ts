@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { encodePageToken } from '../src/db/keyset-page.ts';
 import { startServer, type ServerChild } from './child.ts';
 import { coresBetween, machineCoresBetween, snapshot, waitForQuiet } from './cpu.ts';
 import { runAutocannon, runPaced, type LoadResult, type LoadSpec } from './load.ts';
@@ -92,7 +93,7 @@ async function deepTokens(url: string, ws: string): Promise<string[]> {
         'select created_at, id from contacts where workspace_id = $1 and created_at >= $2 order by id limit 1',
         [ws, at],
       );
-      tokens.push(Buffer.from(JSON.stringify([r.rows[0].created_at.toISOString(), r.rows[0].id])).toString('base64'));
+      tokens.push(encodePageToken({ createdAt: r.rows[0].created_at, id: r.rows[0].id }));
     }
     return tokens;
   } finally {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { encodePageToken } from '../src/db/keyset-page.ts';
 import { startServer, type ServerChild } from './child.ts';
 import { coresBetween, machineCoresBetween, snapshot, waitForQuiet } from './cpu.ts';
 import { runAutocannon, runPaced, type LoadResult, type LoadSpec } from './load.ts';
@@ -101,10 +102,6 @@ export async function bulkLoad(url: string, workspaceId: string, rows: number, l
   }
 }
 
-function encodeToken(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64');
-}
-
 /** 50 page tokens spread from 10% to 90% deep in the workspace's newest-first order. */
 async function deepTokens(url: string, workspaceId: string): Promise<string[]> {
   const c = new pg.Client({ connectionString: url });
@@ -120,7 +117,7 @@ async function deepTokens(url: string, workspaceId: string): Promise<string[]> {
         'select created_at, id from messages where workspace_id = $1 and created_at <= $2 order by created_at desc, id desc limit 1',
         [workspaceId, at],
       );
-      tokens.push(encodeToken(r.rows[0].created_at, r.rows[0].id));
+      tokens.push(encodePageToken({ createdAt: r.rows[0].created_at, id: r.rows[0].id }));
     }
     return tokens;
   } finally {
