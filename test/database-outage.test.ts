@@ -212,7 +212,11 @@ describe('a lost PostgreSQL connection', { skip: typeof cluster === 'string' ? c
     for (const r of l.refused) assert.equal(stored.get(r.ref), undefined, `503 for ${r.ref} left nothing behind`);
     // Every accepted message reaches its final status, was sent once and recorded sent once.
     const ids = [...l.accepted.values()];
-    const deadline = Date.now() + 20_000;
+    // A message whose claim was cut off by the outage is held until its lease (5 s) runs out; the
+    // worker is meant to wake then, and its 20 s poll is the backstop. Under heavy load the lease
+    // wake-up has been seen to be missed (docs/architecture.md), so the bound is lease + poll + slack:
+    // what this asserts is that every 202 reaches its final status, as the issue asks.
+    const deadline = Date.now() + 5_000 + WORKER_POLL_MS + 10_000;
     let pending: string[] = ids;
     while (pending.length > 0 && Date.now() < deadline) {
       const r = await db.query<{ id: string }>(`select id from messages where id = any($1) and status <> 'delivered'`, [pending]);
@@ -227,7 +231,13 @@ describe('a lost PostgreSQL connection', { skip: typeof cluster === 'string' ? c
          from messages m where m.id = any($1)`,
         [pending],
       );
-      assert.fail(`every accepted message is delivered (${pending.length} of ${ids.length} not): ${JSON.stringify(stuck.rows)} at ${new Date().toISOString()}`);
+      const workerLog = worker
+        .output()
+        .split('\n')
+        .filter((l) => /"level":(40|50)|claim|backing off|listening/.test(l))
+        .slice(-40)
+        .join('\n');
+      assert.fail(`every accepted message is delivered (${pending.length} of ${ids.length} not): ${JSON.stringify(stuck.rows)} at ${new Date().toISOString()}\nworker:\n${workerLog}`);
     }
     const final = await db.query<{ id: string; history: string[] }>(
       `select m.id, array(select h.status from message_status_history h where h.workspace_id = m.workspace_id and h.message_id = m.id order by h.seq) as history
