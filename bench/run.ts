@@ -141,21 +141,21 @@ async function main() {
     });
     results.push(...post);
   }
+  // The list benches (messages, contacts) take the same load options.
+  const listLoadOptions = () => ({
+    rows: num('rows', 1_000_000),
+    duration: num('duration', 4),
+    rate: num('list-rate', 200),
+    connections: args.has('connections') && !only.includes('post') ? num('connections', 10) : 10,
+    pgPoolSize: args.has('pool') ? num('pool', 10) : undefined,
+    explain: !args.has('no-explain'),
+    scenarios,
+    log,
+  });
   if (only.includes('list')) {
     if (machine.postgres === undefined) log('list: skipped, PostgreSQL not reachable');
     else {
-      const list = await runListBenchmarks({
-        rows: num('rows', 1_000_000),
-        duration: num('duration', 4),
-        rate: num('list-rate', 200),
-        connections: args.has('connections') && !only.includes('post') ? num('connections', 10) : 10,
-        pgPoolSize: args.has('pool') ? num('pool', 10) : undefined,
-        explain: !args.has('no-explain'),
-        diagnose: args.has('diagnose'),
-        profileDir,
-        scenarios,
-        log,
-      });
+      const list = await runListBenchmarks({ ...listLoadOptions(), diagnose: args.has('diagnose'), profileDir });
       results.push(...list.results);
       listLoad = list.load;
     }
@@ -164,16 +164,7 @@ async function main() {
   if (only.includes('contacts')) {
     if (machine.postgres === undefined) log('contacts: skipped, PostgreSQL not reachable');
     else {
-      const contacts = await runContactListBenchmarks({
-        rows: num('rows', 1_000_000),
-        duration: num('duration', 4),
-        rate: num('list-rate', 200),
-        connections: args.has('connections') && !only.includes('post') ? num('connections', 10) : 10,
-        pgPoolSize: args.has('pool') ? num('pool', 10) : undefined,
-        explain: !args.has('no-explain'),
-        scenarios,
-        log,
-      });
+      const contacts = await runContactListBenchmarks(listLoadOptions());
       results.push(...contacts.results);
       contactLoad = contacts.load;
     }
