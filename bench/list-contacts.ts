@@ -1,11 +1,10 @@
 import pg from 'pg';
-import { encodePageToken } from '../src/db/keyset-page.ts';
 import { startServer, type ServerChild } from './child.ts';
 import { coresBetween, machineCoresBetween, snapshot, waitForQuiet } from './cpu.ts';
 import { runAutocannon, runPaced, type LoadResult, type LoadSpec } from './load.ts';
 import { createBenchDatabase, dropBenchDatabase, postgresPids } from './pg.ts';
 import { target, type ScenarioResult } from './scenario.ts';
-import { listVerify } from './list-messages.ts';
+import { deepTokens, listVerify } from './list-messages.ts';
 
 // GET /contacts and GET /lists/{id}/contacts on PostgreSQL with `rows` contacts in the workspace,
 // bulk-loaded in SQL with the shape the Contacts API writes: UUIDv7 ids (one contact every 2.5 s
@@ -78,28 +77,6 @@ async function bulkLoad(url: string, ws: string, rows: number, log: (l: string) 
   }
 }
 
-/** 50 page tokens spread from 10% to 90% deep in id order. */
-async function deepTokens(url: string, ws: string): Promise<string[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    const b = await c.query<{ lo: Date; hi: Date }>('select min(created_at) as lo, max(created_at) as hi from contacts where workspace_id = $1', [ws]);
-    const lo = b.rows[0].lo.getTime();
-    const hi = b.rows[0].hi.getTime();
-    const tokens: string[] = [];
-    for (let i = 0; i < 50; i++) {
-      const at = new Date(lo + (0.1 + (0.8 * i) / 49) * (hi - lo));
-      const r = await c.query<{ created_at: Date; id: string }>(
-        'select created_at, id from contacts where workspace_id = $1 and created_at >= $2 order by id limit 1',
-        [ws, at],
-      );
-      tokens.push(encodePageToken({ createdAt: r.rows[0].created_at, id: r.rows[0].id }));
-    }
-    return tokens;
-  } finally {
-    await c.end();
-  }
-}
 
 const verify = listVerify;
 
@@ -123,7 +100,7 @@ export async function runContactListBenchmarks(o: ContactListOptions): Promise<{
     o.log(`contacts: bulk-loading ${o.rows.toLocaleString('en')} contacts into ${db.name} ...`);
     const { insertSec, vacuumSec } = await bulkLoad(db.url, ws, o.rows, o.log);
     o.log(`  insert ${insertSec.toFixed(1)} s, vacuum analyze ${vacuumSec.toFixed(1)} s`);
-    const tokens = await deepTokens(db.url, ws);
+    const tokens = await deepTokens(db.url, ws, 'contacts', 'oldest first');
     const mid = JSON.parse(Buffer.from(tokens[25], 'base64').toString()) as [string, string];
     const base = `/workspaces/${ws}`;
     const page = (path: string) => (i: number) => `${base}${path}?limit=10&pageToken=${encodeURIComponent(tokens[i % tokens.length])}`;

@@ -102,19 +102,26 @@ export async function bulkLoad(url: string, workspaceId: string, rows: number, l
   }
 }
 
-/** 50 page tokens spread from 10% to 90% deep in the workspace's newest-first order. */
-async function deepTokens(url: string, workspaceId: string): Promise<string[]> {
+/**
+ * 50 page tokens spread from 10% to 90% deep into a list of `table` in the workspace, in the list's
+ * natural order (messages newest first, contacts oldest first). Shared by the messages and contacts benches.
+ */
+export async function deepTokens(url: string, workspaceId: string, table: 'messages' | 'contacts' = 'messages', order: 'newest first' | 'oldest first' = 'newest first'): Promise<string[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const b = await c.query<{ lo: Date; hi: Date }>('select min(created_at) as lo, max(created_at) as hi from messages where workspace_id = $1', [workspaceId]);
+    const b = await c.query<{ lo: Date; hi: Date }>(`select min(created_at) as lo, max(created_at) as hi from ${table} where workspace_id = $1`, [workspaceId]);
     const lo = b.rows[0].lo.getTime();
     const hi = b.rows[0].hi.getTime();
+    const newest = order === 'newest first';
     const tokens: string[] = [];
     for (let i = 0; i < 50; i++) {
-      const at = new Date(hi - ((0.1 + (0.8 * i) / 49) * (hi - lo)));
+      const depth = (0.1 + (0.8 * i) / 49) * (hi - lo);
+      const at = new Date(newest ? hi - depth : lo + depth);
       const r = await c.query<{ created_at: Date; id: string }>(
-        'select created_at, id from messages where workspace_id = $1 and created_at <= $2 order by created_at desc, id desc limit 1',
+        newest
+          ? `select created_at, id from ${table} where workspace_id = $1 and created_at <= $2 order by created_at desc, id desc limit 1`
+          : `select created_at, id from ${table} where workspace_id = $1 and created_at >= $2 order by created_at, id limit 1`,
         [workspaceId, at],
       );
       tokens.push(encodePageToken({ createdAt: r.rows[0].created_at, id: r.rows[0].id }));
