@@ -67,6 +67,11 @@ export type ProviderEvent =
       meta?: Record<string, unknown>;
       /** The provider's id of the message, kept as its platform reference. */
       platformReference?: string;
+      /**
+       * The provider's reference of a message Aviary sent that this one answers (an email's
+       * In-Reply-To): the runtime finds that message and sets `replyTo` to it.
+       */
+      inReplyToReference?: string;
       part?: { key: string; total: number; seq: number; text: string };
     };
 
@@ -114,6 +119,8 @@ export interface ConnectorContext {
   fetch(url: string, init?: RequestInit & { timeoutMs?: number }): Promise<Response>;
   /** A signed, expiring link to a stored media object (`/media/...` ids in message bodies). */
   mediaLink(url: string): Promise<string>;
+  /** Stores what a contact sent (an email attachment) as media of the workspace; returns its mediaUrl. */
+  storeMedia(data: Buffer, contentType: string, filename?: string): Promise<string>;
   /**
    * Writes provider reports for this channel durably; resolves once they are committed. Acknowledge
    * the provider (deliver_sm_resp, a 200 to a callback) only after it resolves.
