@@ -1,0 +1,74 @@
+import nodemailer from 'nodemailer';
+import type { Channel } from '../../channels/channels.ts';
+import type { ConnectorContext, OutboundMessage, SendResult, Session } from '../connector.ts';
+import { failures } from '../failures.ts';
+import { AttachmentError, buildMail, messageIdFor } from './build-mail.ts';
+import type { SmtpChannelConfig } from './config-schema.ts';
+import { sendFailure, type SmtpErrorLike } from './smtp-failure.ts';
+
+// One channel's outbound side: a pooled nodemailer transport (its connections are the session's
+// window). Sends are one message to all its to/cc/bcc receivers, so a multi-receiver email has one
+// part whose reference is its Message-ID, and ends at `sent` (Bird: no single delivery outcome).
+
+export function openOutbound(channel: Channel, config: SmtpChannelConfig, ctx: ConnectorContext): Session & { onClose?: () => void } {
+  const poolSize = config.poolSize ?? 5;
+  const transport = nodemailer.createTransport({
+    pool: true,
+    maxConnections: poolSize,
+    maxMessages: Infinity,
+    host: config.host,
+    port: config.port,
+    secure: config.tls === 'implicit',
+    requireTLS: config.tls === 'starttls',
+    ignoreTLS: config.tls === 'none',
+    auth: config.auth ? { user: config.auth.user, pass: config.auth.password } : undefined,
+    connectionTimeout: 15_000,
+    greetingTimeout: 15_000,
+    socketTimeout: 60_000,
+  } as any);
+  const source = channel.platformId;
+
+  async function send(msg: OutboundMessage, signal: AbortSignal): Promise<SendResult> {
+    let mail;
+    try {
+      mail = await buildMail(msg, config, ctx);
+    } catch (err) {
+      // A missing or refused attachment is the message's fault, not the relay's: no retry helps.
+      if (err instanceof AttachmentError || (err as Error).name === 'TypeError') {
+        return { ok: false, retryable: false, failure: failures.invalidMessage((err as Error).message, source), reason: (err as Error).message };
+      }
+      return { ok: false, retryable: true, failure: failures.dependencyError((err as Error).message, source), reason: (err as Error).message };
+    }
+    const options = {
+      ...mail,
+      from: mail.from.name ? { name: mail.from.name, address: mail.from.address } : mail.from.address,
+      // DSN asks only for failures and delays by default: a success notice per mail doubles the
+      // inbound traffic for little use. nodemailer sends RET/ENVID/NOTIFY only if the relay offers DSN.
+      dsn: config.dsn === false ? undefined : { id: msg.id, return: 'headers', notify: ['failure', 'delay'] },
+    };
+    const sent = transport.sendMail(options as any);
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason);
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+    sent.catch(() => {});
+    try {
+      const info = await Promise.race([sent, aborted]);
+      if (info.accepted.length === 0) {
+        return sendFailure(source, { responseCode: 550, response: String(info.rejectedErrors?.[0]?.response ?? info.response) });
+      }
+      const reference = messageIdFor(msg.id, config);
+      return { ok: true, parts: [{ platformReference: reference }], final: mail.envelope.to.length > 1 || undefined };
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const e = err as SmtpErrorLike & { rejectedErrors?: SmtpErrorLike[] };
+      return sendFailure(source, e.rejectedErrors?.[0] ?? e);
+    }
+  }
+
+  return {
+    window: poolSize,
+    send,
+    close: async () => transport.close(),
+  };
+}
