@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import type { OutboundMessage, Session } from '../src/connectors/connector.ts';
 import { SmtpConnector } from '../src/connectors/smtp/smtp-connector.ts';
 import { parseDeliveryStatus, receiptFor } from '../src/connectors/smtp/delivery-status.ts';

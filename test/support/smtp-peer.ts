@@ -43,7 +43,8 @@ export async function startFakeRelay(opts: { requireTls?: boolean } = {}): Promi
       stream.on('end', () => {
         if (session.envelope.rcptTo.some((r) => r.address.startsWith('drop@'))) {
           // The connection dies before the reply to DATA: whether the relay kept it is unknown.
-          (session as unknown as { socket?: { destroy(): void } }).socket?.destroy();
+          const conns = (server as unknown as { connections: Set<{ session?: { id: string }; _socket: { destroy(): void } }> }).connections;
+          for (const c of conns) if (c.session?.id === session.id) c._socket.destroy();
           return;
         }
         received.push({ envelope: structuredClone(session.envelope), raw: Buffer.concat(chunks) });

@@ -116,7 +116,7 @@ export class SmtpListener {
     const targets = new Set(session.envelope.rcptTo.map((r) => this.route(r.address)).filter((r): r is Registration => !!r));
     try {
       for (const reg of targets) {
-        const events = await eventsFor(mail, sender, session.envelope.rcptTo.map((r) => r.address), reg);
+        const events = await eventsFor(raw, mail, sender, session.envelope.rcptTo.map((r) => r.address), reg);
         if (events.length) await reg.ctx.report(events);
       }
     } catch (err) {
@@ -124,6 +124,19 @@ export class SmtpListener {
       throw new SmtpReject(451, '4.3.0 Could not store the message, try again later');
     }
   }
+}
+
+/** The body of each top-level part of a multipart report by its content type (7bit text parts). */
+function reportParts(raw: Buffer, boundary: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!boundary) return out;
+  for (const part of raw.toString('utf8').split(`--${boundary}`).slice(1)) {
+    const m = part.match(/^\r?\n([\s\S]*?)\r?\n\r?\n([\s\S]*)$/);
+    if (!m) continue;
+    const type = m[1].match(/^content-type:\s*([^;\s]+)/im)?.[1]?.toLowerCase();
+    if (type && !out.has(type)) out.set(type, m[2]);
+  }
+  return out;
 }
 
 function escape(s: string): string {
@@ -141,15 +154,16 @@ function checkMime(raw: Buffer, mail: ParsedMail): void {
   }
 }
 
-async function eventsFor(mail: ParsedMail, sender: string, rcpts: string[], reg: Registration): Promise<ProviderEvent[]> {
+async function eventsFor(raw: Buffer, mail: ParsedMail, sender: string, rcpts: string[], reg: Registration): Promise<ProviderEvent[]> {
   const ct = mail.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
   const isReport = ct?.value === 'multipart/report' && ct.params?.['report-type']?.toLowerCase() === 'delivery-status';
   const fromAddress = mail.from?.value[0]?.address?.toLowerCase() ?? sender.toLowerCase();
   if (isReport) {
-    const statusPart = mail.attachments.find((a) => a.contentType === 'message/delivery-status');
-    const returned = mail.attachments.find((a) => a.contentType === 'text/rfc822-headers' || a.contentType === 'message/rfc822');
-    const dsn = parseDeliveryStatus(statusPart?.content.toString('utf8') ?? '');
-    const fromHeaders = returned ? returnedMessageId(returned.content.toString('utf8')) : undefined;
+    // mailparser folds message/delivery-status into the text, so the report's parts are read raw.
+    const parts = reportParts(raw, ct.params?.boundary ?? '');
+    const dsn = parseDeliveryStatus(parts.get('message/delivery-status') ?? '');
+    const returned = parts.get('text/rfc822-headers') ?? parts.get('message/rfc822');
+    const fromHeaders = returned ? returnedMessageId(returned.split(/\r?\n\r?\n/)[0]) : undefined;
     const id = dsn.envelopeId ?? rcpts.map(verpId).find(Boolean);
     const reference = fromHeaders ?? (id && /^[0-9a-f-]{36}$/i.test(id) ? `${id.toLowerCase()}@${reg.referenceDomain}` : undefined);
     const receipt = receiptFor(dsn, reference, reg.source);
