@@ -55,6 +55,11 @@ export interface Config {
   mediaS3ForcePathStyle: boolean;
   mediaS3AccessKeyId: string | undefined;
   mediaS3SecretAccessKey: string | undefined;
+  smtpListenPort: number | undefined;
+  smtpListenHost: string;
+  smtpTlsCert: string | undefined;
+  smtpTlsKey: string | undefined;
+  smtpMaxBytes: number;
 }
 
 export type Role = 'api' | 'worker';
@@ -137,6 +142,11 @@ export const OPTIONS = [
   opt({ key: 'mediaS3ForcePathStyle', env: 'AVIARY_MEDIA_S3_FORCE_PATH_STYLE', flag: '--media-s3-force-path-style', default: false, parse: bool('mediaS3ForcePathStyle'), doc: 'Address the bucket as <endpoint>/<bucket> instead of <bucket>.<endpoint> (most S3-compatible stores).' }),
   opt({ key: 'mediaS3AccessKeyId', env: 'AVIARY_MEDIA_S3_ACCESS_KEY_ID', flag: '--media-s3-access-key-id', default: undefined, parse: optStr, doc: "S3 access key id; default the AWS SDK's credential chain (AWS_ACCESS_KEY_ID, profiles, instance roles)." }),
   opt({ key: 'mediaS3SecretAccessKey', env: 'AVIARY_MEDIA_S3_SECRET_ACCESS_KEY', flag: '--media-s3-secret-access-key', default: undefined, parse: optStr, doc: 'S3 secret access key, with --media-s3-access-key-id (prefer the environment variable to the flag).' }),
+  opt({ key: 'smtpListenPort', env: 'AVIARY_SMTP_LISTEN_PORT', flag: '--smtp-listen-port', default: undefined, parse: optInt('smtpListenPort', 0), doc: "Port of Aviary's SMTP listener, for inbound email and bounces of smtp channels; unset: no listener. It opens only while a channel has inbound config." }),
+  opt({ key: 'smtpListenHost', env: 'AVIARY_SMTP_LISTEN_HOST', flag: '--smtp-listen-host', default: '127.0.0.1', parse: str, doc: 'Interface the SMTP listener binds; 0.0.0.0 to receive mail from outside.' }),
+  opt({ key: 'smtpTlsCert', env: 'AVIARY_SMTP_TLS_CERT', flag: '--smtp-tls-cert', default: undefined, parse: optStr, doc: 'PEM certificate file the SMTP listener offers with STARTTLS (with --smtp-tls-key); unset: no STARTTLS.' }),
+  opt({ key: 'smtpTlsKey', env: 'AVIARY_SMTP_TLS_KEY', flag: '--smtp-tls-key', default: undefined, parse: optStr, doc: 'PEM private key file for --smtp-tls-cert.' }),
+  opt({ key: 'smtpMaxBytes', env: 'AVIARY_SMTP_MAX_BYTES', flag: '--smtp-max-bytes', default: 26_214_400, parse: int('smtpMaxBytes', 1024), doc: 'Largest inbound email in bytes (SIZE); larger mail is refused with 552.' }),
   opt({ key: 'webhookAllowPrivateUrls', env: 'AVIARY_WEBHOOK_ALLOW_PRIVATE_URLS', flag: '--webhook-allow-private-urls', default: true, parse: bool('webhookAllowPrivateUrls'), doc: 'Accept webhook URLs that are http, IP addresses, or on loopback/private networks (development and emulator use). Set false in production: URLs must then be https with a domain name (as Bird requires) and are refused, at creation and at every delivery, if they resolve to a non-public address.' }),
   opt({ key: 'webhookTimeoutMs', env: 'AVIARY_WEBHOOK_TIMEOUT_MS', flag: '--webhook-timeout-ms', default: 15_000, parse: int('webhookTimeoutMs', 100), doc: 'How long one webhook attempt may take (connect, send, answer) before it counts as failed and is retried.' }),
   opt({ key: 'webhookRetryBaseMs', env: 'AVIARY_WEBHOOK_RETRY_BASE_MS', flag: '--webhook-retry-base-ms', default: 10_000, parse: int('webhookRetryBaseMs', 1), doc: 'Delay before the first webhook retry; doubles after each failed attempt (Retry-After on 429/503 is honoured when longer).' }),

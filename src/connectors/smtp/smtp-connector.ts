@@ -58,3 +58,9 @@ export class SmtpConnector implements Connector {
     };
   }
 }
+
+/** The listener options from the process config: none unless a port is set. */
+export function smtpConnectorOptions(c: { smtpListenPort?: number; smtpListenHost: string; smtpTlsCert?: string; smtpTlsKey?: string; smtpMaxBytes: number }): SmtpConnectorOptions {
+  if (c.smtpListenPort === undefined) return {};
+  return { listen: { port: c.smtpListenPort, host: c.smtpListenHost, certPath: c.smtpTlsCert, keyPath: c.smtpTlsKey, maxBytes: c.smtpMaxBytes } };
+}
