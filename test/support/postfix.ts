@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,11 +21,18 @@ export async function startPostfix(o: { port: number; acceptPort: number; reject
   const dir = mkdtempSync(join(tmpdir(), 'aviary-postfix-'));
   const conf = join(dir, 'etc');
   mkdirSync(conf);
+  chmodSync(dir, 0o755);
+  // postfix-script refuses a queue directory that does not exist; it creates what lies below it.
+  mkdirSync(join(dir, 'queue'));
+  mkdirSync(join(dir, 'data'));
+  spawnSync('chown', ['postfix', join(dir, 'data')]);
   const transport = [`aviary.test=smtp:[127.0.0.1]:${o.aviaryPort}`, ...o.rejectRecipients.map((r) => `${r}=smtp:[127.0.0.1]:${o.rejectPort}`)].join(', ');
   writeFileSync(join(conf, 'main.cf'), [
     'compatibility_level = 3.6',
     `queue_directory = ${dir}/queue`,
     `data_directory = ${dir}/data`,
+    // post-install's list of Postfix files lives with the system's configuration.
+    'meta_directory = /etc/postfix',
     'mail_owner = postfix',
     'setgid_group = postdrop',
     'inet_interfaces = 127.0.0.1',
@@ -42,6 +49,7 @@ export async function startPostfix(o: { port: number; acceptPort: number; reject
     'smtp_dns_support_level = disabled',
     'smtp_tls_security_level = none',
     `maillog_file = ${dir}/maillog`,
+    `maillog_file_prefixes = ${dir}`,
     'queue_run_delay = 1s', 'minimal_backoff_time = 1s', 'maximal_backoff_time = 2s',
     'smtp_connect_timeout = 5s',
     '',
@@ -75,12 +83,13 @@ export async function startPostfix(o: { port: number; acceptPort: number; reject
     spawn(SMTP_SINK, ['-u', 'postfix', '-f', 'RCPT', '-B', '550 5.1.1 Recipient address rejected: User unknown', `127.0.0.1:${o.rejectPort}`, '100'], { stdio: 'ignore' }),
   ];
   const run = (...args: string[]) => spawnSync(POSTFIX, ['-c', conf, ...args], { encoding: 'utf8', env: { ...process.env, MAIL_CONFIG: conf } });
+  const log = () => spawnSync('cat', [`${dir}/maillog`], { encoding: 'utf8' }).stdout ?? '';
+  run('set-permissions', 'create-missing');
   const started = run('start');
   if (started.status !== 0) {
     for (const s of sinks) s.kill();
-    throw new Error(`postfix start failed: ${started.stderr}${started.stdout}`);
+    throw new Error(`postfix start failed (${started.status}): ${started.stderr}${started.stdout}\n${log()}`);
   }
-  const log = () => { try { return spawnSync('cat', [`${dir}/maillog`], { encoding: 'utf8' }).stdout; } catch { return ''; } };
   return {
     port: o.port,
     log,
