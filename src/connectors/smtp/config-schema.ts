@@ -42,7 +42,7 @@ export const smtpConfigSchema: ConfigSchema = {
       required: ['address'],
       properties: { address: email, name: { type: 'string', maxLength: 200 } },
     },
-    returnPath: { type: 'string', minLength: 3, maxLength: 254, pattern: '^[^@\\s<>]+@[^@\\s<>]+$' },
+    returnPath: { description: 'Envelope sender (MAIL FROM); `{id}` in it is replaced by the message id (VERP), e.g. bounce+{id}@example.com', type: 'string', minLength: 3, maxLength: 254, pattern: '^[^@\\s<>]+@[^@\\s<>]+$' },
     dsn: { type: 'boolean', default: true },
     inbound: {
       type: 'object',

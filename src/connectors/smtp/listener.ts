@@ -44,8 +44,15 @@ export class SmtpListener {
 
   async register(r: Registration): Promise<() => Promise<void>> {
     this.regs.add(r);
-    if (!this.server) await (this.starting ??= this.start());
-    else await this.starting;
+    try {
+      await (this.starting ??= this.start());
+    } catch (err) {
+      // Port taken or certificate unreadable: the channel's open fails and the next one tries again.
+      this.regs.delete(r);
+      this.server = undefined;
+      this.starting = undefined;
+      throw err;
+    }
     return async () => {
       if (!this.regs.delete(r) || this.regs.size > 0) return;
       const s = this.server;
