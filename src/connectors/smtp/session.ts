@@ -33,8 +33,9 @@ export function openOutbound(channel: Channel, config: SmtpChannelConfig, ctx: C
     try {
       mail = await buildMail(msg, config, ctx);
     } catch (err) {
-      // A missing or refused attachment is the message's fault, not the relay's: no retry helps.
-      if (err instanceof AttachmentError || (err as Error).name === 'TypeError') {
+      // An attachment URL that answers 4xx/5xx is the message's fault: no retry helps. A fetch that
+      // failed on the network (or the guard's timeout) may pass next time, so that one is retried.
+      if (err instanceof AttachmentError) {
         return { ok: false, retryable: false, failure: failures.invalidMessage((err as Error).message, source), reason: (err as Error).message };
       }
       return { ok: false, retryable: true, failure: failures.dependencyError((err as Error).message, source), reason: (err as Error).message };
