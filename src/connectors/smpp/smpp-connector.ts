@@ -20,8 +20,7 @@ export class SmppConnector implements Connector {
   }
 
   async open(channel: Channel, ctx: ConnectorContext): Promise<Session> {
-    const raw = ((channel as unknown as { connector?: { config?: Record<string, unknown> } }).connector?.config ?? {}) as Record<string, unknown>;
-    const session = new SmppSession(readSmppConfig(raw), channel, ctx);
+    const session = new SmppSession(readSmppConfig(channel.connectorConfig ?? {}), channel, ctx);
     // Returned while connecting: sends wait for the bind, so a slow SMSC does not block activation.
     session.start();
     return session;
