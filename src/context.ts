@@ -59,7 +59,7 @@ export function createContext(config: Config, log: Logger, database: Database): 
       maxBatch: 500,
       afterCommit: () => workSignal.notify(),
     }),
-    connectors: createConnectorRegistry(),
+    connectors: createConnectorRegistry(config),
     workSignal,
     outbox,
   };

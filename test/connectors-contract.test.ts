@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { PLATFORMS, type Platform } from '../src/channels/platforms.ts';
 import { createConnectorRegistry } from '../src/connectors/registry.ts';
 import { SandboxConnector } from '../src/connectors/sandbox/sandbox-connector.ts';
 import { SCENARIOS, scenarioFor } from '../src/connectors/sandbox/scenarios.ts';
 import { smsSegments } from '../src/connectors/sms-segments.ts';
+import { SmtpConnector } from '../src/connectors/smtp/smtp-connector.ts';
+import { startSmtpPeer } from './support/smtp-peer.ts';
 import { connectorContract } from './support/connector-contract.ts';
 
 const receiver = (platform: Platform) => {
@@ -12,11 +14,22 @@ const receiver = (platform: Platform) => {
   return { identifierKey: key, identifierValue: key === 'phonenumber' ? '+31612345678' : key === 'emailaddress' ? 'ann@example.com' : 'user-123' };
 };
 
-connectorContract({ name: 'sandbox', connector: () => new SandboxConnector(), receiver });
+connectorContract({ name: 'sandbox', connector: () => new SandboxConnector(), receiver, validConfig: { receiptDelayMs: 5 } });
+
+// SMTP against an in-process relay that scripts replies per recipient (test/support/smtp-peer.ts).
+const smtpPeer = await startSmtpPeer();
+after(() => smtpPeer.close());
+connectorContract({
+  name: 'smtp',
+  connector: () => new SmtpConnector(smtpPeer.connectorOptions),
+  peer: () => smtpPeer,
+  channelConfig: () => smtpPeer.config,
+  receiver: () => smtpPeer.receiver('ok'),
+});
 
 test('every registered connector is covered by the contract suite', () => {
   // Adding a connector to the registry without a connectorContract(...) call above fails here.
-  assert.deepEqual([...createConnectorRegistry().keys()].sort(), ['sandbox']);
+  assert.deepEqual([...createConnectorRegistry().keys()].sort(), ['sandbox', 'smtp']);
 });
 
 test('sandbox scenarios: each magic number maps to its scenario, everything else delivers', () => {

@@ -2,6 +2,7 @@ import type { Db } from '../db/database.ts';
 import { afterPosition, keysetPage, pageOrder, type PageRequest } from '../db/keyset-page.ts';
 import type { ChannelRow } from '../db/schema.ts';
 import { uuidv7 } from '../ids.ts';
+import { redactConfig, type ConnectorTypes } from './connector-config.ts';
 import { PLATFORMS, type Platform } from './platforms.ts';
 
 export interface Channel {
@@ -112,7 +113,7 @@ export async function countChannels(db: Db, workspaceId: string): Promise<number
   return Number(row.n);
 }
 
-function toChannel(row: ChannelRow): Channel {
+export function toChannel(row: ChannelRow): Channel {
   return {
     workspaceId: row.workspace_id,
     id: row.id,
@@ -130,22 +131,8 @@ function toChannel(row: ChannelRow): Channel {
   };
 }
 
-// Connector configs hold provider credentials. They are write-only through the API: a response says
-// that a secret is set, never what it is.
-const SECRET_KEY = /secret|password|passwd|token|apikey|api_key|accesskey|access_key|auth|credential|private/i;
-
-export function redactConfig(config: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) {
-    if (SECRET_KEY.test(k)) out[k] = '********';
-    else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = redactConfig(v as Record<string, unknown>);
-    else out[k] = v;
-  }
-  return out;
-}
-
-/** The channel as the API shows it. */
-export function channelJson(c: Channel) {
+/** The channel as the API shows it; `types` says which config fields are secrets (connector-config.ts). */
+export function channelJson(c: Channel, types: ConnectorTypes) {
   return {
     id: c.id,
     workspaceId: c.workspaceId,
@@ -154,7 +141,7 @@ export function channelJson(c: Channel) {
     platformId: c.platformId,
     status: c.status,
     identifier: c.senderIdentifier,
-    connector: { id: c.connectorId, type: c.connectorType, config: redactConfig(c.connectorConfig) },
+    connector: { id: c.connectorId, type: c.connectorType, config: redactConfig(types.get(c.connectorType)?.configSchema, c.connectorConfig) },
     settings: c.settings,
     createdAt: c.createdAt.toISOString(),
     updatedAt: c.updatedAt.toISOString(),

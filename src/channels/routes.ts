@@ -7,6 +7,7 @@ import { singleParam, type Query } from '../http/query.ts';
 import { channelJson, createChannel, deleteChannel, listChannelPage, updateChannel, type ChannelFilter, type NewChannel } from './channels.ts';
 import { PLATFORM_NAMES, PLATFORMS, type Platform } from './platforms.ts';
 import { emitChannelEvent } from './channel-events.ts';
+import { checkConnectorConfig } from './connector-config.ts';
 
 export const CHANNEL_PAGE = { defaultLimit: 10, maxLimit: 1000 };
 
@@ -64,6 +65,7 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
     if (body.platform && body.platformId && PLATFORMS[body.platform].platformId !== body.platformId) {
       throw errors.invalidPayload({ '.platformId': [`does not belong to platform "${body.platform}"`] });
     }
+    checkConnectorConfig(ctx.connectors, body.connector?.type ?? 'sandbox', body.connector?.config ?? {});
     const input: NewChannel = {
       platform,
       name: body.name!,
@@ -76,10 +78,10 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
     // channel.created webhooks commit with the channel.
     const channel = await ctx.db.transaction().execute(async (trx) => {
       const c = await createChannel(trx, request.principal.workspace.id, input);
-      await emitChannelEvent(trx, ctx.outbox, 'channel.created', c, channelJson(c));
+      await emitChannelEvent(trx, ctx.outbox, 'channel.created', c, channelJson(c, ctx.connectors));
       return c;
     });
-    return reply.code(201).send(channelJson(channel));
+    return reply.code(201).send(channelJson(channel, ctx.connectors));
   });
 
   app.get<{ Params: { workspaceId: string } }>('/channels', async (request) => {
@@ -100,13 +102,13 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
     }
     if (Object.keys(details).length) throw errors.invalidQuery(details);
     const page = await listChannelPage(ctx.db, request.principal.workspace.id, filter);
-    return { results: page.rows.map(channelJson), nextPageToken: page.nextPageToken };
+    return { results: page.rows.map((c) => channelJson(c, ctx.connectors)), nextPageToken: page.nextPageToken };
   });
 
   app.get<{ Params: { workspaceId: string; channelId: string } }>('/channels/:channelId', async (request) => {
     const channel = await ctx.channels.get(request.principal.workspace.id, request.params.channelId);
     if (!channel) throw errors.notFound('channel');
-    return channelJson(channel);
+    return channelJson(channel, ctx.connectors);
   });
 
   app.patch<{ Params: { workspaceId: string; channelId: string } }>('/channels/:channelId', async (request) => {
@@ -114,6 +116,12 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
     const ws = request.principal.workspace.id;
     const channel = await ctx.channels.get(ws, request.params.channelId);
     if (!channel) throw errors.notFound('channel');
+    // A patch of connector.config merges, so a secret need not be re-sent to change another field;
+    // a new connector type starts from the config given with it.
+    const connectorType = body.connector?.type ?? channel.connectorType;
+    const typeChanged = connectorType !== channel.connectorType;
+    const connectorConfig = body.connector?.config || typeChanged ? { ...(typeChanged ? {} : channel.connectorConfig), ...body.connector?.config } : undefined;
+    if (connectorConfig) checkConnectorConfig(ctx.connectors, connectorType, connectorConfig);
     // channel.updated webhooks commit with the change.
     const updated = await ctx.db.transaction().execute(async (trx) => {
       const u = await updateChannel(trx, ws, channel.id, {
@@ -121,16 +129,15 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
         status: body.status,
         senderIdentifier: body.identifier,
         connectorType: body.connector?.type,
-        // A patch of connector.config merges, so a secret need not be re-sent to change another field.
-        connectorConfig: body.connector?.config ? { ...channel.connectorConfig, ...body.connector.config } : undefined,
+        connectorConfig,
         settings: body.settings,
       });
-      if (u) await emitChannelEvent(trx, ctx.outbox, 'channel.updated', u, channelJson(u));
+      if (u) await emitChannelEvent(trx, ctx.outbox, 'channel.updated', u, channelJson(u, ctx.connectors));
       return u;
     });
     ctx.channels.forget(ws, channel.id);
     if (!updated) throw errors.notFound('channel');
-    return channelJson(updated);
+    return channelJson(updated, ctx.connectors);
   });
 
   app.delete<{ Params: { workspaceId: string; channelId: string } }>('/channels/:channelId', async (request, reply) => {

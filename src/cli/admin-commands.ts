@@ -1,6 +1,9 @@
 import { createAccessKey, listAccessKeys, revokeAccessKey } from '../auth/access-keys.ts';
 import { channelJson, createChannel, listChannels } from '../channels/channels.ts';
+import { checkConnectorConfig } from '../channels/connector-config.ts';
 import { isPlatform, PLATFORM_NAMES } from '../channels/platforms.ts';
+import { createConnectorRegistry } from '../connectors/registry.ts';
+import { ApiError } from '../errors.ts';
 import { ConfigError, type Config } from '../config.ts';
 import { openDatabase, type Db } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
@@ -125,15 +128,23 @@ const channels: Command = (config, { positional, flags }, io) =>
           throw new ConfigError('--config must be a JSON object');
         }
       }
+      const connectorType = flags.get('--connector') ?? 'sandbox';
+      const types = createConnectorRegistry(config);
+      try {
+        checkConnectorConfig(types, connectorType, connectorConfig ?? {});
+      } catch (err) {
+        if (err instanceof ApiError) throw new ConfigError(`--config: ${Object.entries(err.details ?? {}).map(([k, v]) => `${k} ${v.join(', ')}`).join('; ')}`);
+        throw err;
+      }
       const channel = await createChannel(db, ws.id, {
         platform,
         name: requireFlag({ positional, flags }, '--name'),
         status: flags.has('--inactive') ? 'inactive' : 'active',
         senderIdentifier: flags.get('--identifier'),
-        connectorType: flags.get('--connector') ?? 'sandbox',
+        connectorType,
         connectorConfig,
       });
-      out(JSON.stringify(channelJson(channel), null, 2));
+      out(JSON.stringify(channelJson(channel, types), null, 2));
       return 0;
     }
     throw new ConfigError('usage: aviary channels <list|create> --workspace <id>');

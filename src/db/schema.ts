@@ -2,7 +2,7 @@ import type { Insertable, Selectable } from 'kysely';
 import type { ChannelContactsTable, ChannelsTable } from './tables/channels.ts';
 import type { ContactIdentifiersTable, ContactsTable, ListMembersTable, ListsTable, SuppressionsTable } from './tables/contacts.ts';
 import type { MediaSigningKeysTable, MediaTable } from './tables/media.ts';
-import type { ConnectorEventsTable, InteractionsTable, MessagesTable, MessageStatusHistoryTable } from './tables/messages.ts';
+import type { ConnectorEventsTable, ConnectorSessionsTable, InteractionsTable, MessagePartsTable, MessagesTable, MessageStatusHistoryTable } from './tables/messages.ts';
 import type { AccessKeysTable, MigrationsTable, OrganizationsTable, WorkspacesTable } from './tables/tenancy.ts';
 import type { TemplateProjectsTable, TemplateVersionsTable } from './tables/templates.ts';
 import type { WebhookDeliveriesTable, WebhookSubscriptionsTable } from './tables/webhooks.ts';
@@ -25,6 +25,8 @@ export interface DB {
   messages: MessagesTable;
   message_status_history: MessageStatusHistoryTable;
   connector_events: ConnectorEventsTable;
+  message_parts: MessagePartsTable;
+  connector_sessions: ConnectorSessionsTable;
   interactions: InteractionsTable;
   template_projects: TemplateProjectsTable;
   template_versions: TemplateVersionsTable;
@@ -77,8 +79,13 @@ export const DB_COLUMNS: { [T in keyof DB]: string[] } = {
   }),
   connector_events: columns<ConnectorEventsTable>({
     workspace_id: true, id: true, channel_id: true, message_id: true, kind: true, payload: true, due_at: true, lease_owner: true,
-    lease_expires_at: true,
+    lease_expires_at: true, correlation: true,
   }),
+  message_parts: columns<MessagePartsTable>({
+    workspace_id: true, channel_id: true, platform_reference: true, message_id: true, part_index: true, part_count: true, receiver: true, receipt_status: true,
+    receipt_at: true,
+  }),
+  connector_sessions: columns<ConnectorSessionsTable>({ workspace_id: true, channel_id: true, owner: true, expires_at: true }),
   interactions: columns<InteractionsTable>({
     workspace_id: true, id: true, channel_id: true, message_id: true, type: true, platform_id: true, message_reference: true,
     message_parts_count: true, message_tags: true, receiver: true, details: true, metadata: true, created_at: true,

@@ -11,8 +11,11 @@ import { claimConnectorEvents, claimMessages, nextDueAt } from './claim.ts';
 import { failures } from '../connectors/failures.ts';
 import { prepare, type Prepared } from './prepare.ts';
 import { applyProviderEvents } from './provider-events.ts';
+import { recordParts, type PartRecord } from './receipts.ts';
+import { insertReports, reportRow, type ReportRow } from '../connectors/reports.ts';
 import { sendPerReceiver, submitsPerReceiver, type ReceiverOutcomes } from './receivers.ts';
 import { SendRateLimiter } from './send-rate.ts';
+import { Sessions, type SessionDeps } from './sessions.ts';
 import type { Signal } from '../db/signal.ts';
 import { runWorkerLoop } from '../db/worker-loop.ts';
 import { applyTransitions, reschedule, type Transition } from '../messages/status-writer.ts';
@@ -38,30 +41,48 @@ export interface DispatcherDeps {
   connectors: Map<string, Connector>;
   signal: Signal;
   outbox: Outbox;
+  allowPrivateUrls?: boolean;
+  media?: SessionDeps['media'];
 }
+
+/** How often sessions are brought in line with their channels (opened for receiving, closed when gone). */
+const SESSION_SWEEP_MS = 5_000;
+/** How soon a receipt that overtook the recording of its send is tried again. */
+const RECEIPT_RETRY_MS = 250;
 
 export class Dispatcher {
   readonly id = `${hostname()}:${process.pid}:${uuidv7().slice(-12)}`;
   private stopped = true;
   private loops: Promise<void>[] = [];
   private readonly sendRate = new SendRateLimiter();
+  private readonly sessions: Sessions;
+  private sweeper?: NodeJS.Timeout;
 
   constructor(
     private readonly deps: DispatcherDeps,
     private readonly opts: DispatcherOptions,
-  ) {}
+  ) {
+    this.sessions = new Sessions({ db: deps.db, log: deps.log, signal: deps.signal, connectors: deps.connectors, allowPrivateUrls: deps.allowPrivateUrls ?? false, media: deps.media });
+  }
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
     this.loops = Array.from({ length: this.opts.concurrency }, (_, i) => this.loop(i));
+    const sweep = () =>
+      this.sessions.sweep().catch((err) => this.deps.log.warn({ err: (err as Error).message }, 'connector session sweep failed'));
+    void sweep();
+    this.sweeper = setInterval(sweep, SESSION_SWEEP_MS);
+    this.sweeper.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.sweeper);
     this.deps.signal.notify();
     await Promise.all(this.loops);
     this.loops = [];
+    await this.sessions.closeAll();
   }
 
   private loop(index: number): Promise<void> {
@@ -105,9 +126,17 @@ export class Dispatcher {
     const events = await claimConnectorEvents(db, this.id, new Date(), this.opts.batchSize, this.opts.leaseMs);
     if (events.length > 0) {
       await db.transaction().execute(async (trx) => {
-        await applyProviderEvents(trx, this.deps.outbox, this.deps.channels, events);
-        await sql`delete from connector_events e using unnest(${events.map((e) => e.workspace_id)}::uuid[], ${events.map((e) => e.id)}::uuid[]) as t(w, i)
+        const later = await applyProviderEvents(trx, this.deps.outbox, this.deps.channels, events);
+        const keep = new Set(later.map((e) => e.id));
+        const done = events.filter((e) => !keep.has(e.id));
+        await sql`delete from connector_events e using unnest(${done.map((e) => e.workspace_id)}::uuid[], ${done.map((e) => e.id)}::uuid[]) as t(w, i)
           where e.workspace_id = t.w and e.id = t.i`.execute(trx);
+        // A receipt whose send is not recorded yet: try again soon (the send's commit is usually milliseconds away).
+        if (later.length) {
+          await sql`update connector_events e set due_at = ${new Date(Date.now() + RECEIPT_RETRY_MS)}, lease_owner = null, lease_expires_at = null
+            from unnest(${later.map((e) => e.workspace_id)}::uuid[], ${later.map((e) => e.id)}::uuid[]) as t(w, i)
+            where e.workspace_id = t.w and e.id = t.i`.execute(trx);
+        }
       });
     }
     return claimed.length + events.length;
@@ -115,17 +144,20 @@ export class Dispatcher {
 
   private async sendAll(sends: Prepared['sends'], claimedAt: Date): Promise<void> {
     const results = await Promise.all(
-      sends.map(({ connector, message }) =>
-        (submitsPerReceiver(message) ? sendPerReceiver(connector, message) : connector.send(message)).catch(
+      sends.map(({ connector, message }) => {
+        // Aborted well before the lease runs out, so the outcome is recorded while the message is still ours.
+        const send = (m: typeof message) => this.sessions.send(connector, m, Math.max(1_000, this.opts.leaseMs / 2));
+        return (submitsPerReceiver(message) ? sendPerReceiver(send, message) : send(message)).catch(
           (err: Error): SendResult => ({ ok: false, retryable: true, failure: failures.dependencyError(err.message, message.channel.platformId) }),
-        ),
-      ),
+        );
+      }),
     );
     const now = new Date();
     const transitions: Transition[] = [];
     const retries: Parameters<typeof reschedule>[1] = [];
-    const followUps: { workspace_id: string; id: string; channel_id: string; message_id: string | null; kind: string; payload: string; due_at: Date }[] = [];
-    sends.forEach(({ row, message }, i) => {
+    const followUps: ReportRow[] = [];
+    const parts: PartRecord[] = [];
+    sends.forEach(({ row, message, connector }, i) => {
       const r = results[i];
       const base = { workspaceId: row.workspace_id, messageId: row.id, at: now, from: ['processing'] };
       if (r.ok) {
@@ -140,16 +172,16 @@ export class Dispatcher {
           nextAttemptAt: null,
         });
         for (const f of r.followUps ?? []) {
-          followUps.push({
-            workspace_id: row.workspace_id,
-            id: uuidv7(),
-            channel_id: row.channel_id,
-            message_id: f.event.kind === 'status' ? f.event.messageId : row.id,
-            kind: f.event.kind,
-            payload: JSON.stringify(f.event satisfies ProviderEvent),
-            due_at: new Date(now.getTime() + f.afterMs),
-          });
+          followUps.push({ ...reportRow(message.channel, f.event, new Date(now.getTime() + f.afterMs)), message_id: f.event.kind === 'status' ? f.event.messageId : row.id });
         }
+        if (connector.receiptsByReference) {
+          parts.push({ workspaceId: row.workspace_id, channelId: row.channel_id, messageId: row.id, references: r.parts.map((p) => p.platformReference), receivers: (r as { partReceivers?: number[] }).partReceivers });
+        }
+        return;
+      }
+      if (r.throttled) {
+        // The provider asked to slow down: not a failed attempt, the message just waits its turn.
+        retries.push({ workspaceId: row.workspace_id, messageId: row.id, nextAttemptAt: new Date(now.getTime() + (r.retryAfterMs ?? 1000)), attempts: message.attempt - 1, reason: r.reason ?? 'throttled' });
         return;
       }
       if (r.retryable && message.attempt < this.opts.maxAttempts) {
@@ -184,7 +216,8 @@ export class Dispatcher {
         this.deps.db.transaction().execute(async (trx) => {
           await applyTransitions(trx, this.deps.outbox, transitions);
           await reschedule(trx, retries);
-          if (followUps.length) await trx.insertInto('connector_events').values(followUps).execute();
+          await recordParts(trx, parts);
+          await insertReports(trx, followUps);
         }),
       { deadline: claimedAt.getTime() + this.opts.leaseMs, log: this.deps.log, what: 'recording sends' },
     );

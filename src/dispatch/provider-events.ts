@@ -6,13 +6,33 @@ import type { Outbox } from '../webhooks/emit.ts';
 import type { ConnectorEventRow } from './claim.ts';
 import { applyTransitions, type Transition } from '../messages/status-writer.ts';
 import { applyReceiverReceipts } from './receivers.ts';
+import { applyReceipts } from './receipts.ts';
 
 // What providers report after a send. Receipts only move a message forward (messages/lifecycle.ts):
 // `delivered` and `delivery_failed` apply to a message that is `sent`; a duplicate, or a stale `sent`
 // arriving after the delivery receipt, finds the message no longer in the expected status and changes
 // nothing.
 
-export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: ChannelCache, events: ConnectorEventRow[]): Promise<void> {
+/** Applies claimed events; returns those to try again later (receipts that overtook their send, receipts.ts). */
+export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: ChannelCache, claimed: ConnectorEventRow[], now = new Date()): Promise<ConnectorEventRow[]> {
+  // Receipts by reference become status events of the message they settle, in the order claimed.
+  const receipts = await applyReceipts(trx, claimed.filter((e) => (e.payload as ProviderEvent).kind === 'receipt'), now);
+  const settled = new Map(receipts.settled.map((s, i) => [i, s]));
+  let next = 0;
+  const events: ConnectorEventRow[] = [];
+  for (const e of claimed) {
+    if ((e.payload as ProviderEvent).kind !== 'receipt') {
+      events.push(e);
+      continue;
+    }
+    const s = settled.get(next);
+    if (s && (s.event as unknown) === e.payload) {
+      next++;
+      const { status, failure, reason, details } = s.event;
+      const payload: ProviderEvent = { kind: 'status', messageId: s.messageId, status, failure, reason, details, ...(s.receiver !== null ? { receiver: s.receiver } : {}) };
+      events.push({ ...e, message_id: s.messageId, payload });
+    }
+  }
   // Receipts for one receiver of a message sent receiver by receiver: the message's status follows
   // from all its receivers (receivers.ts).
   const perReceiver = events.filter((e) => (e.payload as ProviderEvent).kind === 'status' && (e.payload as { receiver?: number }).receiver !== undefined);
@@ -45,6 +65,7 @@ export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Cha
   }
   // One at a time per message keeps their order: a duplicate must see the first one applied.
   for (const group of byRound(transitions)) await applyTransitions(trx, outbox, group);
+  return receipts.later;
 }
 
 /** Splits transitions into rounds in which each message appears at most once, keeping order. */

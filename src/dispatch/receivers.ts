@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Connector, OutboundMessage, ProviderEvent, SendResult } from '../connectors/connector.ts';
+import type { OutboundMessage, ProviderEvent, SendResult } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import type { ConnectorEventRow } from './claim.ts';
 import { failures, type Failure } from '../connectors/failures.ts';
@@ -31,14 +31,14 @@ export function submitsPerReceiver(message: OutboundMessage): boolean {
 }
 
 /** Submits each receiver on its own; the combined result, with what is already known per receiver. */
-export async function sendPerReceiver(connector: Connector, message: OutboundMessage): Promise<SendResult & { outcomes?: ReceiverOutcomes }> {
+export async function sendPerReceiver(send: (message: OutboundMessage) => Promise<SendResult>, message: OutboundMessage): Promise<SendResult & { outcomes?: ReceiverOutcomes; partReceivers?: number[] }> {
   const results: SendResult[] = [];
   // One after the other: the provider sees the receivers in order, and a channel's send rate is not
   // exceeded by one message's burst.
   for (let i = 0; i < message.recipients.length; i++) {
     const one = { ...message, recipients: [message.recipients[i]], receiverIndex: i };
     results.push(
-      await connector.send(one).catch((err: Error): SendResult => ({ ok: false, retryable: true, failure: failures.dependencyError(err.message, message.channel.platformId) })),
+      await send(one).catch((err: Error): SendResult => ({ ok: false, retryable: true, failure: failures.dependencyError(err.message, message.channel.platformId) })),
     );
   }
   const failed = results.filter((r) => !r.ok);
@@ -55,6 +55,8 @@ export async function sendPerReceiver(connector: Connector, message: OutboundMes
   return {
     ok: true,
     parts: ok.flatMap((r) => r.parts),
+    // Which receiver each part went to, so receipts by reference find their receiver (receipts.ts).
+    partReceivers: results.flatMap((r, i) => (r.ok ? r.parts.map(() => i) : [])),
     chargeableUnits: ok.reduce((n, r) => n + (r.chargeableUnits ?? r.parts.length), 0),
     followUps: ok.flatMap((r) => r.followUps ?? []),
     outcomes,

@@ -1,6 +1,6 @@
 import type { Platform } from '../../channels/platforms.ts';
 import { failures } from '../failures.ts';
-import type { Capabilities, Connector, FollowUp, OutboundMessage, SendResult } from '../connector.ts';
+import { statelessSession, type Capabilities, type ConfigSchema, type Connector, type FollowUp, type OutboundMessage, type SendResult, type Session } from '../connector.ts';
 import { smsSegments } from '../sms-segments.ts';
 import { scenarioFor } from './scenarios.ts';
 
@@ -33,8 +33,25 @@ const CAPABILITIES: Record<Platform, Capabilities> = {
 
 export const DEFAULT_RECEIPT_DELAY_MS = 100;
 
+const CONFIG_SCHEMA: ConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    receiptDelayMs: { type: 'integer', minimum: 0, maximum: 86_400_000, description: 'How long after a send its receipt arrives (default 100).' },
+    fetchInboundMedia: { type: 'boolean', description: 'Fetch media of simulated inbound messages from outside URLs into the store.' },
+  },
+};
+
 export class SandboxConnector implements Connector {
   readonly type = 'sandbox';
+  readonly configSchema = CONFIG_SCHEMA;
+  // The sandbox knows the message when it schedules its receipts: they name it, not a reference.
+  readonly receiptsByReference = false;
+  readonly listens = false;
+
+  async open(): Promise<Session> {
+    return statelessSession((message) => this.send(message), 1000);
+  }
 
   capabilities(platform: Platform): Capabilities | undefined {
     return CAPABILITIES[platform];

@@ -101,6 +101,26 @@ export interface ConnectorEventsTable {
   due_at: Timestamp;
   lease_owner: string | null;
   lease_expires_at: NullableTimestamp;
+  correlation: string | null;
+}
+
+export interface MessagePartsTable {
+  workspace_id: string;
+  channel_id: string;
+  platform_reference: string;
+  message_id: string;
+  part_index: number;
+  part_count: number;
+  receiver: number | null;
+  receipt_status: string | null;
+  receipt_at: NullableTimestamp;
+}
+
+export interface ConnectorSessionsTable {
+  workspace_id: string;
+  channel_id: string;
+  owner: string;
+  expires_at: Timestamp;
 }
 
 export interface InteractionsTable {

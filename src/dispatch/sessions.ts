@@ -1,0 +1,145 @@
+import type { Logger } from 'pino';
+import { toChannel, type Channel } from '../channels/channels.ts';
+import type { Connector, ConnectorContext, OutboundMessage, SendResult, Session } from '../connectors/connector.ts';
+import { reportRow, reportWriter } from '../connectors/reports.ts';
+import type { Db } from '../db/database.ts';
+import type { Signal } from '../db/signal.ts';
+import { checkUrl } from '../media/url-guard.ts';
+
+// Connector sessions of this process, one per channel: opened by the first send that needs it (or,
+// for connectors that receive, by the sweep below for every active channel), reopened when the
+// channel's connector config changes, closed when the channel is deactivated or deleted and on
+// shutdown. Each session's window bounds the sends it has in flight; a send waits for a slot of its
+// own channel's session only, never for another channel's provider.
+
+export interface SessionDeps {
+  db: Db;
+  log: Logger;
+  signal: Signal;
+  connectors: Map<string, Connector>;
+  allowPrivateUrls: boolean;
+  media?: { link(workspaceId: string, url: string): Promise<string>; store(workspaceId: string, channelId: string, data: Buffer, contentType: string, filename?: string): Promise<string> };
+}
+
+interface Held {
+  fingerprint: string;
+  session: Promise<Session>;
+  inFlight: number;
+  waiting: Array<() => void>;
+}
+
+const fingerprint = (c: Channel) => JSON.stringify([c.connectorType, c.connectorConfig, c.status]);
+
+export class Sessions {
+  private readonly held = new Map<string, Held>();
+  private readonly reports;
+
+  constructor(private readonly deps: SessionDeps) {
+    this.reports = reportWriter(deps.db, () => deps.signal.notify());
+  }
+
+  /** Sends through the channel's session, waiting for a slot in its window; aborted after `timeoutMs`. */
+  async send(connector: Connector, message: OutboundMessage, timeoutMs: number): Promise<SendResult> {
+    const held = this.hold(connector, message.channel);
+    const session = await held.session;
+    while (held.inFlight >= Math.max(1, session.window)) await new Promise<void>((r) => held.waiting.push(r));
+    held.inFlight++;
+    try {
+      return await session.send(message, AbortSignal.timeout(timeoutMs));
+    } finally {
+      held.inFlight--;
+      held.waiting.shift()?.();
+    }
+  }
+
+  /**
+   * Brings sessions in line with the channels: opens one for every active channel of a connector that
+   * receives, reopens changed ones, closes those of channels gone or inactive.
+   */
+  async sweep(): Promise<void> {
+    const listening = [...this.deps.connectors.values()].filter((c) => c.listens).map((c) => c.type);
+    const active = listening.length
+      ? await this.deps.db.selectFrom('channels').selectAll().where('connector_type', 'in', listening).where('status', '=', 'active').execute()
+      : [];
+    const wanted = new Map<string, Channel>();
+    for (const row of active) {
+      const channel = toChannel(row);
+      wanted.set(keyOf(channel), channel);
+    }
+    for (const [key, held] of this.held) {
+      const ch = wanted.get(key);
+      if (!ch || fingerprint(ch) !== held.fingerprint) await this.close(key);
+    }
+    for (const channel of wanted.values()) {
+      const connector = this.deps.connectors.get(channel.connectorType)!;
+      const held = this.hold(connector, channel);
+      // A session that cannot open is retried at the next sweep, not left broken.
+      held.session.catch(() => this.held.get(keyOf(channel)) === held && this.held.delete(keyOf(channel)));
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.held.keys()].map((k) => this.close(k)));
+    await this.reports.drain();
+  }
+
+  private hold(connector: Connector, channel: Channel): Held {
+    const key = keyOf(channel);
+    const fp = fingerprint(channel);
+    let held = this.held.get(key);
+    if (held && held.fingerprint !== fp) {
+      void this.close(key);
+      held = undefined;
+    }
+    if (!held) {
+      const session = connector.open(channel, this.contextFor(channel));
+      held = { fingerprint: fp, session, inFlight: 0, waiting: [] };
+      this.held.set(key, held);
+      session.then(
+        () => this.deps.log.info({ channelId: channel.id, connector: connector.type }, 'connector session opened'),
+        (err) => {
+          this.deps.log.warn({ channelId: channel.id, connector: connector.type, err: (err as Error).message }, 'connector session failed to open');
+          if (this.held.get(key) === held) this.held.delete(key);
+        },
+      );
+    }
+    return held;
+  }
+
+  private async close(key: string): Promise<void> {
+    const held = this.held.get(key);
+    if (!held) return;
+    this.held.delete(key);
+    try {
+      await (await held.session).close();
+    } catch (err) {
+      this.deps.log.warn({ session: key, err: (err as Error).message }, 'connector session did not close cleanly');
+    }
+  }
+
+  private contextFor(channel: Channel): ConnectorContext {
+    const { deps } = this;
+    const log = deps.log.child({ channelId: channel.id, connector: channel.connectorType });
+    return {
+      log,
+      now: () => new Date(),
+      fetch: async (url, init = {}) => {
+        checkUrl(url, deps.allowPrivateUrls);
+        const { timeoutMs = 30_000, ...rest } = init;
+        return fetch(url, { ...rest, signal: rest.signal ?? AbortSignal.timeout(timeoutMs) });
+      },
+      mediaLink: async (url) => (deps.media ? deps.media.link(channel.workspaceId, url) : url),
+      storeMedia: async (data, contentType, filename) => {
+        if (!deps.media) throw new Error('media storage is not available in this process');
+        return deps.media.store(channel.workspaceId, channel.id, data, contentType, filename);
+      },
+      report: async (events) => {
+        if (events.length === 0) return;
+        const now = new Date();
+        await this.reports.submit(events.map((e) => reportRow(channel, e, now)));
+      },
+    };
+  }
+}
+
+const keyOf = (c: { workspaceId: string; id: string }) => `${c.workspaceId}:${c.id}`;
