@@ -25,34 +25,48 @@ for (const kind of storeKinds()) {
     test('create, get, update, delete; connector secrets are never echoed', async () => {
       const base = `/workspaces/${t.workspaceId}/channels`;
       const created = await t.request('POST', base, {
-        name: 'Support SMS',
-        platform: 'sms',
-        identifier: '+15550001111',
-        connector: { type: 'smpp', config: { host: 'smsc.example.com', password: 'hunter2', nested: { apiKey: 'abc' } } },
+        name: 'Support mail',
+        platform: 'email',
+        identifier: 'support@example.com',
+        connector: { type: 'smtp', config: { host: 'smtp.example.com', port: 587, tls: 'starttls', from: { address: 'support@example.com' }, auth: { user: 'support', password: 'hunter2' } } },
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
-      assert.equal(created.body.platformId, 'sms-messagebird');
-      assert.equal(created.body.connector.config.host, 'smsc.example.com');
-      assert.equal(created.body.connector.config.password, '********');
-      assert.equal(created.body.connector.config.nested.apiKey, '********');
+      assert.equal(created.body.platformId, 'email-messagebird');
+      assert.equal(created.body.connector.config.host, 'smtp.example.com');
+      // Secrets are the fields the connector's schema marks writeOnly, not names that look secret.
+      assert.equal(created.body.connector.config.auth.password, '********');
+      assert.equal(created.body.connector.config.auth.user, 'support');
       assert.ok(!JSON.stringify(created.body).includes('hunter2'));
 
       const id = created.body.id;
       const got = await t.request('GET', `${base}/${id}`);
       assert.equal(got.status, 200);
-      assert.equal(got.body.name, 'Support SMS');
+      assert.equal(got.body.name, 'Support mail');
       assert.ok(!JSON.stringify(got.body).includes('hunter2'));
 
-      const patched = await t.request('PATCH', `${base}/${id}`, { status: 'inactive', connector: { config: { host: 'smsc2.example.com' } } });
-      assert.equal(patched.status, 200);
+      const patched = await t.request('PATCH', `${base}/${id}`, { status: 'inactive', connector: { config: { host: 'smtp2.example.com' } } });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
       assert.equal(patched.body.status, 'inactive');
-      assert.equal(patched.body.connector.config.host, 'smsc2.example.com');
-      assert.equal(patched.body.connector.config.password, '********', 'merging config keeps the stored secret');
+      assert.equal(patched.body.connector.config.host, 'smtp2.example.com');
+      assert.equal(patched.body.connector.config.auth.password, '********', 'merging config keeps the stored secret');
       const stored = await t.aviary.ctx.db.selectFrom('channels').select('connector_config').where('id', '=', id).executeTakeFirstOrThrow();
-      assert.equal((stored.connector_config as any).password, 'hunter2');
+      assert.equal((stored.connector_config as any).auth.password, 'hunter2');
+
+      // A merged config is checked as a whole.
+      const bad = await t.request('PATCH', `${base}/${id}`, { connector: { config: { port: 0 } } });
+      assert.equal(bad.status, 422);
+      assert.ok(bad.body.details['.connector.config.port'], JSON.stringify(bad.body));
 
       assert.equal((await t.request('DELETE', `${base}/${id}`)).status, 204);
       assert.equal((await t.request('GET', `${base}/${id}`)).status, 404);
+
+      // An unknown connector type, or a config its schema refuses, is a 422 at creation, not a failure at dispatch.
+      const unknown = await t.request('POST', base, { name: 'x', platform: 'sms', connector: { type: 'nope', config: {} } });
+      assert.equal(unknown.status, 422);
+      assert.match(unknown.body.details['.connector.type'][0], /unknown connector type "nope"/);
+      const refused = await t.request('POST', base, { name: 'x', platform: 'email', connector: { type: 'smtp', config: { host: 'h', port: 25, tls: 'maybe', from: { address: 'a@b.test' } } } });
+      assert.equal(refused.status, 422);
+      assert.ok(refused.body.details['.connector.config.tls'], JSON.stringify(refused.body));
       assert.equal((await t.request('DELETE', `${base}/${id}`)).status, 404);
     });
 

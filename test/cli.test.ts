@@ -106,10 +106,10 @@ describe('aviary CLI', () => {
     assert.equal((await cli(['keys', 'revoke', plain, '--data-dir', dir])).code, 0);
     assert.equal((await cli(['keys', 'revoke', plain, '--data-dir', dir])).code, 1);
 
-    const ch = await cli(['channels', 'create', '--workspace', wsId, '--platform', 'telegram', '--name', 'Bot', '--config', '{"botToken":"123:abc"}', '--data-dir', dir]);
+    const ch = await cli(['channels', 'create', '--workspace', wsId, '--platform', 'email', '--name', 'Mail', '--connector', 'smtp', '--config', '{"host":"smtp.example.com","port":25,"tls":"none","from":{"address":"a@example.com"},"auth":{"user":"u","password":"123:abc"}}', '--data-dir', dir]);
     assert.equal(ch.code, 0, ch.stderr);
-    assert.equal(JSON.parse(ch.stdout).connector.config.botToken, '********');
-    assert.match((await cli(['channels', 'list', '--workspace', wsId, '--data-dir', dir])).stdout, /telegram\s+Bot/);
+    assert.equal(JSON.parse(ch.stdout).connector.config.auth.password, '********');
+    assert.match((await cli(['channels', 'list', '--workspace', wsId, '--data-dir', dir])).stdout, /email\s+Mail\s+active\s+smtp/);
 
     const bad = await cli(['channels', 'create', '--workspace', wsId, '--platform', 'pigeon', '--name', 'x', '--data-dir', dir]);
     assert.equal(bad.code, 2);
