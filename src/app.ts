@@ -9,6 +9,7 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { listenForWork } from './db/notifications.ts';
 import { WEBHOOK_CHANNEL, WORK_CHANNEL } from './db/notify-channels.ts';
 import { REDACT_PATHS, serializeRequest } from './http/redact.ts';
+import { mediaOf } from './media/service.ts';
 import { buildServer } from './server/server.ts';
 import { WebhookWorker, webhookWorkerOptions } from './webhooks/worker.ts';
 
@@ -49,8 +50,18 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
     let listener: { close: () => Promise<void> } | undefined;
     let webhooks: WebhookWorker | undefined;
     if (config.roles.includes('worker')) {
+      const media = mediaOf(ctx);
       dispatcher = new Dispatcher(
-        { db: database.db, log, channels: ctx.channels, connectors: ctx.connectors, signal: ctx.workSignal, outbox: ctx.outbox },
+        {
+          db: database.db,
+          log,
+          channels: ctx.channels,
+          connectors: ctx.connectors,
+          signal: ctx.workSignal,
+          outbox: ctx.outbox,
+          allowPrivateUrls: config.mediaAllowPrivateUrls,
+          media: { link: (ws, url) => media.linkFor(ws, url), store: (ws, ch, data, type, name) => media.storeReceived(ws, ch, data, type, name) },
+        },
         {
           batchSize: config.dispatchBatchSize,
           leaseMs: config.dispatchLeaseMs,

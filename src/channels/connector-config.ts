@@ -1,6 +1,7 @@
 import type { ValidateFunction } from 'ajv';
 import { errors, type ErrorDetails } from '../errors.ts';
 import { ajv, ajvDetails } from '../http/validate.ts';
+import type { Platform } from './platforms.ts';
 
 // A channel's `connector.config` is checked against the JSON Schema its connector type declares, and
 // shown through the same schema: fields marked `writeOnly: true` (passwords, tokens) are never
@@ -8,7 +9,7 @@ import { ajv, ajvDetails } from '../http/validate.ts';
 // registry, a Map, fits it), so channels/ stays below connectors/.
 
 export interface ConnectorTypes {
-  get(type: string): { configSchema: object } | undefined;
+  get(type: string): { configSchema: object; capabilities(platform: Platform): unknown } | undefined;
   keys(): IterableIterator<string>;
 }
 
@@ -21,10 +22,14 @@ function validatorFor(schema: object): ValidateFunction {
 }
 
 /** Throws a 422 naming `.connector.type` or `.connector.config.<field>` when the pair is not usable. */
-export function checkConnectorConfig(types: ConnectorTypes, type: string, config: Record<string, unknown>): void {
+export function checkConnectorConfig(types: ConnectorTypes, platform: Platform, type: string, config: Record<string, unknown>): void {
   const connector = types.get(type);
   if (!connector) {
     throw errors.invalidPayload({ '.connector.type': [`unknown connector type "${type}"; known: ${[...types.keys()].sort().join(', ')}`] });
+  }
+  // A channel whose connector cannot carry its platform would fail every message at dispatch.
+  if (connector.capabilities(platform) === undefined) {
+    throw errors.invalidPayload({ '.connector.type': [`connector "${type}" does not carry platform "${platform}"`] });
   }
   const validate = validatorFor(connector.configSchema);
   if (validate(config)) return;

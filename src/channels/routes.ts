@@ -65,7 +65,7 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
     if (body.platform && body.platformId && PLATFORMS[body.platform].platformId !== body.platformId) {
       throw errors.invalidPayload({ '.platformId': [`does not belong to platform "${body.platform}"`] });
     }
-    checkConnectorConfig(ctx.connectors, body.connector?.type ?? 'sandbox', body.connector?.config ?? {});
+    checkConnectorConfig(ctx.connectors, platform, body.connector?.type ?? 'sandbox', body.connector?.config ?? {});
     const input: NewChannel = {
       platform,
       name: body.name!,
@@ -121,7 +121,7 @@ export function channelRoutes(app: FastifyInstance, ctx: AppContext): void {
     const connectorType = body.connector?.type ?? channel.connectorType;
     const typeChanged = connectorType !== channel.connectorType;
     const connectorConfig = body.connector?.config || typeChanged ? { ...(typeChanged ? {} : channel.connectorConfig), ...body.connector?.config } : undefined;
-    if (connectorConfig) checkConnectorConfig(ctx.connectors, connectorType, connectorConfig);
+    if (connectorConfig) checkConnectorConfig(ctx.connectors, channel.platform, connectorType, connectorConfig);
     // channel.updated webhooks commit with the change.
     const updated = await ctx.db.transaction().execute(async (trx) => {
       const u = await updateChannel(trx, ws, channel.id, {

@@ -131,7 +131,7 @@ const channels: Command = (config, { positional, flags }, io) =>
       const connectorType = flags.get('--connector') ?? 'sandbox';
       const types = createConnectorRegistry(config);
       try {
-        checkConnectorConfig(types, connectorType, connectorConfig ?? {});
+        checkConnectorConfig(types, platform, connectorType, connectorConfig ?? {});
       } catch (err) {
         if (err instanceof ApiError) throw new ConfigError(`--config: ${Object.entries(err.details ?? {}).map(([k, v]) => `${k} ${v.join(', ')}`).join('; ')}`);
         throw err;

@@ -117,7 +117,11 @@ export interface ConnectorContext {
   now(): Date;
   /** fetch with a timeout (ms) and, unless the operator allowed them, no private addresses. */
   fetch(url: string, init?: RequestInit & { timeoutMs?: number }): Promise<Response>;
-  /** A signed, expiring link to a stored media object (`/media/...` ids in message bodies). */
+  /**
+   * For a mediaUrl of a message body: a signed, expiring link when it names media stored by Aviary
+   * (so a provider, or the connector's own fetch, can download it without an access key); any other
+   * URL comes back unchanged.
+   */
   mediaLink(url: string): Promise<string>;
   /** Stores what a contact sent (an email attachment) as media of the workspace; returns its mediaUrl. */
   storeMedia(data: Buffer, contentType: string, filename?: string): Promise<string>;

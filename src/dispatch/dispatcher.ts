@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Channel } from '../channels/channels.ts';
 import type { ChannelCache } from '../channels/channel-cache.ts';
-import type { Connector, ProviderEvent, SendResult } from '../connectors/connector.ts';
+import type { Connector, SendResult } from '../connectors/connector.ts';
 import { isConnectionLost, retryWhileConnectionLost } from '../db/connection-loss.ts';
 import type { Db } from '../db/database.ts';
 import { uuidv7 } from '../ids.ts';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
@@ -284,6 +284,28 @@ export class MediaService {
       signedUrl: (ttl) => this.signedUrl(stored, ttl),
       open: () => this.open(stored),
     };
+  }
+
+  /** For connectors (ConnectorContext.mediaLink): a signed link for Aviary's own media, else the URL as given. */
+  async linkFor(workspaceId: string, url: string): Promise<string> {
+    const r = await this.resolve(workspaceId, url);
+    return r.kind === 'stored' ? r.signedUrl() : url;
+  }
+
+  /**
+   * For connectors (ConnectorContext.storeMedia): keeps a file a contact sent, before the message it
+   * came with is recorded, as media of the channel. The message then names it by its mediaUrl (access
+   * key required), like an upload; it is never fetched from the provider twice.
+   */
+  async storeReceived(workspaceId: string, channelId: string, data: Buffer, contentType: string, filename?: string): Promise<string> {
+    const storage = await this.storage();
+    const id = uuidv7();
+    const key = objectKey(workspaceId, id);
+    const { size } = await storage.put(key, Readable.from([data]), { contentType, maxBytes: this.config.mediaMaxBytes, metadata: { 'workspace-id': workspaceId } });
+    await sql`
+      insert into media (workspace_id, id, origin, channel_id, status, storage, object_key, content_type, max_bytes, size, filename, stored_at)
+      values (${workspaceId}, ${id}, 'upload', ${channelId}, 'ready', ${storage.kind}, ${key}, ${contentType}, ${this.config.mediaMaxBytes}, ${size}, ${filename ?? null}, now())`.execute(this.db);
+    return this.mediaUrl({ workspace_id: workspaceId, id, origin: 'upload', channel_id: channelId, message_id: null });
   }
 
   async close(): Promise<void> {

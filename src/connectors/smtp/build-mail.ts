@@ -1,5 +1,4 @@
 import type { ConnectorContext, OutboundMessage } from '../connector.ts';
-import { parseMediaPath } from '../../media/paths.ts';
 import type { SmtpChannelConfig } from './config-schema.ts';
 
 // Turns an Aviary message into nodemailer's mail options. Attachments are fetched here, through the
@@ -91,9 +90,7 @@ async function attachmentOf(a: Attachment, ctx: ConnectorContext): Promise<MailA
     return { filename: a.filename, content: Buffer.from(a.content, 'base64'), contentType: a.contentType, cid: a.contentId, contentDisposition: disposition };
   }
   const url = a.mediaUrl!;
-  let target = url;
-  try { if (parseMediaPath(new URL(url).pathname)) target = await ctx.mediaLink(url); } catch { /* not a URL: fetch refuses it */ }
-  const res = await ctx.fetch(target);
+  const res = await ctx.fetch(await ctx.mediaLink(url));
   if (!res.ok) throw new AttachmentError(`attachment ${url}: HTTP ${res.status}`);
   const content = Buffer.from(await res.arrayBuffer());
   const filename = a.filename ?? (decodeURIComponent(new URL(url).pathname.split('/').pop() || 'attachment'));
