@@ -68,6 +68,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
           retryBaseMs: config.dispatchRetryBaseMs,
           maxAttempts: config.dispatchMaxAttempts,
           pollMs: config.dispatchPollMs,
+          maxInFlight: config.dispatchMaxInFlight,
           // PGlite has one session: more loops would only queue behind each other.
           concurrency: database.kind === 'pglite' ? 1 : config.workerConcurrency,
         },

@@ -30,6 +30,7 @@ export interface Config {
   dispatchRetryBaseMs: number;
   dispatchMaxAttempts: number;
   dispatchPollMs: number;
+  dispatchMaxInFlight: number;
   webhookAllowPrivateUrls: boolean;
   webhookTimeoutMs: number;
   webhookRetryBaseMs: number;
@@ -125,6 +126,7 @@ export const OPTIONS = [
   opt({ key: 'dispatchLeaseMs', env: 'AVIARY_DISPATCH_LEASE_MS', flag: '--dispatch-lease-ms', default: 30_000, parse: int('dispatchLeaseMs', 100), doc: 'How long a claimed message is held; after a crash it is retried once this has passed.' }),
   opt({ key: 'dispatchRetryBaseMs', env: 'AVIARY_DISPATCH_RETRY_BASE_MS', flag: '--dispatch-retry-base-ms', default: 1_000, parse: int('dispatchRetryBaseMs', 0), doc: 'First retry delay after a transient connector error; doubles each attempt (capped at 10 minutes).' }),
   opt({ key: 'dispatchMaxAttempts', env: 'AVIARY_DISPATCH_MAX_ATTEMPTS', flag: '--dispatch-max-attempts', default: 10, parse: int('dispatchMaxAttempts', 1), doc: "Send attempts before a message is sending_failed (Bird: 10)." }),
+  opt({ key: 'dispatchMaxInFlight', env: 'AVIARY_DISPATCH_MAX_IN_FLIGHT', flag: '--dispatch-max-in-flight', default: 2_000, parse: int('dispatchMaxInFlight', 1), doc: 'Messages a worker process holds claimed and not yet recorded, across all channels (its memory bound whatever the backlog); each channel holds at most two of its session windows of them.' }),
   opt({ key: 'dispatchPollMs', env: 'AVIARY_DISPATCH_POLL_MS', flag: '--dispatch-poll-ms', default: 1_000, parse: int('dispatchPollMs', 10), doc: 'Longest a worker sleeps without a wake-up; new work wakes it at once (in-process signal, LISTEN/NOTIFY).' }),
   opt({ key: 'mediaDir', env: 'AVIARY_MEDIA_DIR', flag: '--media-dir', default: undefined, parse: optStr, doc: 'Where uploaded and received media are stored when no S3 bucket is set; default <data-dir>/media (a temporary directory with --memory).' }),
   opt({ key: 'mediaMaxBytes', env: 'AVIARY_MEDIA_MAX_BYTES', flag: '--media-max-bytes', default: 104_857_600, parse: int('mediaMaxBytes', 1), doc: 'Largest media file in bytes, for uploads and for fetched media (Bird: 100 MiB).' }),

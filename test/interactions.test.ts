@@ -405,7 +405,7 @@ for (const kind of storeKinds()) {
       assert.equal((await simulate('sms', noReceipt.id, { type: 'read' })).status, 422); // sent is fine; SMS has no read
 
       // A channel whose connector is not the sandbox.
-      const real = await t.request('POST', `${ws()}/channels`, { name: 'real', platform: 'email', connector: { type: 'smtp', config: { host: '127.0.0.1', from: { address: 'news@aviary.test' } } } });
+      const real = await t.request('POST', `${ws()}/channels`, { name: 'real', platform: 'email', connector: { type: 'smtp', config: { host: '127.0.0.1', port: 2525, tls: 'none', from: { address: 'news@aviary.test' } } } });
       assert.equal(real.status, 201, JSON.stringify(real.body));
       const base = `${ws()}/channels/${real.body.id}`;
       const a = await t.request('POST', `${base}/sandbox/inbound`, { contact: { identifierValue: '+31612345678' }, body: textBody('x') });

@@ -26,14 +26,22 @@ for (const kind of storeKinds()) {
       await t.close();
       await relay.close();
     });
+    // Each test's channel has its own addresses: the previous test's channel keeps its registration
+    // on the listener until the next session sweep notices it is gone.
+    let n = 0;
+    let support = '';
+    let bounce = '';
     beforeEach(async () => {
       await t.reset();
+      n++;
+      support = `support${n}@aviary.test`;
+      bounce = `bounce${n}`;
       const ch = await t.request('POST', `/workspaces/${t.workspaceId}/channels`, {
         name: 'Mail',
         platform: 'email',
         connector: {
           type: 'smtp',
-          config: { host: '127.0.0.1', port: relay.port, tls: 'none', from: { address: 'news@aviary.test' }, returnPath: 'bounce+{id}@aviary.test', inbound: { addresses: ['support@aviary.test'] } },
+          config: { host: '127.0.0.1', port: relay.port, tls: 'none', from: { address: 'news@aviary.test' }, returnPath: `${bounce}+{id}@aviary.test`, inbound: { addresses: [support] } },
         },
       });
       assert.equal(ch.status, 201, JSON.stringify(ch.body));
@@ -64,19 +72,19 @@ for (const kind of storeKinds()) {
       const sent = await t.waitForStatus(res.body.id, 'sent');
       assert.equal(sent.parts.length, 1);
       assert.ok(relay.received.some((m) => m.envelope.rcptTo.some((r) => r.address === 'bob@example.com')));
-      const bounce = bounceFixture.replaceAll('{ID}', res.body.id);
-      await deliver({ from: '', to: `bounce+${res.body.id}@aviary.test` }, bounce);
+      const dsn = bounceFixture.replaceAll('{ID}', res.body.id);
+      await deliver({ from: '', to: `${bounce}+${res.body.id}@aviary.test` }, dsn);
       const failed = await t.waitForStatus(res.body.id, 'delivery_failed');
       assert.equal(failed.failure.source.code, '5.1.1', JSON.stringify(failed.failure));
       // The same bounce again changes nothing.
-      await deliver({ from: '', to: `bounce+${res.body.id}@aviary.test` }, bounce);
+      await deliver({ from: '', to: `${bounce}+${res.body.id}@aviary.test` }, dsn);
       const quiet = await t.waitForQuiet(res.body.id);
       assert.deepEqual(await t.history(res.body.id), ['accepted', 'processing', 'sent', 'delivery_failed']);
       assert.equal(quiet.status, 'delivery_failed');
     });
 
     test('mail to the channel address becomes an email.inbound message from a contact', async () => {
-      await deliver({ from: 'carol@example.com', to: 'support@aviary.test' }, 'From: carol@example.com\r\nTo: support@aviary.test\r\nSubject: Hi\r\n\r\nhello there\r\n');
+      await deliver({ from: 'carol@example.com', to: support }, `From: carol@example.com\r\nTo: ${support}\r\nSubject: Hi\r\n\r\nhello there\r\n`);
       for (let i = 0; i < 80; i++) {
         const list = await t.request('GET', `/workspaces/${t.workspaceId}/channels/${channelId}/messages`);
         const inbound = list.body.results.find((m: any) => m.direction === 'incoming');

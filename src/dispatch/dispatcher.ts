@@ -4,26 +4,32 @@ import type { Logger } from 'pino';
 import type { Channel } from '../channels/channels.ts';
 import type { ChannelCache } from '../channels/channel-cache.ts';
 import type { Connector, SendResult } from '../connectors/connector.ts';
+import { failures } from '../connectors/failures.ts';
 import { isConnectionLost, retryWhileConnectionLost } from '../db/connection-loss.ts';
 import type { Db } from '../db/database.ts';
+import type { GroupCommit } from '../db/group-commit.ts';
+import type { Signal } from '../db/signal.ts';
+import { runWorkerLoop, type RoundResult } from '../db/worker-loop.ts';
 import { uuidv7 } from '../ids.ts';
+import { applyTransitions, reschedule } from '../messages/status-writer.ts';
+import type { Outbox } from '../webhooks/emit.ts';
 import { claimConnectorEvents, claimMessages, nextDueAt } from './claim.ts';
-import { failures } from '../connectors/failures.ts';
+import { outcomeWriter, type Outcome } from './outcomes.ts';
 import { prepare, type Prepared } from './prepare.ts';
 import { applyProviderEvents } from './provider-events.ts';
-import { recordParts, type PartRecord } from './receipts.ts';
-import { insertReports, reportRow, type ReportRow } from '../connectors/reports.ts';
-import { sendPerReceiver, submitsPerReceiver, type ReceiverOutcomes } from './receivers.ts';
+import { sendPerReceiver, submitsPerReceiver } from './receivers.ts';
 import { SendRateLimiter } from './send-rate.ts';
 import { Sessions, type SessionDeps } from './sessions.ts';
-import type { Signal } from '../db/signal.ts';
-import { runWorkerLoop } from '../db/worker-loop.ts';
-import { applyTransitions, reschedule, type Transition } from '../messages/status-writer.ts';
-import type { Outbox } from '../webhooks/emit.ts';
 
-// The worker: claim due messages, decide, send, record; then apply due provider events (receipts,
-// replies). It sleeps only when there is nothing due, until the next scheduled moment or a wake-up (a
-// new message in this process, or NOTIFY from another), whichever is first (db/worker-loop.ts).
+// The worker: claim due messages, decide, hand them to their channels' sessions; then apply due
+// provider events (receipts, replies). Sends are pipelined: the claim loop does not wait for them.
+// Each send waits for a slot in its own channel's session window, runs, and its outcome is
+// group-committed (outcomes.ts) as soon as it is known, so a slow provider holds only its own
+// channel's messages. What is claimed but not yet recorded is bounded twice: in all (maxInFlight,
+// the memory bound whatever the backlog) and per channel (a few windows' worth), so one slow
+// channel cannot take the whole budget: the claim skips channels that already hold their share.
+// The loop sleeps only when there is nothing due, until the next scheduled moment or a wake-up (a
+// new message in this process, NOTIFY from another, a channel with room again): db/worker-loop.ts.
 
 export interface DispatcherOptions {
   batchSize: number;
@@ -32,6 +38,8 @@ export interface DispatcherOptions {
   maxAttempts: number;
   pollMs: number;
   concurrency: number;
+  /** Messages claimed and not yet recorded, in all: bounds memory whatever the backlog. */
+  maxInFlight: number;
 }
 
 export interface DispatcherDeps {
@@ -47,8 +55,12 @@ export interface DispatcherDeps {
 
 /** How often sessions are brought in line with their channels (opened for receiving, closed when gone). */
 const SESSION_SWEEP_MS = 5_000;
-/** How soon a receipt that overtook the recording of its send is tried again. */
-const RECEIPT_RETRY_MS = 250;
+/**
+ * Messages a channel may hold claimed: windows' worth, so its window stays full while the next claim
+ * comes, and at least a small batch for a session not open yet. More would only wait in memory (and
+ * near the end of their claim be handed back unsent, see Sessions.send).
+ */
+const channelShare = (window: number | undefined) => Math.max(2 * (window ?? 0), 32);
 
 export class Dispatcher {
   readonly id = `${hostname()}:${process.pid}:${uuidv7().slice(-12)}`;
@@ -56,13 +68,20 @@ export class Dispatcher {
   private loops: Promise<void>[] = [];
   private readonly sendRate = new SendRateLimiter();
   private readonly sessions: Sessions;
+  private readonly outcomes: GroupCommit<Outcome, void>;
   private sweeper?: NodeJS.Timeout;
+  /** Claimed, not yet recorded: in all, and per channel (by channel id). */
+  private inFlight = 0;
+  private readonly perChannel = new Map<string, number>();
+  private readonly settled = new Set<Promise<void>>();
+  private roomWaiters: Array<() => void> = [];
 
   constructor(
     private readonly deps: DispatcherDeps,
     private readonly opts: DispatcherOptions,
   ) {
     this.sessions = new Sessions({ db: deps.db, log: deps.log, signal: deps.signal, connectors: deps.connectors, allowPrivateUrls: deps.allowPrivateUrls ?? false, media: deps.media });
+    this.outcomes = outcomeWriter(deps.db, deps.outbox, opts, Math.max(1, opts.concurrency));
   }
 
   start(): void {
@@ -76,13 +95,22 @@ export class Dispatcher {
     this.sweeper.unref();
   }
 
+  /** Stops claiming, lets the sends under way finish and be recorded, then closes the sessions. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.sweeper);
     this.deps.signal.notify();
+    this.wakeRoomWaiters();
     await Promise.all(this.loops);
     this.loops = [];
     await this.sessions.closeAll();
+    await Promise.all([...this.settled]);
+    await this.outcomes.drain();
+  }
+
+  /** Messages claimed by this process and not yet recorded (for tools and tests of the bound). */
+  get pending(): number {
+    return this.inFlight;
   }
 
   private loop(index: number): Promise<void> {
@@ -90,8 +118,7 @@ export class Dispatcher {
       signal: this.deps.signal,
       pollMs: this.opts.pollMs,
       isStopped: () => this.stopped,
-      // A full batch means more may be due at once; otherwise sleep until the next due message or event.
-      round: async () => ((await this.tick()) >= this.opts.batchSize ? 'again' : nextDueAt(this.deps.db, new Date())),
+      round: () => this.round(),
       onError: (err) => {
         // A database outage is logged without a stack trace: it is expected, and loud enough at warn.
         if (isConnectionLost(err)) this.deps.log.warn({ err: (err as Error).message, loop: index }, 'database unavailable; dispatch backing off');
@@ -100,131 +127,126 @@ export class Dispatcher {
     });
   }
 
-  /** One round of work: returns how many messages and events it handled. Exposed for tests and tools. */
-  async tick(): Promise<number> {
+  /** One round: claim and hand over what there is room for, apply due provider events. */
+  private async round(): Promise<RoundResult> {
+    if (this.inFlight >= this.opts.maxInFlight) {
+      // Full: wait for room (a send recorded) rather than poll; `again` then claims at once.
+      await new Promise<void>((r) => {
+        this.roomWaiters.push(r);
+        setTimeout(r, this.opts.pollMs).unref();
+      });
+      return 'again';
+    }
+    const claimed = await this.claimAndSend();
+    const events = await this.applyDueEvents();
+    // A full batch means more may be due at once; otherwise sleep until the next due message or event.
+    if (claimed >= this.opts.batchSize || events >= this.opts.batchSize) return 'again';
+    return nextDueAt(this.deps.db, new Date());
+  }
+
+  private async claimAndSend(): Promise<number> {
     const { db } = this.deps;
     const now = new Date();
-    const claimed = await claimMessages(db, this.id, now, this.opts.batchSize, this.opts.leaseMs);
-    if (claimed.length > 0) {
-      const prepared = await prepare(db, claimed, {
-        channels: this.deps.channels,
-        connectors: this.deps.connectors,
-        now,
-        inFlightMs: this.opts.leaseMs,
-        takeSendSlot: (channel: Channel) => this.sendRate.take(channel, now.getTime()),
-      });
-      const applied = await db.transaction().execute(async (trx) => {
-        const rows = await applyTransitions(trx, this.deps.outbox, prepared.transitions);
-        await reschedule(trx, prepared.reschedules);
-        return rows;
-      });
-      // Send what is now ours to send: moved to processing here, or already processing (a retry).
-      const processing = new Set(applied.filter((r) => r.status === 'processing').map((r) => r.id));
-      const sends = prepared.sends.filter((s) => s.row.status === 'processing' || processing.has(s.row.id));
-      if (sends.length > 0) await this.sendAll(sends, now);
-    }
-    const events = await claimConnectorEvents(db, this.id, new Date(), this.opts.batchSize, this.opts.leaseMs);
-    if (events.length > 0) {
-      await db.transaction().execute(async (trx) => {
-        const later = await applyProviderEvents(trx, this.deps.outbox, this.deps.channels, events);
-        const keep = new Set(later.map((e) => e.id));
-        const done = events.filter((e) => !keep.has(e.id));
-        await sql`delete from connector_events e using unnest(${done.map((e) => e.workspace_id)}::uuid[], ${done.map((e) => e.id)}::uuid[]) as t(w, i)
-          where e.workspace_id = t.w and e.id = t.i`.execute(trx);
-        // A receipt whose send is not recorded yet: try again soon (the send's commit is usually milliseconds away).
-        if (later.length) {
-          await sql`update connector_events e set due_at = ${new Date(Date.now() + RECEIPT_RETRY_MS)}, lease_owner = null, lease_expires_at = null
-            from unnest(${later.map((e) => e.workspace_id)}::uuid[], ${later.map((e) => e.id)}::uuid[]) as t(w, i)
-            where e.workspace_id = t.w and e.id = t.i`.execute(trx);
-        }
-      });
-    }
-    return claimed.length + events.length;
-  }
-
-  private async sendAll(sends: Prepared['sends'], claimedAt: Date): Promise<void> {
-    const results = await Promise.all(
-      sends.map(({ connector, message }) => {
-        // Aborted well before the lease runs out, so the outcome is recorded while the message is still ours.
-        const send = (m: typeof message) => this.sessions.send(connector, m, Math.max(1_000, this.opts.leaseMs / 2));
-        return (submitsPerReceiver(message) ? sendPerReceiver(send, message) : send(message)).catch(
-          (err: Error): SendResult => ({ ok: false, retryable: true, failure: failures.dependencyError(err.message, message.channel.platformId) }),
-        );
-      }),
-    );
-    const now = new Date();
-    const transitions: Transition[] = [];
-    const retries: Parameters<typeof reschedule>[1] = [];
-    const followUps: ReportRow[] = [];
-    const parts: PartRecord[] = [];
-    sends.forEach(({ row, message, connector }, i) => {
-      const r = results[i];
-      const base = { workspaceId: row.workspace_id, messageId: row.id, at: now, from: ['processing'] };
-      if (r.ok) {
-        transitions.push({
-          ...base,
-          status: 'sent',
-          parts: r.parts,
-          platformReference: r.parts[0]?.platformReference,
-          chargeableUnits: r.chargeableUnits,
-          ...receiverOutcomesOf(r),
-          attempts: message.attempt,
-          nextAttemptAt: null,
-        });
-        for (const f of r.followUps ?? []) {
-          followUps.push({ ...reportRow(message.channel, f.event, new Date(now.getTime() + f.afterMs)), message_id: f.event.kind === 'status' ? f.event.messageId : row.id });
-        }
-        if (connector.receiptsByReference) {
-          parts.push({ workspaceId: row.workspace_id, channelId: row.channel_id, messageId: row.id, references: r.parts.map((p) => p.platformReference), receivers: (r as { partReceivers?: number[] }).partReceivers });
-        }
-        return;
-      }
-      if (r.throttled) {
-        // The provider asked to slow down: not a failed attempt, the message just waits its turn.
-        retries.push({ workspaceId: row.workspace_id, messageId: row.id, nextAttemptAt: new Date(now.getTime() + (r.retryAfterMs ?? 1000)), attempts: message.attempt - 1, reason: r.reason ?? 'throttled' });
-        return;
-      }
-      if (r.retryable && message.attempt < this.opts.maxAttempts) {
-        const backoff = Math.min(this.opts.retryBaseMs * 2 ** (message.attempt - 1), 10 * 60_000);
-        retries.push({
-          workspaceId: row.workspace_id,
-          messageId: row.id,
-          nextAttemptAt: new Date(now.getTime() + Math.max(backoff, r.retryAfterMs ?? 0)),
-          attempts: message.attempt,
-          reason: r.reason ?? r.failure.description,
-        });
-        return;
-      }
-      transitions.push({
-        ...base,
-        status: 'sending_failed',
-        failure: r.failure,
-        reason: r.reason ?? r.failure.description,
-        details: r.details,
-        attempts: message.attempt,
-        nextAttemptAt: null,
-      });
+    const limit = Math.min(this.opts.batchSize, this.opts.maxInFlight - this.inFlight);
+    const claimed = await claimMessages(db, this.id, now, limit, this.opts.leaseMs, this.fullChannels());
+    if (claimed.length === 0) return 0;
+    const prepared = await prepare(db, claimed, {
+      channels: this.deps.channels,
+      connectors: this.deps.connectors,
+      now,
+      inFlightMs: this.opts.leaseMs,
+      takeSendSlot: (channel: Channel) => this.sendRate.take(channel, now.getTime()),
     });
-    if (this.deps.log.isLevelEnabled('debug')) {
-      sends.forEach(({ row, message }, i) => results[i].ok && this.deps.log.debug({ messageId: row.id, attempt: message.attempt }, 'sent to provider'));
-    }
-    // What the providers answered exists only here until this commits: if the database connection
-    // is lost, retry for as long as the messages are held (their in-flight window), rather than let
-    // them become due again and be sent a second time.
-    await retryWhileConnectionLost(
-      () =>
-        this.deps.db.transaction().execute(async (trx) => {
-          await applyTransitions(trx, this.deps.outbox, transitions);
-          await reschedule(trx, retries);
-          await recordParts(trx, parts);
-          await insertReports(trx, followUps);
-        }),
-      { deadline: claimedAt.getTime() + this.opts.leaseMs, log: this.deps.log, what: 'recording sends' },
-    );
+    const applied = await db.transaction().execute(async (trx) => {
+      const rows = await applyTransitions(trx, this.deps.outbox, prepared.transitions);
+      await reschedule(trx, prepared.reschedules);
+      return rows;
+    });
+    // Send what is now ours to send: moved to processing here, or already processing (a retry).
+    const processing = new Set(applied.filter((r) => r.status === 'processing').map((r) => r.id));
+    for (const s of prepared.sends) if (s.row.status === 'processing' || processing.has(s.row.id)) this.startSend(s, now);
+    return claimed.length;
   }
-}
 
-/** What sendPerReceiver already knows about each receiver (nothing for a single-receiver send). */
-function receiverOutcomesOf(r: SendResult & { outcomes?: ReceiverOutcomes }): { receiverOutcomes?: ReceiverOutcomes } {
-  return r.ok && r.outcomes ? { receiverOutcomes: r.outcomes } : {};
+  /** Channels holding their share of claimed messages: the next claim passes them by. */
+  private fullChannels(): string[] {
+    const full: string[] = [];
+    for (const [key, n] of this.perChannel) {
+      const [workspaceId, id] = key.split(':');
+      if (n >= channelShare(this.sessions.windowOf({ workspaceId, id }))) full.push(id);
+    }
+    return full;
+  }
+
+  private startSend(s: Prepared['sends'][number], claimedAt: Date): void {
+    const key = `${s.row.workspace_id}:${s.row.channel_id}`;
+    this.inFlight++;
+    this.perChannel.set(key, (this.perChannel.get(key) ?? 0) + 1);
+    const p = this.sendAndRecord(s, claimedAt).finally(() => {
+      this.settled.delete(p);
+      this.inFlight--;
+      const left = (this.perChannel.get(key) ?? 1) - 1;
+      if (left > 0) this.perChannel.set(key, left);
+      else this.perChannel.delete(key);
+      this.wakeRoomWaiters();
+    });
+    this.settled.add(p);
+  }
+
+  private wakeRoomWaiters(): void {
+    for (const w of this.roomWaiters.splice(0)) w();
+  }
+
+  private async sendAndRecord({ row, connector, message }: Prepared['sends'][number], claimedAt: Date): Promise<void> {
+    const leaseEnd = claimedAt.getTime() + this.opts.leaseMs;
+    // Aborted well before the claim runs out, so the outcome is recorded while the message is still ours.
+    const timeoutMs = Math.max(1_000, this.opts.leaseMs / 2);
+    const send = (m: typeof message) => this.sessions.send(connector, m, { timeoutMs, notAfter: leaseEnd - timeoutMs });
+    const result = await (submitsPerReceiver(message) ? sendPerReceiver(send, message) : send(message)).catch(
+      (err: Error): SendResult => ({ ok: false, retryable: true, failure: failures.dependencyError(err.message, message.channel.platformId) }),
+    );
+    if (result.ok && this.deps.log.isLevelEnabled('debug')) this.deps.log.debug({ messageId: row.id, attempt: message.attempt }, 'sent to provider');
+    // What the provider answered exists only here until this commits: if the database connection is
+    // lost, retry for as long as the message is held (its claim), rather than let it become due again
+    // and be sent a second time.
+    try {
+      await retryWhileConnectionLost(() => this.outcomes.submit({ row, message, connector, result, at: new Date() }), {
+        deadline: leaseEnd,
+        log: this.deps.log,
+        what: 'recording sends',
+      });
+    } catch (err) {
+      // Not recorded: the message comes back when its claim ends and is sent again (at least once).
+      this.deps.log.error({ err, messageId: row.id }, 'could not record a send; it will be retried when its claim ends');
+    } finally {
+      // A channel with room again may have due messages the last claim passed by.
+      if (this.perChannel.get(`${row.workspace_id}:${row.channel_id}`) === channelShare(this.sessions.windowOf(message.channel))) this.deps.signal.notify();
+    }
+  }
+
+  private async applyDueEvents(): Promise<number> {
+    const { db } = this.deps;
+    const events = await claimConnectorEvents(db, this.id, new Date(), this.opts.batchSize, this.opts.leaseMs);
+    if (events.length === 0) return 0;
+    const channels = new Map<string, Channel>();
+    for (const e of events) {
+      const key = `${e.workspace_id}:${e.channel_id}`;
+      if ((e.payload as { kind: string }).kind !== 'inbound' || channels.has(key)) continue;
+      const channel = await this.deps.channels.get(e.workspace_id, e.channel_id);
+      if (channel) channels.set(key, channel);
+    }
+    await db.transaction().execute(async (trx) => {
+      const later = await applyProviderEvents(trx, this.deps.outbox, channels, events);
+      const keep = new Set(later.map((l) => l.event.id));
+      const done = events.filter((e) => !keep.has(e.id));
+      await sql`delete from connector_events e using unnest(${done.map((e) => e.workspace_id)}::uuid[], ${done.map((e) => e.id)}::uuid[]) as t(w, i)
+        where e.workspace_id = t.w and e.id = t.i`.execute(trx);
+      if (later.length) {
+        await sql`update connector_events e set due_at = t.d, lease_owner = null, lease_expires_at = null
+          from unnest(${later.map((l) => l.event.workspace_id)}::uuid[], ${later.map((l) => l.event.id)}::uuid[], ${later.map((l) => l.dueAt.toISOString())}::timestamptz[]) as t(w, i, d)
+          where e.workspace_id = t.w and e.id = t.i`.execute(trx);
+      }
+    });
+    return events.length;
+  }
 }

@@ -1,20 +1,30 @@
-import type { ChannelCache } from '../channels/channel-cache.ts';
+import type { Channel } from '../channels/channels.ts';
 import type { ProviderEvent } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
-import { recordInbound } from '../messages/inbound.ts';
 import type { Outbox } from '../webhooks/emit.ts';
 import type { ConnectorEventRow } from './claim.ts';
 import { applyTransitions, type Transition } from '../messages/status-writer.ts';
 import { applyReceiverReceipts } from './receivers.ts';
-import { applyReceipts } from './receipts.ts';
+import { applyInbound } from './inbound-events.ts';
+import { applyReceipts, RECEIPT_RETRY_MS } from './receipts.ts';
 
 // What providers report after a send. Receipts only move a message forward (messages/lifecycle.ts):
 // `delivered` and `delivery_failed` apply to a message that is `sent`; a duplicate, or a stale `sent`
 // arriving after the delivery receipt, finds the message no longer in the expected status and changes
 // nothing.
 
-/** Applies claimed events; returns those to try again later (receipts that overtook their send, receipts.ts). */
-export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: ChannelCache, claimed: ConnectorEventRow[], now = new Date()): Promise<ConnectorEventRow[]> {
+export interface Later {
+  event: ConnectorEventRow;
+  dueAt: Date;
+}
+
+/**
+ * Applies claimed events; returns those to try again later: receipts that overtook their send
+ * (receipts.ts), pieces of an inbound message waiting for the rest (inbound-events.ts). `channels`
+ * holds the channels of the inbound events, loaded before the transaction (PGlite has one session:
+ * a cache miss queried from inside it would wait for itself).
+ */
+export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Map<string, Channel>, claimed: ConnectorEventRow[], now = new Date()): Promise<Later[]> {
   // Receipts by reference become status events of the message they settle, in the order claimed.
   const receipts = await applyReceipts(trx, claimed.filter((e) => (e.payload as ProviderEvent).kind === 'receipt'), now);
   const settled = new Map(receipts.settled.map((s, i) => [i, s]));
@@ -37,6 +47,7 @@ export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Cha
   // from all its receivers (receivers.ts).
   const perReceiver = events.filter((e) => (e.payload as ProviderEvent).kind === 'status' && (e.payload as { receiver?: number }).receiver !== undefined);
   const transitions: Transition[] = await applyReceiverReceipts(trx, perReceiver);
+  const later: Later[] = receipts.later.map((event) => ({ event, dueAt: new Date(now.getTime() + RECEIPT_RETRY_MS) }));
   for (const e of events) {
     const event = e.payload as ProviderEvent;
     if (event.kind === 'status' && event.receiver !== undefined) continue;
@@ -52,20 +63,15 @@ export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Cha
         nextAttemptAt: null,
       });
     } else if (event.kind === 'inbound') {
-      const channel = await channels.get(e.workspace_id, e.channel_id);
+      const channel = channels.get(`${e.workspace_id}:${e.channel_id}`);
       if (!channel) continue;
-      await recordInbound(trx, outbox, channel, {
-        contact: { key: event.contact.identifierKey, value: event.contact.identifierValue },
-        body: event.body,
-        replyTo: event.replyTo,
-        meta: event.meta,
-        at: e.due_at,
-      });
+      const dueAt = await applyInbound(trx, outbox, channel, e, now);
+      if (dueAt) later.push({ event: e, dueAt });
     }
   }
   // One at a time per message keeps their order: a duplicate must see the first one applied.
   for (const group of byRound(transitions)) await applyTransitions(trx, outbox, group);
-  return receipts.later;
+  return later;
 }
 
 /** Splits transitions into rounds in which each message appears at most once, keeping order. */

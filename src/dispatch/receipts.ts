@@ -13,6 +13,8 @@ import type { ConnectorEventRow } from './claim.ts';
 // to RECEIPT_WAIT_MS after it arrived; a reference still unknown then was never ours, and is dropped.
 
 export const RECEIPT_WAIT_MS = 10 * 60_000;
+/** How soon a receipt that overtook the recording of its send is tried again. */
+export const RECEIPT_RETRY_MS = 250;
 const FINAL = ['delivered', 'delivery_failed'];
 
 export interface PartRecord {

@@ -4,6 +4,7 @@ import type { Connector, ConnectorContext, OutboundMessage, SendResult, Session 
 import { reportRow, reportWriter } from '../connectors/reports.ts';
 import type { Db } from '../db/database.ts';
 import type { Signal } from '../db/signal.ts';
+import { failures } from '../connectors/failures.ts';
 import { checkUrl } from '../media/url-guard.ts';
 
 // Connector sessions of this process, one per channel: opened by the first send that needs it (or,
@@ -24,8 +25,23 @@ export interface SessionDeps {
 interface Held {
   fingerprint: string;
   session: Promise<Session>;
+  /** The session's window once it is open (undefined while opening). */
+  window?: number;
   inFlight: number;
   waiting: Array<() => void>;
+  /** When the next send may start, for a session with a rate (ratePerSecond). */
+  nextSendAt: number;
+}
+
+export interface SendOptions {
+  /** The send is aborted after this long (the session must give up on the provider by then). */
+  timeoutMs: number;
+  /**
+   * A send that has not started by this moment is not started at all: the message is handed back
+   * (a throttled result, no attempt spent), because its claim is about to run out and another
+   * worker may take it.
+   */
+  notAfter: number;
 }
 
 const fingerprint = (c: Channel) => JSON.stringify([c.connectorType, c.connectorConfig, c.status]);
@@ -33,23 +49,39 @@ const fingerprint = (c: Channel) => JSON.stringify([c.connectorType, c.connector
 export class Sessions {
   private readonly held = new Map<string, Held>();
   private readonly reports;
+  private closing = false;
 
   constructor(private readonly deps: SessionDeps) {
     this.reports = reportWriter(deps.db, () => deps.signal.notify());
   }
 
-  /** Sends through the channel's session, waiting for a slot in its window; aborted after `timeoutMs`. */
-  async send(connector: Connector, message: OutboundMessage, timeoutMs: number): Promise<SendResult> {
+  /**
+   * Sends through the channel's session, waiting for a slot in its window and for its rate; a send
+   * that could not start in time (or while shutting down) comes back as not sent (see SendOptions).
+   */
+  async send(connector: Connector, message: OutboundMessage, o: SendOptions): Promise<SendResult> {
     const held = this.hold(connector, message.channel);
     const session = await held.session;
     while (held.inFlight >= Math.max(1, session.window)) await new Promise<void>((r) => held.waiting.push(r));
     held.inFlight++;
     try {
-      return await session.send(message, AbortSignal.timeout(timeoutMs));
+      if (session.ratePerSecond && session.ratePerSecond > 0) {
+        const now = Date.now();
+        const start = Math.max(now, held.nextSendAt);
+        held.nextSendAt = start + 1000 / session.ratePerSecond;
+        if (start > now) await new Promise((r) => setTimeout(r, start - now));
+      }
+      if (this.closing || Date.now() > o.notAfter) return NOT_SENT;
+      return await session.send(message, AbortSignal.timeout(o.timeoutMs));
     } finally {
       held.inFlight--;
       held.waiting.shift()?.();
     }
+  }
+
+  /** The window of the channel's open session; undefined when none is open (yet). */
+  windowOf(channel: { workspaceId: string; id: string }): number | undefined {
+    return this.held.get(keyOf(channel))?.window;
   }
 
   /**
@@ -79,6 +111,7 @@ export class Sessions {
   }
 
   async closeAll(): Promise<void> {
+    this.closing = true;
     await Promise.all([...this.held.keys()].map((k) => this.close(k)));
     await this.reports.drain();
   }
@@ -93,10 +126,13 @@ export class Sessions {
     }
     if (!held) {
       const session = connector.open(channel, this.contextFor(channel));
-      held = { fingerprint: fp, session, inFlight: 0, waiting: [] };
+      const h: Held = (held = { fingerprint: fp, session, inFlight: 0, waiting: [], nextSendAt: 0 });
       this.held.set(key, held);
       session.then(
-        () => this.deps.log.info({ channelId: channel.id, connector: connector.type }, 'connector session opened'),
+        (s) => {
+          h.window = Math.max(1, s.window);
+          this.deps.log.info({ channelId: channel.id, connector: connector.type }, 'connector session opened');
+        },
         (err) => {
           this.deps.log.warn({ channelId: channel.id, connector: connector.type, err: (err as Error).message }, 'connector session failed to open');
           if (this.held.get(key) === held) this.held.delete(key);
@@ -112,6 +148,7 @@ export class Sessions {
     this.held.delete(key);
     try {
       await (await held.session).close();
+      this.deps.log.info({ session: key }, 'connector session closed');
     } catch (err) {
       this.deps.log.warn({ session: key, err: (err as Error).message }, 'connector session did not close cleanly');
     }
@@ -141,5 +178,14 @@ export class Sessions {
     };
   }
 }
+
+const NOT_SENT: SendResult = {
+  ok: false,
+  retryable: true,
+  throttled: true,
+  retryAfterMs: 0,
+  failure: failures.dependencyError('no send slot in time', 'pre-processing'),
+  reason: 'not sent: waited too long for a send slot',
+};
 
 const keyOf = (c: { workspaceId: string; id: string }) => `${c.workspaceId}:${c.id}`;

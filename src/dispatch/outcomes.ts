@@ -1,0 +1,96 @@
+import type { Connector, OutboundMessage, SendResult } from '../connectors/connector.ts';
+import { insertReports, reportRow, type ReportRow } from '../connectors/reports.ts';
+import { GroupCommit } from '../db/group-commit.ts';
+import type { Db } from '../db/database.ts';
+import type { MessageRow } from '../db/schema.ts';
+import { applyTransitions, reschedule, type Transition } from '../messages/status-writer.ts';
+import type { Outbox } from '../webhooks/emit.ts';
+import { recordParts, type PartRecord } from './receipts.ts';
+import type { ReceiverOutcomes } from './receivers.ts';
+
+// What a provider answered to a send, written down. Sends finish one by one, each on its own
+// channel's session, so their outcomes are group-committed (db/group-commit.ts): whatever finished
+// while the previous write was in flight is written by the next one, in one transaction of a few
+// set-wise statements. A burst of fast sends costs a handful of commits; a lone slow send is written
+// the moment it returns, never held back for others.
+
+export interface Outcome {
+  row: MessageRow;
+  message: OutboundMessage;
+  connector: Connector;
+  result: SendResult;
+  at: Date;
+}
+
+export interface OutcomeRules {
+  retryBaseMs: number;
+  maxAttempts: number;
+}
+
+export function outcomeWriter(db: Db, outbox: Outbox, rules: OutcomeRules, maxConcurrent: number): GroupCommit<Outcome, void> {
+  return new GroupCommit<Outcome, void>(db, async (trx, items) => {
+    await recordOutcomes(trx, outbox, items, rules);
+    return items.map(() => undefined);
+  }, { maxConcurrent, maxBatch: 500 });
+}
+
+/** Turns send results into status changes, retries, part references and scheduled reports, and writes them. */
+export async function recordOutcomes(trx: Db, outbox: Outbox, items: Outcome[], rules: OutcomeRules): Promise<void> {
+  const transitions: Transition[] = [];
+  const retries: Parameters<typeof reschedule>[1] = [];
+  const followUps: ReportRow[] = [];
+  const parts: PartRecord[] = [];
+  for (const { row, message, connector, result: r, at } of items) {
+    const base = { workspaceId: row.workspace_id, messageId: row.id, at, from: ['processing'] };
+    if (r.ok) {
+      transitions.push({
+        ...base,
+        status: 'sent',
+        parts: r.parts,
+        platformReference: r.parts[0]?.platformReference,
+        chargeableUnits: r.chargeableUnits,
+        ...receiverOutcomesOf(r),
+        attempts: message.attempt,
+        nextAttemptAt: null,
+      });
+      for (const f of r.followUps ?? []) {
+        followUps.push({ ...reportRow(message.channel, f.event, new Date(at.getTime() + f.afterMs)), message_id: f.event.kind === 'status' ? f.event.messageId : row.id });
+      }
+      if (connector.receiptsByReference) {
+        parts.push({ workspaceId: row.workspace_id, channelId: row.channel_id, messageId: row.id, references: r.parts.map((p) => p.platformReference), receivers: (r as { partReceivers?: number[] }).partReceivers });
+      }
+    } else if (r.throttled) {
+      // The provider asked to slow down (or the send never left: see Sessions.send): not a failed
+      // attempt, the message just waits its turn.
+      retries.push({ workspaceId: row.workspace_id, messageId: row.id, nextAttemptAt: new Date(at.getTime() + (r.retryAfterMs ?? 1000)), attempts: message.attempt - 1, reason: r.reason ?? 'throttled' });
+    } else if (r.retryable && message.attempt < rules.maxAttempts) {
+      const backoff = Math.min(rules.retryBaseMs * 2 ** (message.attempt - 1), 10 * 60_000);
+      retries.push({
+        workspaceId: row.workspace_id,
+        messageId: row.id,
+        nextAttemptAt: new Date(at.getTime() + Math.max(backoff, r.retryAfterMs ?? 0)),
+        attempts: message.attempt,
+        reason: r.reason ?? r.failure.description,
+      });
+    } else {
+      transitions.push({
+        ...base,
+        status: 'sending_failed',
+        failure: r.failure,
+        reason: r.reason ?? r.failure.description,
+        details: r.details,
+        attempts: message.attempt,
+        nextAttemptAt: null,
+      });
+    }
+  }
+  await applyTransitions(trx, outbox, transitions);
+  await reschedule(trx, retries);
+  await recordParts(trx, parts);
+  await insertReports(trx, followUps);
+}
+
+/** What sendPerReceiver already knows about each receiver (nothing for a single-receiver send). */
+function receiverOutcomesOf(r: SendResult & { outcomes?: ReceiverOutcomes }): { receiverOutcomes?: ReceiverOutcomes } {
+  return r.ok && r.outcomes ? { receiverOutcomes: r.outcomes } : {};
+}
