@@ -7,6 +7,7 @@ import type { Connector, SendResult } from '../connectors/connector.ts';
 import { failures } from '../connectors/failures.ts';
 import { isConnectionLost, retryWhileConnectionLost } from '../db/connection-loss.ts';
 import type { Db } from '../db/database.ts';
+import type { MessageRow } from '../db/schema.ts';
 import type { GroupCommit } from '../db/group-commit.ts';
 import type { Signal } from '../db/signal.ts';
 import { runWorkerLoop, type RoundResult } from '../db/worker-loop.ts';
@@ -56,11 +57,13 @@ export interface DispatcherDeps {
 /** How often sessions are brought in line with their channels (opened for receiving, closed when gone). */
 const SESSION_SWEEP_MS = 5_000;
 /**
- * Messages a channel may hold claimed: windows' worth, so its window stays full while the next claim
- * comes, and at least a small batch for a session not open yet. More would only wait in memory (and
- * near the end of their claim be handed back unsent, see Sessions.send).
+ * Messages a channel may hold claimed: two windows' worth, so its window stays full while the next
+ * claim comes, and at least a small batch for a session not open yet; more would only wait in memory
+ * (and near the end of their claim be handed back unsent, see Sessions.send). Never more than a
+ * quarter of the process's budget, so a slow channel leaves room for the others. The trade-off: four
+ * or more slow channels together can fill the budget, and the others then wait for their sends.
  */
-const channelShare = (window: number | undefined) => Math.max(2 * (window ?? 0), 32);
+const channelShare = (window: number | undefined, maxInFlight: number) => Math.min(Math.max(2 * (window ?? 0), 32), Math.max(1, Math.floor(maxInFlight / 4)));
 
 export class Dispatcher {
   readonly id = `${hostname()}:${process.pid}:${uuidv7().slice(-12)}`;
@@ -148,24 +151,71 @@ export class Dispatcher {
     const { db } = this.deps;
     const now = new Date();
     const limit = Math.min(this.opts.batchSize, this.opts.maxInFlight - this.inFlight);
-    const claimed = await claimMessages(db, this.id, now, limit, this.opts.leaseMs, this.fullChannels());
-    if (claimed.length === 0) return 0;
-    const prepared = await prepare(db, claimed, {
-      channels: this.deps.channels,
-      connectors: this.deps.connectors,
-      now,
-      inFlightMs: this.opts.leaseMs,
-      takeSendSlot: (channel: Channel) => this.sendRate.take(channel, now.getTime()),
-    });
-    const applied = await db.transaction().execute(async (trx) => {
-      const rows = await applyTransitions(trx, this.deps.outbox, prepared.transitions);
-      await reschedule(trx, prepared.reschedules);
-      return rows;
-    });
-    // Send what is now ours to send: moved to processing here, or already processing (a retry).
-    const processing = new Set(applied.filter((r) => r.status === 'processing').map((r) => r.id));
-    for (const s of prepared.sends) if (s.row.status === 'processing' || processing.has(s.row.id)) this.startSend(s, now);
-    return claimed.length;
+    if (limit <= 0) return 0;
+    const all = await claimMessages(db, this.id, now, limit, this.opts.leaseMs, this.fullChannels());
+    if (all.length === 0) return 0;
+    const { claimed, over } = this.withinShares(all);
+    const sending = new Set<string>();
+    try {
+      // One claim can take more of a channel than its share (the skip list is from before it): the
+      // excess goes back at once, due as it was; the next claims pass the channel by until it has room.
+      if (over.length) await reschedule(db, over.map((r) => ({ workspaceId: r.workspace_id, messageId: r.id, nextAttemptAt: r.next_attempt_at })));
+      if (claimed.length === 0) return all.length;
+      const prepared = await prepare(db, claimed, {
+        channels: this.deps.channels,
+        connectors: this.deps.connectors,
+        now,
+        inFlightMs: this.opts.leaseMs,
+        takeSendSlot: (channel: Channel) => this.sendRate.take(channel, now.getTime()),
+      });
+      const applied = await db.transaction().execute(async (trx) => {
+        const rows = await applyTransitions(trx, this.deps.outbox, prepared.transitions);
+        await reschedule(trx, prepared.reschedules);
+        return rows;
+      });
+      // Send what is now ours to send: moved to processing here, or already processing (a retry).
+      const processing = new Set(applied.filter((r) => r.status === 'processing').map((r) => r.id));
+      for (const s of prepared.sends) {
+        if (s.row.status !== 'processing' && !processing.has(s.row.id)) continue;
+        sending.add(s.row.id);
+        this.startSend(s, now);
+      }
+      return all.length;
+    } finally {
+      // Claimed rows that are not being sent (scheduled, failed, cancelled, or an error on the way:
+      // those come back when their claim ends) give their place back.
+      for (const r of claimed) if (!sending.has(r.id)) this.release(r);
+    }
+  }
+
+  /**
+   * Splits a claim into what this process keeps and what is over a channel's share, and reserves the
+   * kept rows' places at once, before any await: the other claim loops of this process must see them.
+   */
+  private withinShares(rows: MessageRow[]): { claimed: MessageRow[]; over: MessageRow[] } {
+    const claimed: MessageRow[] = [];
+    const over: MessageRow[] = [];
+    for (const r of rows) {
+      const key = `${r.workspace_id}:${r.channel_id}`;
+      const n = this.perChannel.get(key) ?? 0;
+      if (n >= channelShare(this.sessions.windowOf({ workspaceId: r.workspace_id, id: r.channel_id }), this.opts.maxInFlight)) {
+        over.push(r);
+        continue;
+      }
+      this.perChannel.set(key, n + 1);
+      this.inFlight++;
+      claimed.push(r);
+    }
+    return { claimed, over };
+  }
+
+  private release(row: MessageRow): void {
+    const key = `${row.workspace_id}:${row.channel_id}`;
+    this.inFlight--;
+    const left = (this.perChannel.get(key) ?? 1) - 1;
+    if (left > 0) this.perChannel.set(key, left);
+    else this.perChannel.delete(key);
+    this.wakeRoomWaiters();
   }
 
   /** Channels holding their share of claimed messages: the next claim passes them by. */
@@ -173,22 +223,16 @@ export class Dispatcher {
     const full: string[] = [];
     for (const [key, n] of this.perChannel) {
       const [workspaceId, id] = key.split(':');
-      if (n >= channelShare(this.sessions.windowOf({ workspaceId, id }))) full.push(id);
+      if (n >= channelShare(this.sessions.windowOf({ workspaceId, id }), this.opts.maxInFlight)) full.push(id);
     }
     return full;
   }
 
+  /** Runs one send in the background; its place (reserved by withinShares) is given back once recorded. */
   private startSend(s: Prepared['sends'][number], claimedAt: Date): void {
-    const key = `${s.row.workspace_id}:${s.row.channel_id}`;
-    this.inFlight++;
-    this.perChannel.set(key, (this.perChannel.get(key) ?? 0) + 1);
     const p = this.sendAndRecord(s, claimedAt).finally(() => {
       this.settled.delete(p);
-      this.inFlight--;
-      const left = (this.perChannel.get(key) ?? 1) - 1;
-      if (left > 0) this.perChannel.set(key, left);
-      else this.perChannel.delete(key);
-      this.wakeRoomWaiters();
+      this.release(s.row);
     });
     this.settled.add(p);
   }
@@ -220,7 +264,7 @@ export class Dispatcher {
       this.deps.log.error({ err, messageId: row.id }, 'could not record a send; it will be retried when its claim ends');
     } finally {
       // A channel with room again may have due messages the last claim passed by.
-      if (this.perChannel.get(`${row.workspace_id}:${row.channel_id}`) === channelShare(this.sessions.windowOf(message.channel))) this.deps.signal.notify();
+      if (this.perChannel.get(`${row.workspace_id}:${row.channel_id}`) === channelShare(this.sessions.windowOf(message.channel), this.opts.maxInFlight)) this.deps.signal.notify();
     }
   }
 
