@@ -63,6 +63,8 @@ export interface SmscFaults {
   nacks: { pattern: string; status: number }[];
   /** How long each submit_sm_resp waits (SMSC latency). */
   responseDelayMs: number;
+  /** Per destination (a regular expression): a longer wait for the submit_sm_resp; first match wins. */
+  slowDestinations: { pattern: string; delayMs: number }[];
   /** Answer this many more submits, then destroy the socket on the next one without answering it (once). 0: never. */
   dropAfterSubmits: number;
   receipts: ReceiptFaults;
@@ -73,6 +75,7 @@ export function defaultFaults(): SmscFaults {
     throttle: { status: STATUS.ESME_RTHROTTLED, count: 0, share: 0 },
     nacks: [],
     responseDelayMs: 0,
+    slowDestinations: [],
     dropAfterSubmits: 0,
     receipts: {
       enabled: true,

@@ -254,12 +254,13 @@ export class SmscSimulator extends EventEmitter {
     };
     this.submits.push(sub);
     const f = this.faults;
+    const delayMs = f.slowDestinations.find((x) => matches(x.pattern, sub.destination))?.delayMs ?? f.responseDelayMs;
     const answer = (status: number, messageId?: string) => {
       sub.status = status;
       sub.messageId = messageId;
       this.emit('submit', sub);
       const resp = status === STATUS.ESME_ROK ? pdu.response({ message_id: messageId }) : pdu.response({ command_status: status });
-      if (f.responseDelayMs > 0) this.later(f.responseDelayMs, () => b.link.send(resp));
+      if (delayMs > 0) this.later(delayMs, () => b.link.send(resp));
       else b.link.send(resp);
     };
     if (b.mode !== 'transceiver' && b.mode !== 'transmitter') return answer(STATUS.ESME_RINVBNDSTS);
@@ -292,7 +293,7 @@ export class SmscSimulator extends EventEmitter {
       return;
     }
     answer(STATUS.ESME_ROK, id);
-    if (receipt) this.later(f.responseDelayMs + f.receipts.delayMs, () => receipt.forEach((d) => void this.deliver(d)));
+    if (receipt) this.later(delayMs + f.receipts.delayMs, () => receipt.forEach((d) => void this.deliver(d)));
   }
 
   /** The receipts this part gets under the faults in force: none, one, or the same one twice. */
