@@ -47,6 +47,9 @@ export function receiptFields(r: ReceiptInput, carrier: ReceiptFaults['carrier']
   if (carrier !== 'text') {
     fields.receipted_message_id = r.id;
     fields.message_state = MESSAGE_STATES[r.stat];
+    // network_error_code: network type 3 (GSM) and the error, where a TLV-only receipt carries err.
+    const err = Number(r.err) || 0;
+    if (err) fields.network_error_code = Buffer.from([3, (err >> 8) & 0xff, err & 0xff]);
   }
   return fields;
 }

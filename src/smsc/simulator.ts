@@ -185,6 +185,7 @@ export class SmscSimulator extends EventEmitter {
 
   private accept(link: Link): void {
     const b: Bound = { link };
+    link.socket.setNoDelay(true);
     this.bound.add(b);
     link.on('error', (err: Error) => this.options.log?.debug({ err: err.message }, 'smsc link error'));
     link.on('close', () => {
@@ -256,12 +257,17 @@ export class SmscSimulator extends EventEmitter {
     const f = this.faults;
     const delayMs = f.slowDestinations.find((x) => matches(x.pattern, sub.destination))?.delayMs ?? f.responseDelayMs;
     const answer = (status: number, messageId?: string) => {
-      sub.status = status;
-      sub.messageId = messageId;
-      this.emit('submit', sub);
-      const resp = status === STATUS.ESME_ROK ? pdu.response({ message_id: messageId }) : pdu.response({ command_status: status });
-      if (delayMs > 0) this.later(delayMs, () => b.link.send(resp));
-      else b.link.send(resp);
+      const respond = () => {
+        const resp = status === STATUS.ESME_ROK ? pdu.response({ message_id: messageId }) : pdu.response({ command_status: status });
+        // Recorded as answered only if it could be written: a response lost with its link was never seen.
+        if (b.link.send(resp)) {
+          sub.status = status;
+          sub.messageId = messageId;
+        }
+        this.emit('submit', sub);
+      };
+      if (delayMs > 0) this.later(delayMs, respond);
+      else respond();
     };
     if (b.mode !== 'transceiver' && b.mode !== 'transmitter') return answer(STATUS.ESME_RINVBNDSTS);
     if (f.dropAfterSubmits > 0) {

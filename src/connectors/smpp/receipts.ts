@@ -49,7 +49,9 @@ export function parseReceipt(pdu: Record<string, any>, config: Pick<SmppConfig, 
   const tlvState = typeof pdu.message_state === 'number' ? STATE_WORDS[pdu.message_state] : undefined;
   const id = tlvId ?? fields.id;
   if (!id) throw new Error('delivery receipt without a message id');
-  return { id, stat: (tlvState ?? fields.stat ?? 'UNKNOWN').toUpperCase(), err: fields.err ?? '', fields };
+  // network_error_code (0x0423): network type, then a 2-octet error; what TLV-only receipts carry as err.
+  const nec = Buffer.isBuffer(pdu.network_error_code) && pdu.network_error_code.length === 3 ? String(pdu.network_error_code.readUInt16BE(1)).padStart(3, '0') : undefined;
+  return { id, stat: (tlvState ?? fields.stat ?? 'UNKNOWN').toUpperCase(), err: fields.err ?? nec ?? '', fields };
 }
 
 function outcome(stat: string, err: string, source: string): { status: ReportedStatus; failure?: Failure; reason?: string } {

@@ -72,6 +72,8 @@ export class SmppSession implements Session {
     this.links = links;
     let boundCount = 0;
     links.forEach((link, i) => {
+      // PDUs are small and answered one by one: Nagle's algorithm would hold each behind the last ACK.
+      link.socket.setNoDelay(true);
       this.outstanding.set(link, new Set());
       link.on('connect', () => {
         const bind = { system_id: this.config.systemId, password: this.config.password ?? '', system_type: this.config.systemType, interface_version: 0x34 };
