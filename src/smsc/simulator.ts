@@ -34,6 +34,8 @@ export interface SmscOptions {
   defaultAlphabet?: 'gsm7' | 'latin1';
   faults?: FaultChange;
   log?: SmscLog;
+  /** How many submits and deliveries are kept for inspection (the oldest go first); counts are kept whole. */
+  maxRecords?: number;
 }
 
 type BindMode = 'transceiver' | 'transmitter' | 'receiver';
@@ -82,7 +84,7 @@ const MAX_DELIVERY_TRIES = 20;
 export class SmscSimulator extends EventEmitter {
   readonly submits: Submitted[] = [];
   readonly deliveries: Delivery[] = [];
-  readonly counts = { binds: 0, bindFailures: 0, unbinds: 0, enquireLinks: 0, drops: 0 };
+  readonly counts = { binds: 0, bindFailures: 0, unbinds: 0, enquireLinks: 0, drops: 0, submits: 0, accepted: 0, deliveries: 0 };
   private faults: SmscFaults;
   private server?: Server;
   private bound = new Set<Bound>();
@@ -174,6 +176,11 @@ export class SmscSimulator extends EventEmitter {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
+  private trim(list: unknown[]): void {
+    const max = this.options.maxRecords ?? Infinity;
+    if (list.length > max) list.splice(0, list.length - max);
+  }
+
   private later(ms: number, fn: () => void): void {
     if (this.closed) return;
     const t = setTimeout(() => {
@@ -254,6 +261,8 @@ export class SmscSimulator extends EventEmitter {
       at: new Date(),
     };
     this.submits.push(sub);
+    this.counts.submits++;
+    this.trim(this.submits);
     const f = this.faults;
     const delayMs = f.slowDestinations.find((x) => matches(x.pattern, sub.destination))?.delayMs ?? f.responseDelayMs;
     const answer = (status: number, messageId?: string) => {
@@ -263,6 +272,7 @@ export class SmscSimulator extends EventEmitter {
         if (b.link.send(resp)) {
           sub.status = status;
           sub.messageId = messageId;
+          if (status === STATUS.ESME_ROK) this.counts.accepted++;
         }
         this.emit('submit', sub);
       };
@@ -329,6 +339,8 @@ export class SmscSimulator extends EventEmitter {
   private deliver(d: Delivery): Promise<void> {
     return new Promise((resolve) => {
       this.deliveries.push(d);
+      this.counts.deliveries++;
+      this.trim(this.deliveries);
       this.queue.push({ delivery: d, tries: 0, settle: resolve });
       this.flush();
     });
