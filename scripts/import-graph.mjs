@@ -18,7 +18,7 @@ export const LAYERS = [
   ['webhooks'],
   ['channels'],
   ['connectors'],
-  ['contacts', 'lists', 'suppressions', 'media'],
+  ['contacts', 'lists', 'suppressions', 'media', 'smsc'],
   ['message-body'],
   ['templates'],
   ['messages'],

@@ -5,7 +5,9 @@ import { createConnectorRegistry } from '../src/connectors/registry.ts';
 import { SandboxConnector } from '../src/connectors/sandbox/sandbox-connector.ts';
 import { SCENARIOS, scenarioFor } from '../src/connectors/sandbox/scenarios.ts';
 import { smsSegments } from '../src/connectors/sms-segments.ts';
+import { SmppConnector } from '../src/connectors/smpp/smpp-connector.ts';
 import { SmtpConnector } from '../src/connectors/smtp/smtp-connector.ts';
+import { startSmppPeer } from './support/smpp-peer.ts';
 import { startSmtpPeer } from './support/smtp-peer.ts';
 import { connectorContract } from './support/connector-contract.ts';
 
@@ -27,9 +29,20 @@ connectorContract({
   receiver: () => smtpPeer.receiver('ok'),
 });
 
+// SMPP against the SMSC simulator (src/smsc/), scripted per destination (test/support/smpp-peer.ts).
+const smppPeer = await startSmppPeer();
+after(() => smppPeer.close());
+connectorContract({
+  name: 'smpp',
+  connector: () => new SmppConnector(),
+  peer: () => smppPeer,
+  channelConfig: () => smppPeer.config,
+  receiver: () => smppPeer.receiver('ok'),
+});
+
 test('every registered connector is covered by the contract suite', () => {
   // Adding a connector to the registry without a connectorContract(...) call above fails here.
-  assert.deepEqual([...createConnectorRegistry().keys()].sort(), ['sandbox', 'smtp']);
+  assert.deepEqual([...createConnectorRegistry().keys()].sort(), ['sandbox', 'smpp', 'smtp']);
 });
 
 test('sandbox scenarios: each magic number maps to its scenario, everything else delivers', () => {

@@ -2,6 +2,7 @@ import { createLogger, startAviary } from '../app.ts';
 import { ConfigError, OPTIONS, describeOptions, loadConfig, type Config } from '../config.ts';
 import { DataDirLockedError } from '../db/data-dir-lock.ts';
 import { adminCommands, type CliOutput, type CommandArgs } from './admin-commands.ts';
+import { runSmsc, SMSC_USAGE } from './smsc-command.ts';
 
 // `aviary <command> [options]`. Store options (--data-dir, --database-url, --memory, ...) apply to
 // every command; the rest belong to the command.
@@ -20,13 +21,13 @@ Commands:
   channels list --workspace <id>
   channels create --workspace <id> --platform <sms|whatsapp|email|...> --name <name>
                   [--identifier <sender>] [--connector <type>] [--config '<json>'] [--inactive]
+${SMSC_USAGE}
   help                        This text.
 
 Options (flag, environment variable, default):
 `;
 
-function split(argv: string[]): { positional: string[]; storeArgs: string[]; commandFlags: Map<string, string> } {
-  const configFlags = new Set<string>(OPTIONS.map((o) => o.flag));
+function split(argv: string[], configFlags = new Set<string>(OPTIONS.map((o) => o.flag))): { positional: string[]; storeArgs: string[]; commandFlags: Map<string, string> } {
   const booleanConfig = new Set<string>(OPTIONS.filter((o) => typeof o.default === 'boolean').map((o) => o.flag));
   const positional: string[] = [];
   const storeArgs: string[] = [];
@@ -101,6 +102,16 @@ export async function main(argv: string[], io: CliEnvironment = process): Promis
   if (command === 'help' || commandFlags.has('--help') || commandFlags.has('-h')) {
     io.stdout.write(USAGE + describeOptions() + '\n');
     return 0;
+  }
+  if (command === 'smsc') {
+    // Its --host and --port are the simulator's, not the API's: only --log-level is read as a config option.
+    const own = split(argv, new Set(['--log-level']));
+    const config = loadConfig(io.env, own.storeArgs);
+    const smsc = await runSmsc({ positional: own.positional.slice(1), flags: own.commandFlags }, createLogger(config));
+    const stop = () => void smsc.stop().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    return -1; // keep running
   }
   const config = loadConfig(io.env, storeArgs);
   if (command === 'serve') {

@@ -8,7 +8,6 @@ import { userData } from './raw-pdu.ts';
 // receipted_message_id / message_state are preferred when present: the text form is only a
 // convention (SMPP 3.4 appendix B) that vendors vary.
 
-const SOURCE = 'sms-messagebird';
 // message_state values (SMPP 3.4 5.3.2.35) -> the stat words of the text form.
 const STATE_WORDS = ['SCHEDULED', 'ENROUTE', 'DELIVRD', 'EXPIRED', 'DELETED', 'UNDELIV', 'ACCEPTD', 'UNKNOWN', 'REJECTD', 'SKIPPED'];
 
@@ -44,28 +43,30 @@ export function normaliseId(id: string, format: SmppConfig['receiptIdFormat']): 
 }
 
 export function parseReceipt(pdu: Record<string, any>, config: Pick<SmppConfig, 'dataCoding'>): ParsedReceipt {
-  const { text } = userData(pdu.short_message ?? pdu.message_payload, pdu.esm_class ?? 0);
+  const { text } = userData(pdu.short_message?.length ? pdu.short_message : pdu.message_payload, pdu.esm_class ?? 0);
   const fields = parseReceiptText(decodeBytes(text, pdu.data_coding ?? 0, config.dataCoding));
   const tlvId = typeof pdu.receipted_message_id === 'string' && pdu.receipted_message_id ? pdu.receipted_message_id : undefined;
   const tlvState = typeof pdu.message_state === 'number' ? STATE_WORDS[pdu.message_state] : undefined;
   const id = tlvId ?? fields.id;
   if (!id) throw new Error('delivery receipt without a message id');
-  return { id, stat: (tlvState ?? fields.stat ?? 'UNKNOWN').toUpperCase(), err: fields.err ?? '', fields };
+  // network_error_code (0x0423): network type, then a 2-octet error; what TLV-only receipts carry as err.
+  const nec = Buffer.isBuffer(pdu.network_error_code) && pdu.network_error_code.length === 3 ? String(pdu.network_error_code.readUInt16BE(1)).padStart(3, '0') : undefined;
+  return { id, stat: (tlvState ?? fields.stat ?? 'UNKNOWN').toUpperCase(), err: fields.err ?? nec ?? '', fields };
 }
 
-function outcome(stat: string, err: string): { status: ReportedStatus; failure?: Failure; reason?: string } {
+function outcome(stat: string, err: string, source: string): { status: ReportedStatus; failure?: Failure; reason?: string } {
   if (stat === 'DELIVRD') return { status: 'delivered' };
   if (stat === 'ACCEPTD' || stat === 'ENROUTE' || stat === 'SCHEDULED') return { status: 'sent' };
   const code = err && err !== '000' ? String(Number(err) || err) : undefined;
-  if (code === '1') return { status: 'delivery_failed', failure: failures.unknownSubscriber(SOURCE, '1'), reason: 'unknown subscriber' };
-  if (stat === 'EXPIRED') return { status: 'delivery_failed', failure: failures.deliveryExpired(SOURCE, code), reason: 'expired' };
-  if (stat === 'REJECTD') return { status: 'delivery_failed', failure: failures.rejected(SOURCE, code), reason: 'rejected' };
-  return { status: 'delivery_failed', failure: failures.networkError(SOURCE, code), reason: stat === 'UNDELIV' ? 'undeliverable' : stat.toLowerCase() };
+  if (code === '1') return { status: 'delivery_failed', failure: failures.unknownSubscriber(source, '1'), reason: 'unknown subscriber' };
+  if (stat === 'EXPIRED') return { status: 'delivery_failed', failure: failures.deliveryExpired(source, code), reason: 'expired' };
+  if (stat === 'REJECTD') return { status: 'delivery_failed', failure: failures.rejected(source, code), reason: 'rejected' };
+  return { status: 'delivery_failed', failure: failures.networkError(source, code), reason: stat === 'UNDELIV' ? 'undeliverable' : stat.toLowerCase() };
 }
 
-export function receiptEvent(pdu: Record<string, any>, config: Pick<SmppConfig, 'dataCoding' | 'receiptIdFormat' | 'receiptSettles'>): ProviderEvent {
+export function receiptEvent(pdu: Record<string, any>, config: Pick<SmppConfig, 'dataCoding' | 'receiptIdFormat' | 'receiptSettles'>, source: string): ProviderEvent {
   const r = parseReceipt(pdu, config);
-  const o = outcome(r.stat, r.err);
+  const o = outcome(r.stat, r.err, source);
   return {
     kind: 'receipt',
     reference: normaliseId(r.id, config.receiptIdFormat),
