@@ -35,7 +35,8 @@ const CSP = [
   "style-src 'self' 'unsafe-inline'",
   'img-src * data: blob:',
   'media-src * data: blob:',
-  "connect-src 'self'",
+  // Uploads go to the presigned uploadUrl, which is an S3 bucket when media live in one.
+  "connect-src 'self' https: http:",
   "frame-src 'self'",
   "base-uri 'none'",
   "form-action 'none'",
