@@ -37,7 +37,7 @@ async function bundle(): Promise<InboxAssets> {
     logLevel: 'silent',
     absWorkingDir: UI_DIR,
   });
-  const js = result.outputFiles.find((f) => f.path.endsWith('.js'));
+  const js = result.outputFiles[0];
   if (!js) throw new Error('inbox bundle produced no JavaScript');
   const [css, html] = await Promise.all([readFile(`${UI_DIR}inbox.css`), readFile(`${UI_DIR}index.html`)]);
   return {

@@ -18,7 +18,7 @@ export function Conversation({ ws, channel, contact }: { ws: string; channel: an
   const [open, setOpen] = useState<Set<string>>(new Set());
   const [replyTo, setReplyTo] = useState<any>();
   const bottom = useRef<HTMLDivElement>(null);
-  const sandbox = channel.connectorType === 'sandbox';
+  const sandbox = channel.connector?.type === 'sandbox';
   const load = async (pageToken?: string) => {
     try {
       const r = await api(`/inbox/api/workspaces/${ws}/messages${query({ channelId: channel.id, contact, limit: '50', pageToken })}`);
@@ -108,7 +108,7 @@ export function Conversation({ ws, channel, contact }: { ws: string; channel: an
       {sandbox ? (
         <Composer ws={ws} channel={channel} contact={contact} replyTo={replyTo} clearReply={() => setReplyTo(undefined)} run={run} />
       ) : (
-        <p class="muted small">This channel's connector is {channel.connectorType}: only sandbox channels can be written to as the contact.</p>
+        <p class="muted small">This channel's connector is {channel.connector?.type}: only sandbox channels can be written to as the contact.</p>
       )}
     </section>
   );

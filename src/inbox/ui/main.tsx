@@ -154,7 +154,7 @@ function Shell({ session, signOut }: { session: any; signOut(): void }) {
           {channels.map((c) => (
             <li>
               <a href={href({ ws, view: 'channels', channel: c.id })} aria-current={c.id === route.channel ? 'page' : undefined}>
-                {c.name} <small class="muted">{c.platform}{c.connectorType === 'sandbox' ? ' · sandbox' : ''}</small>
+                {c.name} <small class="muted">{c.platform}{c.connector?.type === 'sandbox' ? ' · sandbox' : ''}</small>
               </a>
             </li>
           ))}
@@ -195,7 +195,7 @@ function ChannelView({ ws, channel, contact }: { ws: string; channel: any; conta
     <div class="channel-view">
       <section class="conversations" aria-label="conversations">
         <h2>{channel.name}</h2>
-        {channel.connectorType === 'sandbox' ? (
+        {channel.connector?.type === 'sandbox' ? (
           <form
             class="new-contact"
             onSubmit={(e) => {
