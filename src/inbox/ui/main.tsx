@@ -224,4 +224,6 @@ function ChannelView({ ws, channel, contact }: { ws: string; channel: any; conta
   );
 }
 
-render(<App />, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+root.textContent = ''; // the "Loading" note the HTML shows until this script runs
+render(<App />, root);

@@ -78,26 +78,36 @@ export function Search({ ws, channels }: { ws: string; channels: any[] }) {
           setFilters(draft);
         }}
       >
-        <label for="f-platform">Platform</label>
-        <select {...field('platform')} onChange={field('platform').onInput}>
-          <option value="">any</option>
-          {platforms.map((p) => (
-            <option value={p}>{p}</option>
-          ))}
-        </select>
-        <label for="f-status">Status</label>
-        <select {...field('status')} onChange={field('status').onInput}>
-          <option value="">any</option>
-          {MESSAGE_STATUSES.map((s) => (
-            <option value={s}>{s}</option>
-          ))}
-        </select>
-        <label for="f-contact">Receiver</label>
-        <input {...field('contact')} placeholder="+31612345678" />
-        <label for="f-text">Text</label>
-        <input {...field('text')} type="search" />
-        <label for="f-tag">Tag</label>
-        <input {...field('tag')} />
+        <label class="field">
+          <span>Platform</span>
+          <select {...field('platform')} onChange={field('platform').onInput}>
+            <option value="">any</option>
+            {platforms.map((p) => (
+              <option value={p}>{p}</option>
+            ))}
+          </select>
+        </label>
+        <label class="field">
+          <span>Status</span>
+          <select {...field('status')} onChange={field('status').onInput}>
+            <option value="">any</option>
+            {MESSAGE_STATUSES.map((s) => (
+              <option value={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <label class="field">
+          <span>Receiver</span>
+          <input {...field('contact')} placeholder="+31612345678" />
+        </label>
+        <label class="field">
+          <span>Text</span>
+          <input {...field('text')} type="search" />
+        </label>
+        <label class="field">
+          <span>Tag</span>
+          <input {...field('tag')} />
+        </label>
         <button type="submit" class="primary">
           Search
         </button>
