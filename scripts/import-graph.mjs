@@ -24,6 +24,7 @@ export const LAYERS = [
   ['messages'],
   ['interactions', 'dispatch'],
   ['sandbox'],
+  ['inbox'],
   ['server', '(root)/app', '(root)/context', '(root)/bootstrap', 'cli', '(root)/testing'],
 ];
 // The send path: no two of these may import each other.

@@ -281,9 +281,12 @@ describe('OpenAPI document and API reference', () => {
         for (const name of Object.keys(requirement)) assert.ok(doc.components.securitySchemes[name], `${where}: security scheme ${name}`);
       }
       assert.ok(Object.keys(op.responses).some((s) => /^2/.test(s)), `${where} documents a success response`);
-      if (path.startsWith('/workspaces/') || path.startsWith('/organizations/')) {
+      if (path.startsWith('/workspaces/') || path.startsWith('/organizations/') || path.startsWith('/inbox/api/workspaces/')) {
         assert.notDeepEqual(op.security, [], `${where} needs an access key`);
         for (const s of ['401', '403', '404', '429']) assert.ok(op.responses[s], `${where} documents ${s}`);
+      } else if (path === '/inbox/api/session') {
+        assert.notDeepEqual(op.security, [], `${where} needs an access key`);
+        assert.ok(op.responses['401'], `${where} documents 401`);
       } else assert.deepEqual(op.security, [], `${where} is public`);
       const sample = op['x-codeSamples']?.[0]?.source;
       assert.match(sample, /^curl /, `${where} has a curl example`);

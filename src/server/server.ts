@@ -6,6 +6,7 @@ import { contactRoutes } from '../contacts/contact-routes.ts';
 import { identifierRoutes } from '../contacts/identifier-routes.ts';
 import { listRoutes } from '../lists/list-routes.ts';
 import { interactionRoutes } from '../interactions/routes.ts';
+import { inboxApiRoutes, inboxPageRoutes, inboxSessionRoute } from '../inbox/routes.ts';
 import { simulateRoutes } from '../sandbox/simulate-routes.ts';
 import { suppressionRoutes } from '../suppressions/routes.ts';
 import type { AppContext } from '../context.ts';
@@ -127,6 +128,17 @@ export function buildServer(ctx: AppContext): FastifyInstance {
   );
   // The organization's workspaces (Bird's Accounts API); its own hook checks the key's organization.
   // A workspace created over the API gets the sandbox channels, as the starter workspace does.
+  // The web inbox: its page needs no key; its reads (Aviary's own paths) take the key like the API.
+  inboxPageRoutes(app);
+  inboxSessionRoute(app, ctx);
+  app.register(
+    async (scope) => {
+      scope.decorateRequest('principal', null as unknown as Principal);
+      scope.addHook('onRequest', authorize);
+      inboxApiRoutes(scope, ctx);
+    },
+    { prefix: '/inbox/api/workspaces/:workspaceId' },
+  );
   app.register(async (scope) => organizationRoutes(scope, { ...ctx, seedWorkspace: createSandboxChannels }), { prefix: '/organizations/:organizationId' });
   return app;
 }

@@ -13,6 +13,7 @@ import {
   shellVariable,
 } from './common.ts';
 import { contactsFeature } from './contacts.ts';
+import { inboxFeature } from './inbox.ts';
 import { interactionsFeature } from './interactions.ts';
 import { listsFeature } from './lists.ts';
 import { mediaFeature } from './media.ts';
@@ -41,6 +42,7 @@ export const FEATURES: ApiFeature[] = [
   webhooksFeature,
   mediaFeature,
   organizationsFeature,
+  inboxFeature,
 ];
 
 /** Where src/server/server.ts mounts the authenticated routes. */
