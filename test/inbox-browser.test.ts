@@ -137,7 +137,10 @@ test('the inbox: sign-in, live incoming, a button press, a status timeline, a we
   await page.fill('#f-text', 'delivery slot');
   await page.keyboard.press('Enter');
   await page.locator('.result', { hasText: 'delivery slot' }).waitFor();
-  assert.equal(await page.locator('.result').count(), 1);
+  // The unfiltered list may still be on screen for a moment: wait for the filtered one.
+  let count = 0;
+  for (let i = 0; i < 50 && (count = await page.locator('.result').count()) !== 1; i++) await page.waitForTimeout(100);
+  assert.equal(count, 1);
   await shot(page, 'phone');
 
   // The key never appeared in a URL the page asked for (nor in the page's own address).
