@@ -50,7 +50,6 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
     let listener: { close: () => Promise<void> } | undefined;
     let webhooks: WebhookWorker | undefined;
     if (config.roles.includes('worker')) {
-      const media = mediaOf(ctx);
       dispatcher = new Dispatcher(
         {
           db: database.db,
@@ -60,7 +59,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
           signal: ctx.workSignal,
           outbox: ctx.outbox,
           allowPrivateUrls: config.mediaAllowPrivateUrls,
-          media: { link: (ws, url) => media.linkFor(ws, url), store: (ws, ch, data, type, name) => media.storeReceived(ws, ch, data, type, name) },
+          media: mediaOf(ctx).forConnectors(),
         },
         {
           batchSize: config.dispatchBatchSize,

@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
+import { WORK_CHANNEL } from '../db/notify-channels.ts';
 import { GroupCommit } from '../db/group-commit.ts';
 import { uuidv7 } from '../ids.ts';
 import type { ProviderEvent } from './connector.ts';
@@ -33,8 +35,15 @@ export function reportRow(channel: { workspaceId: string; id: string }, event: P
   };
 }
 
-export async function insertReports(trx: Db, rows: ReportRow[]): Promise<void> {
-  if (rows.length) await trx.insertInto('connector_events').values(rows).execute();
+/**
+ * `notify` wakes the workers of every process (LISTEN): reports from a session or a callback (which
+ * may land on an API-only process) are due now. Follow-ups scheduled with a send are not: the worker
+ * that recorded them sleeps until they are due anyway.
+ */
+export async function insertReports(trx: Db, rows: ReportRow[], o: { notify?: boolean } = {}): Promise<void> {
+  if (rows.length === 0) return;
+  await trx.insertInto('connector_events').values(rows).execute();
+  if (o.notify) await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
 }
 
 /**
@@ -46,7 +55,7 @@ export function reportWriter(db: Db, afterCommit: () => void): GroupCommit<Repor
   return new GroupCommit<ReportRow[], void>(
     db,
     async (trx, batches) => {
-      await insertReports(trx, batches.flat());
+      await insertReports(trx, batches.flat(), { notify: true });
       return batches.map(() => undefined);
     },
     { maxConcurrent: 2, maxBatch: 500, afterCommit },

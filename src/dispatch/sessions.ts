@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { toChannel, type Channel } from '../channels/channels.ts';
 import type { Connector, ConnectorContext, OutboundMessage, SendResult, Session } from '../connectors/connector.ts';
-import { reportRow, reportWriter } from '../connectors/reports.ts';
+import { createConnectorContext, type MediaAccess } from '../connectors/connector-context.ts';
+import { reportWriter } from '../connectors/reports.ts';
 import type { Db } from '../db/database.ts';
 import type { Signal } from '../db/signal.ts';
 import { failures } from '../connectors/failures.ts';
-import { checkUrl } from '../media/url-guard.ts';
 
 // Connector sessions of this process, one per channel: opened by the first send that needs it (or,
 // for connectors that receive, by the sweep below for every active channel), reopened when the
@@ -19,7 +19,7 @@ export interface SessionDeps {
   signal: Signal;
   connectors: Map<string, Connector>;
   allowPrivateUrls: boolean;
-  media?: { link(workspaceId: string, url: string): Promise<string>; store(workspaceId: string, channelId: string, data: Buffer, contentType: string, filename?: string): Promise<string> };
+  media?: MediaAccess;
 }
 
 interface Held {
@@ -155,27 +155,7 @@ export class Sessions {
   }
 
   private contextFor(channel: Channel): ConnectorContext {
-    const { deps } = this;
-    const log = deps.log.child({ channelId: channel.id, connector: channel.connectorType });
-    return {
-      log,
-      now: () => new Date(),
-      fetch: async (url, init = {}) => {
-        checkUrl(url, deps.allowPrivateUrls);
-        const { timeoutMs = 30_000, ...rest } = init;
-        return fetch(url, { ...rest, signal: rest.signal ?? AbortSignal.timeout(timeoutMs) });
-      },
-      mediaLink: async (url) => (deps.media ? deps.media.link(channel.workspaceId, url) : url),
-      storeMedia: async (data, contentType, filename) => {
-        if (!deps.media) throw new Error('media storage is not available in this process');
-        return deps.media.store(channel.workspaceId, channel.id, data, contentType, filename);
-      },
-      report: async (events) => {
-        if (events.length === 0) return;
-        const now = new Date();
-        await this.reports.submit(events.map((e) => reportRow(channel, e, now)));
-      },
-    };
+    return createConnectorContext(channel, { ...this.deps, writeReports: (rows) => this.reports.submit(rows) });
   }
 }
 

@@ -286,6 +286,11 @@ export class MediaService {
     };
   }
 
+  /** What a connector's context gets of the media store (connectors/connector-context.ts). */
+  forConnectors(): { link(ws: string, url: string): Promise<string>; store(ws: string, ch: string, data: Buffer, type: string, name?: string): Promise<string> } {
+    return { link: (ws, url) => this.linkFor(ws, url), store: (ws, ch, data, type, name) => this.storeReceived(ws, ch, data, type, name) };
+  }
+
   /** For connectors (ConnectorContext.mediaLink): a signed link for Aviary's own media, else the URL as given. */
   async linkFor(workspaceId: string, url: string): Promise<string> {
     const r = await this.resolve(workspaceId, url);

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/authenticate.ts';
 import { channelRoutes } from '../channels/routes.ts';
+import { connectorCallbackRoutes } from '../connectors/callback-routes.ts';
 import { createSandboxChannels } from '../channels/sandbox-channels.ts';
 import { contactRoutes } from '../contacts/contact-routes.ts';
 import { identifierRoutes } from '../contacts/identifier-routes.ts';
@@ -12,6 +13,7 @@ import { suppressionRoutes } from '../suppressions/routes.ts';
 import type { AppContext } from '../context.ts';
 import { batchRoutes } from '../messages/batch.ts';
 import { mediaRoutes, publicMediaRoutes } from '../media/routes.ts';
+import { mediaOf } from '../media/service.ts';
 import { messageRoutes } from '../messages/routes.ts';
 import { templateRoutes } from '../templates/routes.ts';
 import { webhookRoutes } from '../webhooks/routes.ts';
@@ -86,6 +88,20 @@ export function buildServer(ctx: AppContext): FastifyInstance {
   docsRoutes(app);
   // Presigned uploads and signed media links: no access key (the signature is the credential).
   publicMediaRoutes(app, ctx);
+  // Providers' callbacks: no access key (the provider's signature is the credential, checked by its connector).
+  app.register(
+    async (scope) =>
+      connectorCallbackRoutes(scope, {
+        db: ctx.db,
+        log: ctx.log,
+        channels: ctx.channels,
+        connectors: ctx.connectors,
+        allowPrivateUrls: ctx.config.mediaAllowPrivateUrls,
+        media: mediaOf(ctx).forConnectors(),
+        wake: () => ctx.workSignal.notify(),
+      }),
+    { prefix: '/connectors' },
+  );
 
   // Every authenticated route: the access key, the workspace it may use, the workspace's rate limit.
   // Under /organizations/{organizationId}/workspaces/{workspaceId}, the organization must be the key's too.

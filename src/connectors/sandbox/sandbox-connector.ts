@@ -1,7 +1,9 @@
+import type { Channel } from '../../channels/channels.ts';
 import type { Platform } from '../../channels/platforms.ts';
 import { failures } from '../failures.ts';
-import { statelessSession, type Capabilities, type ConfigSchema, type Connector, type FollowUp, type OutboundMessage, type SendResult, type Session } from '../connector.ts';
+import { statelessSession, type CallbackRequest, type CallbackResponse, type Capabilities, type ConfigSchema, type Connector, type FollowUp, type OutboundMessage, type SendResult, type Session } from '../connector.ts';
 import { smsSegments } from '../sms-segments.ts';
+import { sandboxCallback } from './callback.ts';
 import { scenarioFor } from './scenarios.ts';
 
 // The sandbox is a provider that lives inside Aviary: it accepts what the real platform would accept,
@@ -39,6 +41,7 @@ const CONFIG_SCHEMA: ConfigSchema = {
   properties: {
     receiptDelayMs: { type: 'integer', minimum: 0, maximum: 86_400_000, description: 'How long after a send its receipt arrives (default 100).' },
     fetchInboundMedia: { type: 'boolean', description: 'Fetch media of simulated inbound messages from outside URLs into the store.' },
+    callbackSecret: { type: 'string', minLength: 16, maxLength: 256, writeOnly: true, description: 'Signs provider-style callbacks to POST /connectors/sandbox/{workspaceId}/{channelId}/events (X-Sandbox-Signature: sha256=HMAC of the body); unset: no callbacks.' },
   },
 };
 
@@ -48,6 +51,10 @@ export class SandboxConnector implements Connector {
   // The sandbox knows the message when it schedules its receipts: they name it, not a reference.
   readonly receiptsByReference = false;
   readonly listens = false;
+
+  callback(channel: Channel, request: CallbackRequest): Promise<CallbackResponse> {
+    return Promise.resolve(sandboxCallback(channel, request));
+  }
 
   async open(): Promise<Session> {
     return statelessSession((message) => this.send(message), 1000);
