@@ -20,7 +20,7 @@ export interface CallbackDeps {
   log: Logger;
   channels: ChannelCache;
   connectors: Map<string, Connector>;
-  allowPrivateUrls: boolean;
+  checkUrl(url: string): void;
   media?: MediaAccess;
   /** Wakes this process's workers once reports are committed. */
   wake(): void;
@@ -41,7 +41,7 @@ export function connectorCallbackRoutes(app: FastifyInstance, deps: CallbackDeps
     if (!channel || channel.connectorType !== type || !connector?.callback) throw errors.notFound('channel');
     // An inactive channel receives nothing; a non-2xx makes the provider try again later.
     if (channel.status !== 'active') throw errors.conflict('the channel is inactive');
-    const ctx = createConnectorContext(channel, { ...deps, writeReports: (rows) => reports.submit(rows) });
+    const ctx = createConnectorContext(channel, { log: deps.log, media: deps.media, checkUrl: deps.checkUrl, writeReports: (rows) => reports.submit(rows) });
     const res = await connector.callback(channel, {
       method: request.method,
       path: `/${request.params['*'] ?? ''}`,

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { Channel } from '../channels/channels.ts';
-import { checkUrl } from '../media/url-guard.ts';
 import type { ConnectorContext, ProviderEvent } from './connector.ts';
 import { reportRow, type ReportRow } from './reports.ts';
 
@@ -15,7 +14,8 @@ export interface MediaAccess {
 
 export interface ContextDeps {
   log: Logger;
-  allowPrivateUrls: boolean;
+  /** Throws for a URL the operator did not allow (private addresses: media/url-guard.ts). */
+  checkUrl(url: string): void;
   media?: MediaAccess;
   /** Writes report rows durably (a group-committed writer: reports.ts). */
   writeReports(rows: ReportRow[]): Promise<void>;
@@ -27,7 +27,7 @@ export function createConnectorContext(channel: Channel, deps: ContextDeps): Con
     log,
     now: () => new Date(),
     fetch: async (url, init = {}) => {
-      checkUrl(url, deps.allowPrivateUrls);
+      deps.checkUrl(url);
       const { timeoutMs = 30_000, ...rest } = init;
       return fetch(url, { ...rest, signal: rest.signal ?? AbortSignal.timeout(timeoutMs) });
     },

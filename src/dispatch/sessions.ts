@@ -3,6 +3,7 @@ import { toChannel, type Channel } from '../channels/channels.ts';
 import type { Connector, ConnectorContext, OutboundMessage, SendResult, Session } from '../connectors/connector.ts';
 import { createConnectorContext, type MediaAccess } from '../connectors/connector-context.ts';
 import { reportWriter } from '../connectors/reports.ts';
+import { checkUrl } from '../media/url-guard.ts';
 import type { Db } from '../db/database.ts';
 import type { Signal } from '../db/signal.ts';
 import { failures } from '../connectors/failures.ts';
@@ -155,7 +156,8 @@ export class Sessions {
   }
 
   private contextFor(channel: Channel): ConnectorContext {
-    return createConnectorContext(channel, { ...this.deps, writeReports: (rows) => this.reports.submit(rows) });
+    const { log, media, allowPrivateUrls } = this.deps;
+    return createConnectorContext(channel, { log, media, checkUrl: (url) => checkUrl(url, allowPrivateUrls), writeReports: (rows) => this.reports.submit(rows) });
   }
 }
 

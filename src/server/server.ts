@@ -14,6 +14,7 @@ import type { AppContext } from '../context.ts';
 import { batchRoutes } from '../messages/batch.ts';
 import { mediaRoutes, publicMediaRoutes } from '../media/routes.ts';
 import { mediaOf } from '../media/service.ts';
+import { checkUrl } from '../media/url-guard.ts';
 import { messageRoutes } from '../messages/routes.ts';
 import { templateRoutes } from '../templates/routes.ts';
 import { webhookRoutes } from '../webhooks/routes.ts';
@@ -96,7 +97,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
         log: ctx.log,
         channels: ctx.channels,
         connectors: ctx.connectors,
-        allowPrivateUrls: ctx.config.mediaAllowPrivateUrls,
+        checkUrl: (url) => checkUrl(url, ctx.config.mediaAllowPrivateUrls),
         media: mediaOf(ctx).forConnectors(),
         wake: () => ctx.workSignal.notify(),
       }),
