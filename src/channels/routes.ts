@@ -25,7 +25,15 @@ const editable = {
       config: { type: 'object' },
     },
   },
-  settings: { type: 'object' },
+  settings: {
+    type: 'object',
+    properties: {
+      sendRatePerSecond: { type: 'number', exclusiveMinimum: 0 },
+      // Where the connector's session lives: one per worker process, or one in the whole cluster
+      // (an SMSC that allows a single bind): dispatch/session-leases.ts.
+      sessionScope: { enum: ['process', 'cluster'] },
+    },
+  },
 };
 
 interface ChannelBody {

@@ -83,7 +83,7 @@ export class Dispatcher {
     private readonly deps: DispatcherDeps,
     private readonly opts: DispatcherOptions,
   ) {
-    this.sessions = new Sessions({ db: deps.db, log: deps.log, signal: deps.signal, connectors: deps.connectors, allowPrivateUrls: deps.allowPrivateUrls ?? false, media: deps.media });
+    this.sessions = new Sessions({ db: deps.db, owner: this.id, log: deps.log, signal: deps.signal, connectors: deps.connectors, allowPrivateUrls: deps.allowPrivateUrls ?? false, media: deps.media });
     this.outcomes = outcomeWriter(deps.db, deps.outbox, opts, Math.max(1, opts.concurrency));
   }
 
@@ -218,9 +218,9 @@ export class Dispatcher {
     this.wakeRoomWaiters();
   }
 
-  /** Channels holding their share of claimed messages: the next claim passes them by. */
+  /** Channels holding their share of claimed messages, or sent by another process: the next claim passes them by. */
   private fullChannels(): string[] {
-    const full: string[] = [];
+    const full: string[] = this.sessions.heldElsewhere();
     for (const [key, n] of this.perChannel) {
       const [workspaceId, id] = key.split(':');
       if (n >= channelShare(this.sessions.windowOf({ workspaceId, id }), this.opts.maxInFlight)) full.push(id);

@@ -3,6 +3,7 @@ import { toChannel, type Channel } from '../channels/channels.ts';
 import type { Connector, ConnectorContext, OutboundMessage, SendResult, Session } from '../connectors/connector.ts';
 import { createConnectorContext, type MediaAccess } from '../connectors/connector-context.ts';
 import { reportWriter } from '../connectors/reports.ts';
+import { clusterScoped, dropSessionLease, renewSessionLeases, SESSION_LEASE_MS, takeSessionLease } from './session-leases.ts';
 import { checkUrl } from '../media/url-guard.ts';
 import type { Db } from '../db/database.ts';
 import type { Signal } from '../db/signal.ts';
@@ -16,6 +17,8 @@ import { failures } from '../connectors/failures.ts';
 
 export interface SessionDeps {
   db: Db;
+  /** This worker's id: the owner of the cluster-wide session leases it takes (session-leases.ts). */
+  owner: string;
   log: Logger;
   signal: Signal;
   connectors: Map<string, Connector>;
@@ -24,6 +27,9 @@ export interface SessionDeps {
 }
 
 interface Held {
+  channel: Channel;
+  /** Held under a cluster-wide lease (session-leases.ts). */
+  leased: boolean;
   fingerprint: string;
   session: Promise<Session>;
   /** The session's window once it is open (undefined while opening). */
@@ -45,12 +51,17 @@ export interface SendOptions {
   notAfter: number;
 }
 
-const fingerprint = (c: Channel) => JSON.stringify([c.connectorType, c.connectorConfig, c.status]);
+const fingerprint = (c: Channel) => JSON.stringify([c.connectorType, c.connectorConfig, c.status, clusterScoped(c)]);
+
+/** The channel's one cluster-wide session is held by another process. */
+class HeldElsewhere extends Error {}
 
 export class Sessions {
   private readonly held = new Map<string, Held>();
   private readonly reports;
   private closing = false;
+  /** Channels whose cluster-wide session another process holds, until when to leave them be. */
+  private readonly elsewhere = new Map<string, { channelId: string; until: number }>();
 
   constructor(private readonly deps: SessionDeps) {
     this.reports = reportWriter(deps.db, () => deps.signal.notify());
@@ -62,7 +73,14 @@ export class Sessions {
    */
   async send(connector: Connector, message: OutboundMessage, o: SendOptions): Promise<SendResult> {
     const held = this.hold(connector, message.channel);
-    const session = await held.session;
+    let session: Session;
+    try {
+      session = await held.session;
+    } catch (err) {
+      // Not ours to send: handed back at once, for the process that holds the session.
+      if (err instanceof HeldElsewhere) return HANDED_BACK;
+      throw err;
+    }
     while (held.inFlight >= Math.max(1, session.window)) await new Promise<void>((r) => held.waiting.push(r));
     held.inFlight++;
     try {
@@ -80,6 +98,17 @@ export class Sessions {
     }
   }
 
+  /** Channels this process leaves alone: their one cluster-wide session is held by another. */
+  heldElsewhere(): string[] {
+    const now = Date.now();
+    const ids: string[] = [];
+    for (const [key, e] of this.elsewhere) {
+      if (e.until > now) ids.push(e.channelId);
+      else this.elsewhere.delete(key);
+    }
+    return ids;
+  }
+
   /** The window of the channel's open session; undefined when none is open (yet). */
   windowOf(channel: { workspaceId: string; id: string }): number | undefined {
     return this.held.get(keyOf(channel))?.window;
@@ -87,23 +116,43 @@ export class Sessions {
 
   /**
    * Brings sessions in line with the channels: opens one for every active channel of a connector that
-   * receives, reopens changed ones, closes those of channels gone or inactive.
+   * receives, closes those of channels changed, gone or inactive (a changed one reopens on its next
+   * send, or here if it receives), and renews cluster-wide leases.
    */
   async sweep(): Promise<void> {
     const listening = [...this.deps.connectors.values()].filter((c) => c.listens).map((c) => c.type);
-    const active = listening.length
-      ? await this.deps.db.selectFrom('channels').selectAll().where('connector_type', 'in', listening).where('status', '=', 'active').execute()
-      : [];
-    const wanted = new Map<string, Channel>();
-    for (const row of active) {
+    const heldIds = [...this.held.values()].map((h) => h.channel.id);
+    // Active channels that receive (a session each) or that hold a session here (opened by a send).
+    const rows =
+      listening.length || heldIds.length
+        ? await this.deps.db
+            .selectFrom('channels')
+            .selectAll()
+            .where('status', '=', 'active')
+            .where((eb) => eb.or([...(listening.length ? [eb('connector_type', 'in', listening)] : []), ...(heldIds.length ? [eb('id', 'in', heldIds)] : [])]))
+            .execute()
+        : [];
+    const current = new Map(rows.map((row) => {
       const channel = toChannel(row);
-      wanted.set(keyOf(channel), channel);
-    }
+      return [keyOf(channel), channel] as const;
+    }));
+    // Sessions held under a cluster-wide lease: renewed, or closed where the lease was lost (this
+    // process stalled past it and another took over).
+    const leased = [...this.held.values()].filter((h) => h.leased).map((h) => h.channel);
+    const lost = await renewSessionLeases(this.deps.db, this.deps.owner, leased);
     for (const [key, held] of this.held) {
-      const ch = wanted.get(key);
+      if (held.leased && lost.has(held.channel.id)) {
+        this.deps.log.warn({ channelId: held.channel.id }, 'cluster-wide session lease lost; closing the session here');
+        this.held.delete(key);
+        void held.session.then((s) => s.close()).catch(() => {});
+        continue;
+      }
+      const ch = current.get(key);
       if (!ch || fingerprint(ch) !== held.fingerprint) await this.close(key);
     }
-    for (const channel of wanted.values()) {
+    const skip = new Set(this.heldElsewhere());
+    for (const channel of current.values()) {
+      if (!listening.includes(channel.connectorType) || skip.has(channel.id) || this.held.has(keyOf(channel))) continue;
       const connector = this.deps.connectors.get(channel.connectorType)!;
       const held = this.hold(connector, channel);
       // A session that cannot open is retried at the next sweep, not left broken.
@@ -126,8 +175,9 @@ export class Sessions {
       held = undefined;
     }
     if (!held) {
-      const session = connector.open(channel, this.contextFor(channel));
-      const h: Held = (held = { fingerprint: fp, session, inFlight: 0, waiting: [], nextSendAt: 0 });
+      const leased = clusterScoped(channel);
+      const session = leased ? this.openLeased(connector, channel) : connector.open(channel, this.contextFor(channel));
+      const h: Held = (held = { channel, leased, fingerprint: fp, session, inFlight: 0, waiting: [], nextSendAt: 0 });
       this.held.set(key, held);
       session.then(
         (s) => {
@@ -135,12 +185,28 @@ export class Sessions {
           this.deps.log.info({ channelId: channel.id, connector: connector.type }, 'connector session opened');
         },
         (err) => {
-          this.deps.log.warn({ channelId: channel.id, connector: connector.type, err: (err as Error).message }, 'connector session failed to open');
+          if (err instanceof HeldElsewhere) this.deps.log.debug({ channelId: channel.id }, 'cluster-wide session held by another process');
+          else this.deps.log.warn({ channelId: channel.id, connector: connector.type, err: (err as Error).message }, 'connector session failed to open');
           if (this.held.get(key) === held) this.held.delete(key);
         },
       );
     }
     return held;
+  }
+
+  private async openLeased(connector: Connector, channel: Channel): Promise<Session> {
+    if (!(await takeSessionLease(this.deps.db, channel, this.deps.owner))) {
+      // Asked again a third of a lease later: by then a holder that died has been given up on.
+      this.elsewhere.set(keyOf(channel), { channelId: channel.id, until: Date.now() + SESSION_LEASE_MS / 3 });
+      throw new HeldElsewhere(`channel ${channel.id}: its session is held by another process`);
+    }
+    this.elsewhere.delete(keyOf(channel));
+    try {
+      return await connector.open(channel, this.contextFor(channel));
+    } catch (err) {
+      await dropSessionLease(this.deps.db, channel, this.deps.owner).catch(() => {});
+      throw err;
+    }
   }
 
   private async close(key: string): Promise<void> {
@@ -150,6 +216,8 @@ export class Sessions {
     try {
       await (await held.session).close();
       this.deps.log.info({ session: key }, 'connector session closed');
+      // Given up on purpose: the next process may take the channel's session at once.
+      if (held.leased) await dropSessionLease(this.deps.db, held.channel, this.deps.owner);
     } catch (err) {
       this.deps.log.warn({ session: key, err: (err as Error).message }, 'connector session did not close cleanly');
     }
@@ -160,6 +228,15 @@ export class Sessions {
     return createConnectorContext(channel, { log, media, checkUrl: (url) => checkUrl(url, allowPrivateUrls), writeReports: (rows) => this.reports.submit(rows) });
   }
 }
+
+const HANDED_BACK: SendResult = {
+  ok: false,
+  retryable: true,
+  throttled: true,
+  retryAfterMs: 0,
+  failure: failures.dependencyError('the channel session is held by another process', 'pre-processing'),
+  reason: 'not sent: the channel session is held by another process',
+};
 
 const NOT_SENT: SendResult = {
   ok: false,
