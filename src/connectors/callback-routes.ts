@@ -8,8 +8,8 @@ import type { Connector } from './connector.ts';
 import { createConnectorContext, type MediaAccess } from './connector-context.ts';
 import { reportWriter } from './reports.ts';
 
-// Providers' HTTP callbacks (webhooks): `/connectors/{type}/{workspaceId}/{channelId}/...`, any
-// method, the raw body kept as bytes so the connector can check the provider's own signature over
+// Providers' HTTP callbacks (webhooks): `GET|POST /connectors/{type}/{workspaceId}/{channelId}/{callback}`
+// (GET for the verification handshakes some providers make), the raw body kept as bytes so the connector can check the provider's own signature over
 // exactly what was sent. No access key: the signature is the credential, and the connector checks it
 // before it returns any event. The events it returns are committed (connector_events, the same
 // durable path as a session's reports) before the provider gets its answer, so an acknowledged
@@ -33,7 +33,7 @@ export function connectorCallbackRoutes(app: FastifyInstance, deps: CallbackDeps
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  const handle = async (request: FastifyRequest<{ Params: { type: string; workspaceId: string; channelId: string; '*'?: string } }>, reply: import('fastify').FastifyReply) => {
+  const handle = async (request: FastifyRequest<{ Params: { type: string; workspaceId: string; channelId: string; callback: string } }>, reply: import('fastify').FastifyReply) => {
     const { type, workspaceId, channelId } = request.params;
     if (!isUuid(workspaceId) || !isUuid(channelId)) throw errors.notFound('channel');
     const channel = await deps.channels.get(workspaceId.toLowerCase(), channelId.toLowerCase());
@@ -44,7 +44,7 @@ export function connectorCallbackRoutes(app: FastifyInstance, deps: CallbackDeps
     const ctx = createConnectorContext(channel, { log: deps.log, media: deps.media, checkUrl: deps.checkUrl, writeReports: (rows) => reports.submit(rows) });
     const res = await connector.callback(channel, {
       method: request.method,
-      path: `/${request.params['*'] ?? ''}`,
+      path: `/${request.params.callback}`,
       query: Object.fromEntries(Object.entries((request.query ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)])),
       headers: request.headers,
       rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
@@ -54,6 +54,6 @@ export function connectorCallbackRoutes(app: FastifyInstance, deps: CallbackDeps
     for (const [k, v] of Object.entries(res.headers ?? {})) reply.header(k, v);
     return reply.send(res.body ?? '');
   };
-  app.all('/:type/:workspaceId/:channelId', handle);
-  app.all('/:type/:workspaceId/:channelId/*', handle);
+  app.get('/:type/:workspaceId/:channelId/:callback', handle);
+  app.post('/:type/:workspaceId/:channelId/:callback', handle);
 }

@@ -150,7 +150,7 @@ export interface Session {
 /** A provider's HTTP callback as it arrived: raw body and headers, so signatures can be checked. */
 export interface CallbackRequest {
   method: string;
-  /** What follows /connectors/{type}/{workspaceId}/{channelId} in the path, e.g. "/inbound". */
+  /** The last segment of /connectors/{type}/{workspaceId}/{channelId}/{callback}, e.g. "/inbound". */
   path: string;
   query: Record<string, string>;
   headers: Record<string, string | string[] | undefined>;
@@ -182,7 +182,7 @@ export interface Connector {
   /** Keep a session open for every active channel even with nothing to send: it receives (SMPP). */
   readonly listens: boolean;
   open(channel: Channel, ctx: ConnectorContext): Promise<Session>;
-  /** Provider HTTP callbacks for a channel (POST /connectors/{type}/{workspaceId}/{channelId}/...). */
+  /** Provider HTTP callbacks for a channel (GET|POST /connectors/{type}/{workspaceId}/{channelId}/{callback}). */
   callback?(channel: Channel, request: CallbackRequest, ctx: ConnectorContext): Promise<CallbackResponse>;
 }
 

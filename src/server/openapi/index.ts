@@ -12,6 +12,7 @@ import {
   securitySchemes,
   shellVariable,
 } from './common.ts';
+import { connectorsFeature } from './connectors.ts';
 import { contactsFeature } from './contacts.ts';
 import { inboxFeature } from './inbox.ts';
 import { interactionsFeature } from './interactions.ts';
@@ -43,6 +44,7 @@ export const FEATURES: ApiFeature[] = [
   mediaFeature,
   organizationsFeature,
   inboxFeature,
+  connectorsFeature,
 ];
 
 /** Where src/server/server.ts mounts the authenticated routes. */
