@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
-import { createLogger, startAviary, type Aviary } from '../src/app.ts';
-import { defaultConfig, type Config } from '../src/config.ts';
+import type { Aviary } from '../src/app.ts';
 import { claimMessages } from '../src/dispatch/claim.ts';
-import { freshPostgresDatabase } from './support/harness.ts';
+import { freshPostgresDatabase, startProcess } from './support/harness.ts';
 
 // Several processes on one PostgreSQL: they share the work, a crashed worker's messages are finished
 // by another, and nothing is sent twice. Each Aviary here has its own pool and dispatcher, exactly as
@@ -19,16 +18,6 @@ describe('dispatch across processes (postgres)', { skip }, () => {
   let ws: string;
   let sms: string;
   const workers: Aviary[] = [];
-  const config = (overrides: Partial<Config>): Config => ({
-    ...defaultConfig(),
-    port: 0,
-    databaseUrl: pgdb.url,
-    logLevel: 'silent',
-    rateLimit: false,
-    dispatchRetryBaseMs: 1,
-    dispatchPollMs: 100,
-    ...overrides,
-  });
   const post = (body: unknown) =>
     fetch(`${api.url}/workspaces/${ws}/channels/${sms}/messages`, {
       method: 'POST',
@@ -40,7 +29,7 @@ describe('dispatch across processes (postgres)', { skip }, () => {
 
   before(async () => {
     pgdb = await freshPostgresDatabase();
-    api = await startAviary(config({ roles: ['api'] }), createLogger({ logLevel: 'silent' }));
+    api = await startProcess(pgdb.url, { roles: ['api'] });
     key = api.bootstrap!.accessKey;
     ws = api.bootstrap!.workspace.id;
     sms = api.bootstrap!.channels.find((c) => c.platform === 'sms')!.id;
@@ -58,7 +47,7 @@ describe('dispatch across processes (postgres)', { skip }, () => {
     // A worker claims them and is never heard from again.
     const claimed = await claimMessages(api.ctx.db, 'dead-worker', new Date(), 100, 600);
     assert.equal(claimed.length, 5);
-    const w = await startAviary(config({ roles: ['worker'], port: 0 }), createLogger({ logLevel: 'silent' }));
+    const w = await startProcess(pgdb.url, { roles: ['worker'] });
     workers.push(w);
     const started = Date.now();
     for (;;) {
@@ -71,7 +60,7 @@ describe('dispatch across processes (postgres)', { skip }, () => {
   });
 
   test('two worker processes share 400 messages; each is sent exactly once', async () => {
-    workers.push(await startAviary(config({ roles: ['worker'], port: 0 }), createLogger({ logLevel: 'silent' })));
+    workers.push(await startProcess(pgdb.url, { roles: ['worker'] }));
     const before = (await sql<{ n: number }>`select count(*)::int as n from messages`.execute(api.ctx.db)).rows[0].n;
     const results = await Promise.all(
       Array.from({ length: 400 }, (_, i) => post({ receiver: { contacts: [{ identifierValue: `+316${String(10_000_000 + i)}` }] }, body: { type: 'text', text: { text: `m${i}` } } })),

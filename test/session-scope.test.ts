@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
-import { createLogger, startAviary, type Aviary } from '../src/app.ts';
-import { defaultConfig, type Config } from '../src/config.ts';
+import type { Aviary } from '../src/app.ts';
 import { startSmsc, type SmscSimulator } from '../src/smsc/simulator.ts';
-import { freshPostgresDatabase } from './support/harness.ts';
+import { freshPostgresDatabase, startProcess } from './support/harness.ts';
 
 // Where a channel's connector session lives when several worker processes share one PostgreSQL:
 // one per process by default, or one in the whole cluster (`settings.sessionScope: "cluster"`, an
@@ -20,16 +19,6 @@ describe('connector sessions across processes (postgres)', { skip }, () => {
   let key: string;
   let ws: string;
   const workers: Aviary[] = [];
-  const config = (overrides: Partial<Config>): Config => ({
-    ...defaultConfig(),
-    port: 0,
-    databaseUrl: pgdb.url,
-    logLevel: 'silent',
-    rateLimit: false,
-    dispatchRetryBaseMs: 1,
-    dispatchPollMs: 100,
-    ...overrides,
-  });
   const request = (method: string, path: string, body?: unknown) =>
     fetch(`${api.url}/workspaces/${ws}${path}`, {
       method,
@@ -68,10 +57,10 @@ describe('connector sessions across processes (postgres)', { skip }, () => {
   before(async () => {
     pgdb = await freshPostgresDatabase();
     sim = await startSmsc();
-    api = await startAviary(config({ roles: ['api'] }), createLogger({ logLevel: 'silent' }));
+    api = await startProcess(pgdb.url, { roles: ['api'] });
     key = api.bootstrap!.accessKey;
     ws = api.bootstrap!.workspace.id;
-    for (let i = 0; i < 2; i++) workers.push(await startAviary(config({ roles: ['worker'], port: 0 }), createLogger({ logLevel: 'silent' })));
+    for (let i = 0; i < 2; i++) workers.push(await startProcess(pgdb.url, { roles: ['worker'] }));
   });
   after(async () => {
     for (const w of workers) await w.close();
@@ -105,7 +94,7 @@ describe('connector sessions across processes (postgres)', { skip }, () => {
   });
 
   test('process scope (the default): each worker process binds', async () => {
-    workers.push(await startAviary(config({ roles: ['worker'], port: 0 }), createLogger({ logLevel: 'silent' })));
+    workers.push(await startProcess(pgdb.url, { roles: ['worker'] }));
     await channel('per-process', {});
     // Receiving connectors open a session per active channel at every sweep (5 s), in each process.
     for (let i = 0; i < 150 && bindsOf('per-process') < 2; i++) await new Promise((r) => setTimeout(r, 50));

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { Aviary } from '../../src/app.ts';
+import { createLogger, startAviary, type Aviary } from '../../src/app.ts';
 import type { BootstrapResult } from '../../src/bootstrap.ts';
 import type { Platform } from '../../src/channels/platforms.ts';
-import type { Config } from '../../src/config.ts';
+import { defaultConfig, type Config } from '../../src/config.ts';
 import { startEmulator } from '../../src/testing.ts';
 
 // Test harness: a real Aviary on a free loopback port, on PGlite (always) and on a fresh PostgreSQL
@@ -142,4 +142,13 @@ export async function startTestAviary(kind: StoreKind, overrides: Partial<Config
     },
   };
   return t;
+}
+
+/**
+ * One of several Aviary processes sharing a PostgreSQL database (roles api, worker or both), as
+ * separate processes would be: its own pool and workers; only the database connects them.
+ */
+export function startProcess(databaseUrl: string, overrides: Partial<Config> = {}): Promise<Aviary> {
+  const config: Config = { ...defaultConfig(), port: 0, databaseUrl, logLevel: 'silent', rateLimit: false, dispatchRetryBaseMs: 1, dispatchPollMs: 100, ...overrides };
+  return startAviary(config, createLogger({ logLevel: 'silent' }));
 }
