@@ -44,13 +44,19 @@ describe('connector sessions across processes (postgres)', { skip }, () => {
     }
     return ids;
   };
-  const allDelivered = async (ids: string[]) => {
+  const allDelivered = async (ids: string[], what: string) => {
     for (let i = 0; i < 200; i++) {
       const r = await sql<{ n: number }>`select count(*)::int as n from messages where id = any(${ids}::uuid[]) and status = 'delivered'`.execute(api.ctx.db);
       if (r.rows[0].n === ids.length) return;
       await new Promise((res) => setTimeout(res, 100));
     }
-    assert.fail('not all delivered');
+    const r = await sql<{ status: string; n: number }>`select status, count(*)::int as n from messages where id = any(${ids}::uuid[]) group by status`.execute(api.ctx.db);
+    const stuck = await sql<any>`select id, status, parts from messages where id = any(${ids}::uuid[]) and status <> 'delivered'`.execute(api.ctx.db);
+    const parts = await sql<any>`select * from message_parts where message_id = any(${stuck.rows.map((x: any) => x.id)}::uuid[])`.execute(api.ctx.db);
+    const events = await sql<any>`select kind, payload, due_at from connector_events`.execute(api.ctx.db);
+    const refs = stuck.rows.flatMap((x: any) => (x.parts ?? []).map((p: any) => p.platformReference));
+    const sims = sim.deliveries.filter((d: any) => JSON.stringify(d).includes(refs[0] ?? 'none')).map((d: any) => ({ answers: d.answers, systemId: d.systemId, kind: d.kind }));
+    assert.fail(`${what}: not all delivered: ${JSON.stringify({ rows: r.rows, stuck: stuck.rows, parts: parts.rows, events: events.rows, sims })}`);
   };
   const bindsOf = (systemId: string) => sim.binds().filter((b) => b.systemId === systemId).length;
 
@@ -77,7 +83,7 @@ describe('connector sessions across processes (postgres)', { skip }, () => {
 
   test('cluster scope: one bind in the cluster, taken over by another process when its holder stops', async () => {
     const channelId = await channel('one-bind', { sessionScope: 'cluster' });
-    await allDelivered(await sendAll(channelId, 20, 0));
+    await allDelivered(await sendAll(channelId, 20, 0), 'first');
     assert.equal(bindsOf('one-bind'), 1, 'one bind for the channel across both workers');
     const lease = await sql<{ owner: string }>`select owner from connector_sessions where channel_id = ${channelId}`.execute(api.ctx.db);
     assert.equal(lease.rows.length, 1);
@@ -87,7 +93,7 @@ describe('connector sessions across processes (postgres)', { skip }, () => {
     await holder.close();
     workers.splice(workers.indexOf(holder), 1);
     assert.equal(bindsOf('one-bind'), 0);
-    await allDelivered(await sendAll(channelId, 10, 100));
+    await allDelivered(await sendAll(channelId, 10, 100), 'after the takeover');
     assert.equal(bindsOf('one-bind'), 1);
     const next = await sql<{ owner: string }>`select owner from connector_sessions where channel_id = ${channelId}`.execute(api.ctx.db);
     assert.equal(next.rows[0].owner, workers[0].dispatcher!.id);

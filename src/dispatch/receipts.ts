@@ -66,8 +66,14 @@ export async function applyReceipts(trx: Db, events: ConnectorEventRow[], now: D
       returning message_id, part_index, part_count, receiver`.execute(trx);
     const part = updated.rows[0];
     if (!part) {
-      const known = await sql`select 1 from message_parts where workspace_id = ${e.workspace_id} and channel_id = ${e.channel_id} and platform_reference = ${receipt.reference}`.execute(trx);
-      if (known.rows.length === 0 && now.getTime() - uuidv7Time(e.id) < RECEIPT_WAIT_MS) later.push(e);
+      // Nothing updated: a duplicate (the part has its final receipt), or a part not recorded yet. Read
+      // again to tell which; the send's commit can land between the two statements (each sees what was
+      // committed when it began), and a part that has appeared without a final receipt is tried again,
+      // not taken for a duplicate.
+      const known = await sql<{ receipt_status: string | null }>`select receipt_status from message_parts
+        where workspace_id = ${e.workspace_id} and channel_id = ${e.channel_id} and platform_reference = ${receipt.reference}`.execute(trx);
+      const duplicate = known.rows.length > 0 && FINAL.includes(known.rows[0].receipt_status ?? '');
+      if (!duplicate && now.getTime() - uuidv7Time(e.id) < RECEIPT_WAIT_MS) later.push(e);
       continue;
     }
     if (!FINAL.includes(receipt.status)) continue;
