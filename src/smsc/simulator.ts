@@ -193,6 +193,8 @@ export class SmscSimulator extends EventEmitter {
   private accept(link: Link): void {
     const b: Bound = { link };
     link.socket.setNoDelay(true);
+    // One 'close' listener per deliver_sm awaiting its answer (deliver, below): as many as are in flight.
+    link.setMaxListeners(0);
     this.bound.add(b);
     link.on('error', (err: Error) => this.options.log?.debug({ err: err.message }, 'smsc link error'));
     link.on('close', () => {
