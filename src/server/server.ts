@@ -8,6 +8,7 @@ import { identifierRoutes } from '../contacts/identifier-routes.ts';
 import { listRoutes } from '../lists/list-routes.ts';
 import { interactionRoutes } from '../interactions/routes.ts';
 import { inboxApiRoutes, inboxPageRoutes, inboxSessionRoute } from '../inbox/routes.ts';
+import { chaosRoutes } from '../sandbox/chaos-routes.ts';
 import { simulateRoutes } from '../sandbox/simulate-routes.ts';
 import { suppressionRoutes } from '../suppressions/routes.ts';
 import type { AppContext } from '../context.ts';
@@ -128,6 +129,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
       templateRoutes(scope, ctx);
       interactionRoutes(scope, ctx);
       simulateRoutes(scope, ctx);
+      chaosRoutes(scope, ctx);
       suppressionRoutes(scope, ctx);
       webhookRoutes(scope, ctx);
       mediaRoutes(scope, ctx);
