@@ -14,6 +14,7 @@ import { interactionEventSpecs } from './interactions/interaction-events.ts';
 import { writeMessages, type PendingMessage } from './messages/accept-message.ts';
 import { messageEventSpecs } from './messages/message-events.ts';
 import { ChaosCache } from './sandbox/chaos-store.ts';
+import { SnapshotStore } from './sandbox/snapshots.ts';
 import { webhookDelayMs } from './connectors/sandbox/chaos.ts';
 import { Outbox } from './webhooks/emit.ts';
 import type { EventCatalogue } from './webhooks/events.ts';
@@ -42,6 +43,8 @@ export interface AppContext {
   outbox: Outbox;
   /** The sandbox's failure-injection rules, cached per process (sandbox/chaos-store.ts). */
   chaos: ChaosCache;
+  /** Snapshots of the whole state, as files under config.snapshotDir (sandbox/snapshots.ts). */
+  snapshots: SnapshotStore;
 }
 
 export function createContext(config: Config, log: Logger, database: Database): AppContext {
@@ -53,7 +56,7 @@ export function createContext(config: Config, log: Logger, database: Database): 
     const rules = await chaos.rulesIn(trx, workspaceId);
     return rules?.rules.some((r) => r.action === 'delayWebhooks') ? (e) => webhookDelayMs(rules, e) : undefined;
   });
-  return {
+  const ctx: AppContext = {
     config,
     log,
     database,
@@ -72,7 +75,17 @@ export function createContext(config: Config, log: Logger, database: Database): 
     workSignal,
     outbox,
     chaos,
+    snapshots: new SnapshotStore(db, config.snapshotDir, {
+      quiesce: () => ctx.messageWriter.drain(),
+      restored: () => {
+        clearCaches(ctx);
+        // The restored state may hold due messages, receipts and webhook deliveries.
+        ctx.workSignal.notify();
+        ctx.outbox.wake();
+      },
+    }),
   };
+  return ctx;
 }
 
 /** Forgets every per-process cache: after a reset of the store, or in tests. */
