@@ -13,6 +13,7 @@ import {
   shellVariable,
 } from './common.ts';
 import { contactsFeature } from './contacts.ts';
+import { emulatorFeature } from './emulator.ts';
 import { inboxFeature } from './inbox.ts';
 import { interactionsFeature } from './interactions.ts';
 import { listsFeature } from './lists.ts';
@@ -38,6 +39,7 @@ export const FEATURES: ApiFeature[] = [
   listsFeature,
   suppressionsFeature,
   sandboxFeature,
+  emulatorFeature,
   templatesFeature,
   webhooksFeature,
   mediaFeature,
