@@ -43,8 +43,15 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
   try {
     const applied = await migrate(database.db, (name) => log.info({ migration: name }, 'applying migration'));
     log.info({ database: database.kind, location: database.location, applied: applied.length }, 'store ready');
-    const bootstrap = config.bootstrap ? await bootstrapIfEmpty(database.db) : undefined;
+    // Starting from a snapshot replaces the whole store: nothing to bootstrap.
+    const bootstrap = config.bootstrap && !config.restore ? await bootstrapIfEmpty(database.db) : undefined;
     const ctx = createContext(config, log, database);
+    if (config.restore) {
+      const restored = await ctx.snapshots.restore(config.restore).catch((err: Error) => {
+        throw new Error(`cannot restore snapshot "${config.restore}": ${err.message}`);
+      });
+      log.info({ snapshot: restored.name, savedAt: restored.createdAt }, 'restored snapshot');
+    }
     const server = buildServer(ctx);
     let dispatcher: Dispatcher | undefined;
     let listener: { close: () => Promise<void> } | undefined;

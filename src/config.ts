@@ -61,6 +61,8 @@ export interface Config {
   smtpTlsCert: string | undefined;
   smtpTlsKey: string | undefined;
   smtpMaxBytes: number;
+  snapshotDir: string | undefined;
+  restore: string | undefined;
 }
 
 export type Role = 'api' | 'worker';
@@ -149,6 +151,8 @@ export const OPTIONS = [
   opt({ key: 'smtpTlsCert', env: 'AVIARY_SMTP_TLS_CERT', flag: '--smtp-tls-cert', default: undefined, parse: optStr, doc: 'PEM certificate file the SMTP listener offers with STARTTLS (with --smtp-tls-key); unset: no STARTTLS.' }),
   opt({ key: 'smtpTlsKey', env: 'AVIARY_SMTP_TLS_KEY', flag: '--smtp-tls-key', default: undefined, parse: optStr, doc: 'PEM private key file for --smtp-tls-cert.' }),
   opt({ key: 'smtpMaxBytes', env: 'AVIARY_SMTP_MAX_BYTES', flag: '--smtp-max-bytes', default: 26_214_400, parse: int('smtpMaxBytes', 1024), doc: 'Largest inbound email in bytes (SIZE); larger mail is refused with 552.' }),
+  opt({ key: 'snapshotDir', env: 'AVIARY_SNAPSHOT_DIR', flag: '--snapshot-dir', default: undefined, parse: optStr, doc: 'Directory for snapshots of the whole state (POST /sandbox/snapshots); unset: snapshots are off. Files hold the database\'s secrets: keep the directory private.' }),
+  opt({ key: 'restore', env: 'AVIARY_RESTORE', flag: '--restore', default: undefined, parse: optStr, doc: 'On start, replace the whole store with this snapshot from --snapshot-dir (no bootstrap).' }),
   opt({ key: 'webhookAllowPrivateUrls', env: 'AVIARY_WEBHOOK_ALLOW_PRIVATE_URLS', flag: '--webhook-allow-private-urls', default: true, parse: bool('webhookAllowPrivateUrls'), doc: 'Accept webhook URLs that are http, IP addresses, or on loopback/private networks (development and emulator use). Set false in production: URLs must then be https with a domain name (as Bird requires) and are refused, at creation and at every delivery, if they resolve to a non-public address.' }),
   opt({ key: 'webhookTimeoutMs', env: 'AVIARY_WEBHOOK_TIMEOUT_MS', flag: '--webhook-timeout-ms', default: 15_000, parse: int('webhookTimeoutMs', 100), doc: 'How long one webhook attempt may take (connect, send, answer) before it counts as failed and is retried.' }),
   opt({ key: 'webhookRetryBaseMs', env: 'AVIARY_WEBHOOK_RETRY_BASE_MS', flag: '--webhook-retry-base-ms', default: 10_000, parse: int('webhookRetryBaseMs', 1), doc: 'Delay before the first webhook retry; doubles after each failed attempt (Retry-After on 429/503 is honoured when longer).' }),

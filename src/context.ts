@@ -13,6 +13,9 @@ import { channelEventSpecs } from './channels/channel-events.ts';
 import { interactionEventSpecs } from './interactions/interaction-events.ts';
 import { writeMessages, type PendingMessage } from './messages/accept-message.ts';
 import { messageEventSpecs } from './messages/message-events.ts';
+import { ChaosCache } from './sandbox/chaos-store.ts';
+import { SnapshotStore } from './sandbox/snapshots.ts';
+import { webhookDelayMs } from './connectors/sandbox/chaos.ts';
 import { Outbox } from './webhooks/emit.ts';
 import type { EventCatalogue } from './webhooks/events.ts';
 
@@ -38,13 +41,22 @@ export interface AppContext {
   workSignal: Signal;
   /** Webhook events: written with their cause, delivered by the webhook worker. */
   outbox: Outbox;
+  /** The sandbox's failure-injection rules, cached per process (sandbox/chaos-store.ts). */
+  chaos: ChaosCache;
+  /** Snapshots of the whole state, as files under config.snapshotDir (sandbox/snapshots.ts). */
+  snapshots: SnapshotStore;
 }
 
 export function createContext(config: Config, log: Logger, database: Database): AppContext {
   const db = database.db;
   const workSignal = new Signal();
-  const outbox = new Outbox(WEBHOOK_EVENTS);
-  return {
+  const chaos = new ChaosCache(db);
+  // The "delayWebhooks" rules hold back a workspace's webhook deliveries (docs/sandbox.md).
+  const outbox = new Outbox(WEBHOOK_EVENTS, async (trx, workspaceId) => {
+    const rules = await chaos.rulesIn(trx, workspaceId);
+    return rules?.rules.some((r) => r.action === 'delayWebhooks') ? (e) => webhookDelayMs(rules, e) : undefined;
+  });
+  const ctx: AppContext = {
     config,
     log,
     database,
@@ -59,10 +71,21 @@ export function createContext(config: Config, log: Logger, database: Database): 
       maxBatch: 500,
       afterCommit: () => workSignal.notify(),
     }),
-    connectors: createConnectorRegistry(config),
+    connectors: createConnectorRegistry(config, { chaos }),
     workSignal,
     outbox,
+    chaos,
+    snapshots: new SnapshotStore(db, config.snapshotDir, {
+      quiesce: () => ctx.messageWriter.drain(),
+      restored: () => {
+        clearCaches(ctx);
+        // The restored state may hold due messages, receipts and webhook deliveries.
+        ctx.workSignal.notify();
+        ctx.outbox.wake();
+      },
+    }),
   };
+  return ctx;
 }
 
 /** Forgets every per-process cache: after a reset of the store, or in tests. */
@@ -70,4 +93,6 @@ export function clearCaches(ctx: AppContext): void {
   ctx.auth.clear();
   ctx.channels.clear();
   ctx.rateLimiter.reset();
+  ctx.outbox.forgetAll();
+  ctx.chaos.clear();
 }

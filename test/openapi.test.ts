@@ -284,7 +284,7 @@ describe('OpenAPI document and API reference', () => {
       if (path.startsWith('/workspaces/') || path.startsWith('/organizations/') || path.startsWith('/inbox/api/workspaces/')) {
         assert.notDeepEqual(op.security, [], `${where} needs an access key`);
         for (const s of ['401', '403', '404', '429']) assert.ok(op.responses[s], `${where} documents ${s}`);
-      } else if (path === '/inbox/api/session') {
+      } else if (path === '/inbox/api/session' || path.startsWith('/sandbox/')) {
         assert.notDeepEqual(op.security, [], `${where} needs an access key`);
         assert.ok(op.responses['401'], `${where} documents 401`);
       } else assert.deepEqual(op.security, [], `${where} is public`);

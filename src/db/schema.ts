@@ -3,6 +3,7 @@ import type { ChannelContactsTable, ChannelsTable } from './tables/channels.ts';
 import type { ContactIdentifiersTable, ContactsTable, ListMembersTable, ListsTable, SuppressionsTable } from './tables/contacts.ts';
 import type { MediaSigningKeysTable, MediaTable } from './tables/media.ts';
 import type { ConnectorEventsTable, ConnectorSessionsTable, InteractionsTable, MessagePartsTable, MessagesTable, MessageStatusHistoryTable } from './tables/messages.ts';
+import type { SandboxChaosTable } from './tables/sandbox.ts';
 import type { AccessKeysTable, MigrationsTable, OrganizationsTable, WorkspacesTable } from './tables/tenancy.ts';
 import type { TemplateProjectsTable, TemplateVersionsTable } from './tables/templates.ts';
 import type { WebhookDeliveriesTable, WebhookSubscriptionsTable } from './tables/webhooks.ts';
@@ -34,6 +35,7 @@ export interface DB {
   webhook_deliveries: WebhookDeliveriesTable;
   media: MediaTable;
   media_signing_keys: MediaSigningKeysTable;
+  sandbox_chaos: SandboxChaosTable;
 }
 
 // Every table and column of DB as values, so a test can compare them with the migrated store. The
@@ -115,6 +117,7 @@ export const DB_COLUMNS: { [T in keyof DB]: string[] } = {
     claimed_at: true, stored_at: true,
   }),
   media_signing_keys: columns<MediaSigningKeysTable>({ id: true, secret: true, created_at: true }),
+  sandbox_chaos: columns<SandboxChaosTable>({ workspace_id: true, seed: true, rules: true, updated_at: true }),
 };
 
 export type ChannelRow = Selectable<ChannelsTable>;
@@ -124,6 +127,7 @@ export type * from './tables/channels.ts';
 export type * from './tables/contacts.ts';
 export type * from './tables/media.ts';
 export type * from './tables/messages.ts';
+export type * from './tables/sandbox.ts';
 export type * from './tables/tenancy.ts';
 export type * from './tables/templates.ts';
 export type * from './tables/webhooks.ts';

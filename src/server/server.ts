@@ -8,7 +8,9 @@ import { identifierRoutes } from '../contacts/identifier-routes.ts';
 import { listRoutes } from '../lists/list-routes.ts';
 import { interactionRoutes } from '../interactions/routes.ts';
 import { inboxApiRoutes, inboxPageRoutes, inboxSessionRoute } from '../inbox/routes.ts';
+import { chaosRoutes } from '../sandbox/chaos-routes.ts';
 import { simulateRoutes } from '../sandbox/simulate-routes.ts';
+import { snapshotRoutes } from '../sandbox/snapshot-routes.ts';
 import { suppressionRoutes } from '../suppressions/routes.ts';
 import type { AppContext } from '../context.ts';
 import { batchRoutes } from '../messages/batch.ts';
@@ -128,6 +130,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
       templateRoutes(scope, ctx);
       interactionRoutes(scope, ctx);
       simulateRoutes(scope, ctx);
+      chaosRoutes(scope, ctx);
       suppressionRoutes(scope, ctx);
       webhookRoutes(scope, ctx);
       mediaRoutes(scope, ctx);
@@ -156,6 +159,8 @@ export function buildServer(ctx: AppContext): FastifyInstance {
     },
     { prefix: '/inbox/api/workspaces/:workspaceId' },
   );
+  // Snapshots of the whole state: not a workspace's, so under their own prefix and hook (an organization-wide key).
+  app.register(async (scope) => snapshotRoutes(scope, ctx), { prefix: '/sandbox/snapshots' });
   app.register(async (scope) => organizationRoutes(scope, { ...ctx, seedWorkspace: createSandboxChannels }), { prefix: '/organizations/:organizationId' });
   return app;
 }

@@ -82,13 +82,23 @@ export async function matchSubscriptions(trx: Db, events: Omit<WebhookEvent, 'pa
 // after it was created; once an event was written, it is never lost.
 const SUBSCRIBED_TTL_MS = 1000;
 
+/**
+ * How long to hold back each event of a workspace before its first delivery attempt (the sandbox's
+ * "slow webhooks" failure injection, given by the composition root): undefined when nothing is held.
+ * Read inside the emitting transaction, so it must read through `trx`.
+ */
+export type HoldBack = (trx: Db, workspaceId: string) => Promise<((e: Omit<WebhookEvent, 'payload'>) => number) | undefined>;
+
 /** One per process (AppContext.outbox): the in-process wake-ups of webhook workers and the subscription cache. */
 export class Outbox {
   private readonly wakers = new Set<() => void>();
   private readonly subscribed = new Map<string, { events: Set<string>; until: number }>();
 
   /** `events`: what subscriptions may name (webhooks/events.ts). */
-  constructor(readonly events: EventCatalogue) {}
+  constructor(
+    readonly events: EventCatalogue,
+    private readonly holdBack?: HoldBack,
+  ) {}
 
   /** In-process wake-ups for webhook workers (other processes are woken by NOTIFY on commit). */
   onWork(wake: () => void): () => void {
@@ -103,6 +113,11 @@ export class Outbox {
   /** Call after committing a change to a workspace's subscriptions. */
   forgetSubscriptions(workspaceId: string): void {
     this.subscribed.delete(workspaceId);
+  }
+
+  /** Forgets every workspace's subscriptions (the store was reset or restored). */
+  forgetAll(): void {
+    this.subscribed.clear();
   }
 
   private async subscribedEvents(trx: Db, workspaces: string[]): Promise<Map<string, Set<string>>> {
@@ -129,6 +144,8 @@ export class Outbox {
     const matches = await matchSubscriptions(trx, events);
     if (matches.length === 0) return 0;
     const now = new Date();
+    const held = new Map<string, ((e: Omit<WebhookEvent, 'payload'>) => number) | undefined>();
+    if (this.holdBack) for (const w of new Set(events.map((e) => e.workspaceId))) held.set(w, await this.holdBack(trx, w));
     const bodies = new Map<number, string>();
     const rows = matches.map((m, n) => {
       const e = events[m.i];
@@ -137,14 +154,15 @@ export class Outbox {
         body = JSON.stringify({ service: this.events.get(e.event)?.service ?? 'channels', event: e.event, payload: e.payload() });
         bodies.set(m.i, body);
       }
-      return { n, w: e.workspaceId, id: uuidv7(now.getTime()), s: m.s, ev: e.event, ok: e.orderKey, b: body };
+      const delay = held.get(e.workspaceId)?.(e) ?? 0;
+      return { n, w: e.workspaceId, id: uuidv7(now.getTime()), s: m.s, ev: e.event, ok: e.orderKey, b: body, at: delay > 0 ? new Date(now.getTime() + delay) : now };
     });
     // Inserted in emission order, so `seq` orders the events of one key; NOTIFY wakes other processes' workers on commit.
     await sql`
       with ins as (
         insert into webhook_deliveries (workspace_id, id, subscription_id, event, order_key, body, created_at, next_attempt_at, updated_at)
-        select m.w, m.id, m.s, m.ev, m.ok, m.b, ${now}, ${now}, ${now}
-        from json_to_recordset(${JSON.stringify(rows)}::json) as m(n int, w uuid, id uuid, s uuid, ev text, ok uuid, b text)
+        select m.w, m.id, m.s, m.ev, m.ok, m.b, ${now}, m.at, ${now}
+        from json_to_recordset(${JSON.stringify(rows)}::json) as m(n int, w uuid, id uuid, s uuid, ev text, ok uuid, b text, at timestamptz)
         order by m.n
       )
       select pg_notify(${WEBHOOK_CHANNEL}, '')`.execute(trx);

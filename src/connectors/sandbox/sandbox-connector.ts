@@ -4,6 +4,7 @@ import { failures } from '../failures.ts';
 import { statelessSession, type CallbackRequest, type CallbackResponse, type Capabilities, type ConfigSchema, type Connector, type FollowUp, type OutboundMessage, type SendResult, type Session } from '../connector.ts';
 import { smsSegments } from '../sms-segments.ts';
 import { sandboxCallback } from './callback.ts';
+import { applyChaos, type ChaosSource } from './chaos.ts';
 import { scenarioFor } from './scenarios.ts';
 
 // The sandbox is a provider that lives inside Aviary: it accepts what the real platform would accept,
@@ -52,6 +53,9 @@ export class SandboxConnector implements Connector {
   readonly receiptsByReference = false;
   readonly listens = false;
 
+  /** `chaos`: the failure-injection rules (chaos.ts), read from a per-process cache, never a query per send. */
+  constructor(private readonly chaos?: ChaosSource) {}
+
   callback(channel: Channel, request: CallbackRequest): Promise<CallbackResponse> {
     return Promise.resolve(sandboxCallback(channel, request));
   }
@@ -65,6 +69,12 @@ export class SandboxConnector implements Connector {
   }
 
   async send(msg: OutboundMessage): Promise<SendResult> {
+    const rules = this.chaos && (await this.chaos.rulesFor(msg.workspaceId));
+    return applyChaos(rules, msg, receiptDelay(msg), () => this.answer(msg));
+  }
+
+  /** What the sandbox answers without failure injection: its magic receivers (scenarios.ts) decide. */
+  private answer(msg: OutboundMessage): SendResult {
     const source = msg.channel.platformId;
     const first = msg.recipients[0];
     const scenario = scenarioFor(first.identifierKey, first.identifierValue, msg.platform);

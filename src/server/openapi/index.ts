@@ -14,6 +14,7 @@ import {
 } from './common.ts';
 import { connectorsFeature } from './connectors.ts';
 import { contactsFeature } from './contacts.ts';
+import { emulatorFeature } from './emulator.ts';
 import { inboxFeature } from './inbox.ts';
 import { interactionsFeature } from './interactions.ts';
 import { listsFeature } from './lists.ts';
@@ -39,6 +40,7 @@ export const FEATURES: ApiFeature[] = [
   listsFeature,
   suppressionsFeature,
   sandboxFeature,
+  emulatorFeature,
   templatesFeature,
   webhooksFeature,
   mediaFeature,
