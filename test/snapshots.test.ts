@@ -93,26 +93,6 @@ for (const kind of storeKinds()) {
       assert.equal((await t.waitForQuiet(m.id)).status, 'delivered');
     });
 
-    test('restoring between tests is about as fast as reset()', async (ctx) => {
-      await save('baseline');
-      const time = async (fn: () => Promise<unknown>) => {
-        const runs: number[] = [];
-        // PostgreSQL's TRUNCATE costs tens of ms per run on a loaded machine: fewer runs there.
-        const n = kind === 'pglite' ? 7 : 3;
-        for (let i = 0; i < n; i++) {
-          const t0 = performance.now();
-          await fn();
-          runs.push(performance.now() - t0);
-        }
-        return runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)];
-      };
-      const reset = await time(() => t.reset());
-      const restoring = await time(() => restore('baseline'));
-      ctx.diagnostic(`median: reset ${reset.toFixed(1)} ms, restore over HTTP ${restoring.toFixed(1)} ms`);
-      // Generous: this guards against a restore that reads files or parses JSON every time, not against noise.
-      assert.ok(restoring < reset * 3 + 20, `restore ${restoring} ms vs reset ${reset} ms`);
-    });
-
     test('errors: unknown 404, bad name 422, a workspace key 403, snapshots off 409', async () => {
       assert.equal((await t.request('POST', '/sandbox/snapshots/nope/restore')).status, 404);
       assert.equal((await t.request('GET', '/sandbox/snapshots/nope')).body.code, 'NotFound');
