@@ -1,6 +1,7 @@
 // Aviary benchmarks. `npm run bench -- [options]`
 //
-//   --only post|list|contacts  run these groups, comma-separated (default: post,list)
+//   --only post|list|contacts|email-out|email-in  run these groups, comma-separated (default: post,list)
+//   --emails N / --smtp-pool N  email-out/email-in: mails per run, SMTP connections (bench/email.ts)
 //   --diagnose             also run the diagnostic scenarios: the group-commit writer without HTTP,
 //                          in-memory experiments on the server (bench/experiment.ts), 200 clients,
 //                          2000/s paced with the API alone, and the tag filters again after adding a
@@ -43,6 +44,7 @@ import { fileURLToPath } from 'node:url';
 import { killChildren } from './child.ts';
 import { setQuietBudget } from './cpu.ts';
 import { runContactListBenchmarks, type ContactLoadReport } from './list-contacts.ts';
+import { runEmailIn, runEmailOut } from './email.ts';
 import { runListBenchmarks, type LoadReport } from './list-messages.ts';
 import { dropAllCreated, postgresVersion } from './pg.ts';
 import { runPostBenchmarks } from './post-messages.ts';
@@ -66,7 +68,7 @@ function parseArgs(argv: string[]): Map<string, string> {
 }
 
 const args = parseArgs(process.argv.slice(2));
-const known = ['only', 'diagnose', 'quiet-budget', 'duration', 'warmup', 'connections', 'pipelining', 'rate', 'fail-rate', 'list-rate', 'rows', 'scenarios', 'pool', 'profile', 'json', 'max-seconds', 'no-explain'];
+const known = ['emails', 'smtp-pool', 'only', 'diagnose', 'quiet-budget', 'duration', 'warmup', 'connections', 'pipelining', 'rate', 'fail-rate', 'list-rate', 'rows', 'scenarios', 'pool', 'profile', 'json', 'max-seconds', 'no-explain'];
 for (const k of args.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
 const num = (k: string, d: number) => {
   const v = args.get(k);
@@ -168,6 +170,12 @@ async function main() {
       results.push(...contacts.results);
       contactLoad = contacts.load;
     }
+  }
+
+  for (const [name, run] of [['email-out', runEmailOut], ['email-in', runEmailIn]] as const) {
+    if (!only.includes(name)) continue;
+    if (machine.postgres === undefined) log(`${name}: skipped, PostgreSQL not reachable`);
+    else results.push(...(await run({ emails: args.has('emails') ? num('emails', 1) : undefined, pool: args.has('smtp-pool') ? num('smtp-pool', 1) : undefined, log })));
   }
 
   const out: string[] = [];

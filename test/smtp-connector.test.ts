@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
@@ -11,7 +11,7 @@ import { SmtpConnector } from '../src/connectors/smtp/smtp-connector.ts';
 import { parseDeliveryStatus, receiptFor } from '../src/connectors/smtp/delivery-status.ts';
 import { uuidv7 } from '../src/ids.ts';
 import { channelFor } from './support/connector-contract.ts';
-import { startFakeRelay, startSmtpPeer, type FakeRelay } from './support/smtp-peer.ts';
+import { freePort, selfSignedCert, startFakeRelay, startSmtpPeer, type FakeRelay } from './support/smtp-peer.ts';
 import { testContext } from './support/smtp-context.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/dsn/${name}`, import.meta.url));
@@ -149,22 +149,67 @@ describe('smtp connector', () => {
     await relay.close();
   });
 
+  test('a channel that requires STARTTLS never falls back to plaintext, nor trusts an unknown certificate', async () => {
+    const plain = await startFakeRelay();
+    const selfSigned = await startFakeRelay({ cert: selfSignedCert() });
+    for (const relay of [plain, selfSigned]) {
+      const s = await new SmtpConnector().open(channelFor('email', 'smtp', { ...peer.config, port: relay.port, tls: 'starttls', inbound: undefined }), t.ctx);
+      try {
+        const r = await s.send(message(channel, ['alice@example.com'], text('x')), signal());
+        assert.ok(!r.ok && !r.retryable, JSON.stringify(r));
+        assert.equal(r.failure.code, 11001);
+        assert.match(r.reason!, relay === plain ? /STARTTLS/ : /certificate/);
+        assert.equal(relay.received.length, 0);
+      } finally {
+        await s.close();
+        await relay.close();
+      }
+    }
+  });
+
   const client = () => nodemailer.createTransport({ host: '127.0.0.1', port: peer.connectorOptions.listen!.port, secure: false, ignoreTLS: true });
 
-  test('inbound: html + attachments become an inbound event with stored media', async () => {
+  test('inbound: html + attachments + an inline image become an inbound event with stored media', async () => {
     const c = client();
     await c.sendMail({
       from: 'Dana <dana@example.org>', to: 'support@aviary.test', subject: 'Question',
-      text: 'plain question', html: '<b>question</b>',
-      attachments: [{ filename: 'note.txt', content: 'attached!' }],
+      text: 'plain question', html: '<b>question</b><img src="cid:pic1">',
+      attachments: [{ filename: 'note.txt', content: 'attached!' }, { filename: 'pic.png', content: Buffer.from('PNGDATA'), contentType: 'image/png', cid: 'pic1' }],
     });
     c.close();
-    const e = await t.next((x) => x.kind === 'inbound' && (x.body as any).html?.html === '<b>question</b>');
+    const e = await t.next((x) => x.kind === 'inbound' && (x.body as any).html?.html === '<b>question</b><img src="cid:pic1">');
     assert.ok(e.kind === 'inbound');
     assert.deepEqual(e.contact, { identifierKey: 'emailaddress', identifierValue: 'dana@example.org' });
-    const att = (e.body as any).html.attachments[0];
-    assert.equal(t.media.get(att.mediaUrl)!.data.toString(), 'attached!');
+    const atts = (e.body as any).html.attachments as any[];
+    assert.equal(atts.length, 2);
+    const note = atts.find((a) => a.filename === 'note.txt');
+    const pic = atts.find((a) => a.filename === 'pic.png');
+    assert.deepEqual({ ...t.media.get(note.mediaUrl)!, data: t.media.get(note.mediaUrl)!.data.toString() }, { data: 'attached!', type: 'text/plain', filename: 'note.txt' });
+    assert.equal(note.inline, undefined);
+    assert.deepEqual({ ...pic, mediaUrl: undefined }, { mediaUrl: undefined, filename: 'pic.png', inline: true, contentId: 'pic1' });
+    assert.equal(t.media.get(pic.mediaUrl)!.data.toString(), 'PNGDATA');
+    assert.equal(t.media.get(pic.mediaUrl)!.type, 'image/png');
+    assert.equal((e.body as any).html.text.trim(), 'plain question');
     assert.equal((e.body as any).html.metadata.subject, 'Question');
+  });
+
+  test('inbound over STARTTLS with the configured certificate; without one, STARTTLS is not offered', async () => {
+    const cert = selfSignedCert();
+    const port = await freePort();
+    const tlsConnector = new SmtpConnector({ listen: { port, host: '127.0.0.1', maxBytes: 1024 * 1024, certPath: cert.certPath, keyPath: cert.keyPath } });
+    const s = await tlsConnector.open(channelFor('email', 'smtp', { ...peer.config, inbound: { addresses: ['secure@aviary.test'] } }), t.ctx);
+    const c = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, requireTLS: true, tls: { ca: [cert.cert] } });
+    const info = await c.sendMail({ from: 'gail@example.org', to: 'secure@aviary.test', subject: 'tls', text: 'over tls' });
+    c.close();
+    assert.match(info.response, /^250/);
+    await t.next((x) => x.kind === 'inbound' && (x.body as any).text?.text === 'over tls');
+    await s.close();
+    const plain = nodemailer.createTransport({ host: '127.0.0.1', port: peer.connectorOptions.listen!.port, secure: false, requireTLS: true });
+    await assert.rejects(plain.sendMail({ from: 'gail@example.org', to: 'support@aviary.test', text: 'x' }), /STARTTLS/);
+    plain.close();
+    // A certificate that cannot be read fails the channel's open (and the next open tries again).
+    const broken = new SmtpConnector({ listen: { port: await freePort(), host: '127.0.0.1', maxBytes: 1024, certPath: '/nonexistent/cert.pem', keyPath: cert.keyPath } });
+    await assert.rejects(broken.open(channelFor('email', 'smtp', peer.config), t.ctx), /ENOENT/);
   });
 
   test('inbound: a reply names the message it answers; the contract peer sends plain text', async () => {
@@ -188,6 +233,42 @@ describe('smtp connector', () => {
     await assert.rejects(c.sendMail({ from: 'x@example.org', to: 'support@aviary.test', text: 'x' }), (e: any) => e.responseCode === 451);
     t.setFailReport(false);
     c.close();
+    assert.equal(t.events.length, before);
+  });
+
+  test('inbound: 30 MiB sent without a declared SIZE is refused 552 5.3.4 after DATA, not kept; the connection goes on', async () => {
+    const before = t.events.length;
+    const sock = connect(peer.connectorOptions.listen!.port, '127.0.0.1');
+    let buf = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => { buf += d; });
+    const reply = async (code: RegExp) => {
+      for (let i = 0; i < 400 && !code.test(buf); i++) await new Promise((r) => setTimeout(r, 25));
+      const got = buf;
+      buf = '';
+      assert.match(got, code);
+      return got;
+    };
+    await reply(/^220 /m);
+    sock.write('EHLO client.example.org\r\n');
+    await reply(/^250 /m);
+    sock.write('MAIL FROM:<x@example.org>\r\n');
+    await reply(/^250 /m);
+    sock.write('RCPT TO:<support@aviary.test>\r\n');
+    await reply(/^250 /m);
+    sock.write('DATA\r\n');
+    await reply(/^354 /m);
+    sock.write('From: x@example.org\r\nTo: support@aviary.test\r\nSubject: big\r\n\r\n');
+    const line = 'A'.repeat(998) + '\r\n';
+    const chunk = line.repeat(1024);
+    for (let sent = 0; sent < 30 * 1024 * 1024; sent += chunk.length) {
+      if (!sock.write(chunk)) await new Promise((r) => sock.once('drain', r));
+    }
+    sock.write('\r\n.\r\n');
+    assert.match(await reply(/^552 /m), /^552 5\.3\.4 /m);
+    sock.write('NOOP\r\n');
+    await reply(/^250 /m);
+    sock.end('QUIT\r\n');
     assert.equal(t.events.length, before);
   });
 

@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import type { ContractPeer } from './contract-peer.ts';
@@ -17,10 +21,11 @@ export interface FakeRelay {
 
 const DELAY_MS = 300;
 
-export async function startFakeRelay(opts: { requireTls?: boolean } = {}): Promise<FakeRelay> {
+export async function startFakeRelay(opts: { requireTls?: boolean; cert?: SelfSigned } = {}): Promise<FakeRelay> {
   const received: FakeRelay['received'] = [];
   const fail = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
   const server = new SMTPServer({
+    ...(opts.cert ? { key: readFileSync(opts.cert.keyPath), cert: readFileSync(opts.cert.certPath) } : { disabledCommands: ['STARTTLS'] }),
     authOptional: true,
     hideDSN: false,
     logger: false,
@@ -103,4 +108,18 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
+}
+
+export interface SelfSigned { certPath: string; keyPath: string; cert: Buffer }
+
+/** A throwaway certificate for localhost and 127.0.0.1 (openssl, EC: generated in milliseconds). */
+export function selfSignedCert(): SelfSigned {
+  const dir = mkdtempSync(join(tmpdir(), 'aviary-tls-'));
+  const certPath = join(dir, 'cert.pem');
+  const keyPath = join(dir, 'key.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyPath, '-out', certPath,
+  ], { stdio: 'ignore' });
+  return { certPath, keyPath, cert: readFileSync(certPath) };
 }

@@ -25,6 +25,8 @@ export interface Registration {
   ctx: ConnectorContext;
 }
 
+// smtp-server puts the enhanced status code (RFC 3463) before the text itself, from the reply code
+// (550 5.1.1, 552 5.3.4 for its own size refusal, 554 5.6.0, 451 4.3.0), so the texts here carry none.
 class SmtpReject extends Error {
   constructor(readonly responseCode: number, message: string) { super(message); }
 }
@@ -82,19 +84,29 @@ export class SmtpListener {
       disabledCommands: certPath && keyPath ? ['AUTH'] : ['AUTH', 'STARTTLS'],
       authOptional: true,
       size: this.opts.maxBytes,
+      // smtp-server answers an oversized DATA itself (552 5.3.4) whatever onData reports.
+      rejectOversized: true,
       hideDSN: false,
       hideENHANCEDSTATUSCODES: false,
       banner: 'Aviary',
       logger: false,
       onRcptTo: (address: SMTPServerAddress, _s: SMTPServerSession, cb: (err?: Error | null) => void) => {
-        cb(this.route(address.address) ? null : new SmtpReject(550, `5.1.1 <${address.address}>: no such recipient here`));
+        cb(this.route(address.address) ? null : new SmtpReject(550, `<${address.address}>: no such recipient here`));
       },
       onData: (stream: NodeJS.ReadableStream, session: SMTPServerSession, cb: (err?: Error | null) => void) => {
+        // smtp-server keeps reading a message past the SIZE limit (it must, to find its end and answer
+        // 552), so the bytes past the limit are counted and thrown away, never held: a sender that
+        // declares no SIZE cannot make the process buffer more than the limit.
         const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
+        let bytes = 0;
+        stream.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (bytes <= this.opts.maxBytes) chunks.push(c);
+          else chunks.length = 0;
+        });
         stream.on('end', () => {
-          if ((stream as unknown as { sizeExceeded: boolean }).sizeExceeded) {
-            cb(new SmtpReject(552, `5.3.4 Message exceeds the size limit of ${this.opts.maxBytes} bytes`));
+          if (bytes > this.opts.maxBytes || (stream as unknown as { sizeExceeded: boolean }).sizeExceeded) {
+            cb(new SmtpReject(552, 'Message exceeds the size limit'));
             return;
           }
           this.accept(Buffer.concat(chunks), session).then(() => cb(), (err: Error) => cb(err));
@@ -116,7 +128,7 @@ export class SmtpListener {
       mail = (await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true })) as ParsedMail;
       checkMime(raw, mail);
     } catch (err) {
-      throw new SmtpReject(554, `5.6.0 Malformed message: ${(err as Error).message}`);
+      throw new SmtpReject(554, `Malformed message: ${(err as Error).message}`);
     }
     const sender = typeof session.envelope.mailFrom === 'object' ? session.envelope.mailFrom.address : '';
     // The listener takes one message for possibly several channels: each named recipient's channel.
@@ -128,7 +140,7 @@ export class SmtpListener {
       }
     } catch (err) {
       this.log?.error({ err }, 'storing an inbound email failed');
-      throw new SmtpReject(451, '4.3.0 Could not store the message, try again later');
+      throw new SmtpReject(451, 'Could not store the message, try again later');
     }
   }
 }

@@ -10,6 +10,8 @@ import { sendFailure, type SmtpErrorLike } from './smtp-failure.ts';
 // window). Sends are one message to all its to/cc/bcc receivers, so a multi-receiver email has one
 // part whose reference is its Message-ID, and ends at `sent` (Bird: no single delivery outcome).
 
+const QUEUED_PER_CONNECTION = 8;
+
 export function openOutbound(channel: Channel, config: SmtpChannelConfig, ctx: ConnectorContext): Session & { onClose?: () => void } {
   const poolSize = config.poolSize ?? 5;
   const transport = nodemailer.createTransport({
@@ -68,7 +70,13 @@ export function openOutbound(channel: Channel, config: SmtpChannelConfig, ctx: C
   }
 
   return {
-    window: poolSize,
+    // SMTP sends one message at a time per connection, but nodemailer's pool queues the rest and
+    // hands each to the next free connection at once, with no round trip through the dispatcher's
+    // claim loop in between. A window of one per connection left each connection idle between a send
+    // and the next claim (bench/email.ts: 120 emails/s with 10 connections, 0.2 cores busy); eight
+    // per connection keeps them busy while the queue, bounded by the window, stays small against the
+    // send timeout (a 2 KB mail takes about a millisecond on a warm connection).
+    window: poolSize * QUEUED_PER_CONNECTION,
     send,
     close: async () => transport.close(),
   };

@@ -31,15 +31,16 @@ export function failureFor(source: string, replyCode: number, enhanced: string |
 export function sendFailure(source: string, err: SmtpErrorLike): Extract<SendResult, { ok: false }> {
   const reply = err.response ?? err.message ?? 'unknown SMTP error';
   const rc = err.responseCode;
+  // TLS required but not offered (the relay answers STARTTLS with a 5xx: ETLS, checked before the
+  // reply code), or a certificate that does not verify: the channel's configuration, never a retry.
+  if (err.code === 'ETLS' || /certificate|STARTTLS/i.test(err.message ?? '')) {
+    return { ok: false, retryable: false, failure: { ...failures.invalidChannelConfiguration(`TLS: ${err.message}`), source: { name: source, code: err.code ?? 'ETLS' } }, reason: (err.message ?? reply).slice(0, 500) };
+  }
   if (rc && rc >= 500) {
     return { ok: false, retryable: false, failure: failureFor(source, rc, enhancedCode(err.response)), reason: reply.slice(0, 500) };
   }
   if (err.code === 'EAUTH' && !rc) {
     return { ok: false, retryable: false, failure: { ...failures.invalidChannelConfiguration('authentication failed'), source: { name: source, code: 'EAUTH' } }, reason: reply };
-  }
-  // TLS required but not offered, or a certificate that does not verify: a configuration problem.
-  if (err.code === 'ETLS' || /certificate|STARTTLS/i.test(err.message ?? '')) {
-    return { ok: false, retryable: false, failure: { ...failures.invalidChannelConfiguration(`TLS: ${err.message}`), source: { name: source, code: err.code ?? 'ETLS' } }, reason: reply };
   }
   const code = rc ? `${rc}${enhancedCode(err.response) ? ' ' + enhancedCode(err.response) : ''}` : (err.code ?? 'ECONNECTION');
   return { ok: false, retryable: true, failure: failures.networkError(source, code), reason: reply.slice(0, 500) };
