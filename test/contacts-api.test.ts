@@ -212,7 +212,9 @@ for (const kind of storeKinds()) {
       await fc.assert(
         fc.asyncProperty(text, text, text, text, async (name, key, value, attr) => {
           const res = await t.request('POST', base(), { displayName: name, identifiers: [{ key, value }], attributes: { [attr]: value } });
-          assert.ok([201, 409, 422].includes(res.status), `${res.status} ${JSON.stringify(res.body)}`);
+          // A key named __proto__ is refused by the JSON parser itself (prototype poisoning), with a 400 that says so.
+          if (attr === '__proto__') assert.match(res.body.message, /__proto__/);
+          assert.ok([201, 409, 422].includes(res.status) || (attr === '__proto__' && res.status === 400), `${res.status} ${JSON.stringify(res.body)}`);
           if (res.status !== 201) assert.equal(typeof res.body.code, 'string');
           const up = await t.request('PATCH', `${base()}/identifiers/${encodeURIComponent(key) || 'x'}/${encodeURIComponent(value) || 'x'}`, { attributes: { [attr]: name } });
           assert.ok([200, 201, 400, 409, 422].includes(up.status), `${up.status} ${JSON.stringify(up.body)}`);

@@ -174,6 +174,8 @@ for (const kind of storeKinds()) {
         listId: list.id,
         identifierKey: 'phonenumber',
         identifierValue: '+31612345678',
+        type: 'sandbox',
+        callback: 'events',
       });
     });
     after(() => t?.close());

@@ -47,6 +47,9 @@ export function toApiError(err: FastifyError | ApiError | Error, bodyLimit: numb
     case 'FST_ERR_MAX_PARAM_LENGTH':
       return errors.uriTooLong(MAX_PATH_SEGMENT);
   }
+  // Fastify refuses keys that would poison an object's prototype (secure-json-parse): say so, rather
+  // than call well-formed JSON malformed.
+  if (/forbidden prototype property/i.test(e.message)) return errors.malformedJson('The request body has a key named __proto__ (or constructor.prototype), which is not accepted');
   if (e instanceof SyntaxError || (e.statusCode === 400 && /JSON|prototype|constructor/i.test(e.message))) return errors.malformedJson();
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new ApiError(e.statusCode, codeForStatus[e.statusCode] ?? 'BadRequest', e.message);
