@@ -145,6 +145,23 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
   }
 }
 
+/**
+ * Waits until `count()` reaches `target`, or stops moving for `stallMs` (something was lost: the
+ * caller reports the shortfall rather than waiting out a long timeout). Returns the last count.
+ */
+export async function waitForCount(count: () => Promise<number>, target: number, stallMs = 15_000, timeoutMs = 600_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let movedAt = Date.now();
+  for (;;) {
+    const n = await count();
+    if (n >= target) return n;
+    if (n !== last) (last = n), (movedAt = Date.now());
+    if (Date.now() - movedAt > stallMs || Date.now() > deadline) return n;
+    await sleep(100);
+  }
+}
+
 export async function countByStatus(p: Pipeline, status: string, tag?: string): Promise<number> {
   const r = await sql<{ n: number }>`select count(*)::int as n from messages where direction = 'outgoing' and status = ${status}
     and (${tag ?? null}::text is null or reference like ${`bench-${tag}-%`})`.execute(p.store.db.db);
@@ -169,6 +186,8 @@ export interface DrainResult {
   sentPerSec: number;
   deliveredPerSec: number;
   sentTwice: number;
+  /** Accepted messages not delivered when the count stopped moving (lost receipts: must be 0). */
+  notDelivered: number;
 }
 
 /**
@@ -184,24 +203,25 @@ export async function drainBacklog(
   await o.beforeWorkers?.();
   for (let w = 0; w < o.workers; w++) await p.startAviary(['--roles', 'worker', ...(o.workerArgs ?? [])], o.workerNodeArgs);
   await o.workersStarted?.();
-  await waitFor(async () => (await countByStatus(p, 'delivered', 'drain')) >= accepted, 600_000, 'the backlog to be delivered');
+  const delivered = await waitForCount(() => countByStatus(p, 'delivered', 'drain'), accepted);
   await o.afterDrain?.();
   const span = await sql<{ sent: number; delivered: number }>`
     select extract(epoch from (max(at) filter (where status = 'sent') - min(at) filter (where status = 'processing')))::float8 as sent,
            extract(epoch from (max(at) filter (where status = 'delivered') - min(at) filter (where status = 'processing')))::float8 as delivered
     from message_status_history`.execute(p.store.db.db);
-  const { sent, delivered } = span.rows[0];
+  const span0 = span.rows[0];
   return {
     kind: p.kind,
     workers: o.workers,
     accepted,
     acceptRps: acc.rps,
     non2xx: acc.completed - accepted2xx(acc) + acc.errors,
-    sentSeconds: sent,
-    deliveredSeconds: delivered,
-    sentPerSec: accepted / sent,
-    deliveredPerSec: accepted / delivered,
+    sentSeconds: span0.sent,
+    deliveredSeconds: span0.delivered,
+    sentPerSec: accepted / span0.sent,
+    deliveredPerSec: delivered / span0.delivered,
     sentTwice: await sentTwice(p),
+    notDelivered: accepted - delivered,
   };
 }
 
