@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { PDU, Server, Session as Link } from 'smpp';
 import { decodeBytes, encodeText } from '../connectors/smpp/encode.ts';
-import { concatInfo, smpp, userData } from '../connectors/smpp/raw-pdu.ts';
+import { coalesceWrites, concatInfo, smpp, userData } from '../connectors/smpp/raw-pdu.ts';
 import { defaultFaults, matches, mergeFaults, Share, STATUS, type FaultChange, type ReceiptStat, type SmscFaults } from './faults.ts';
 import { receiptFields, receiptId } from './receipt.ts';
 
@@ -193,6 +193,7 @@ export class SmscSimulator extends EventEmitter {
   private accept(link: Link): void {
     const b: Bound = { link };
     link.socket.setNoDelay(true);
+    coalesceWrites(link);
     this.bound.add(b);
     link.on('error', (err: Error) => this.options.log?.debug({ err: err.message }, 'smsc link error'));
     link.on('close', () => {
