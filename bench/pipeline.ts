@@ -30,6 +30,8 @@ export interface PipelineOptions {
   smscFlags?: string[];
   /** SMPP channel config windowSize (default: the connector's). */
   windowSize?: number;
+  /** More SMPP channel config (e.g. receiptSettles). */
+  smppConfig?: Record<string, unknown>;
   /** Sandbox channel config receiptDelayMs (default: the connector's, 100 ms). */
   sandboxReceiptDelayMs?: number;
   /** A sms.outbound subscription filtered to the channel and `delivered`, on a loopback receiver. */
@@ -77,7 +79,7 @@ export async function openPipeline(o: PipelineOptions): Promise<Pipeline> {
         platform: 'sms',
         name: 'SMPP (bench)',
         connectorType: 'smpp',
-        connectorConfig: { host: '127.0.0.1', port: smsc.port, systemId: 'bench', password: 'bench', ...(o.windowSize ? { windowSize: o.windowSize } : {}) },
+        connectorConfig: { host: '127.0.0.1', port: smsc.port, systemId: 'bench', password: 'bench', ...(o.windowSize ? { windowSize: o.windowSize } : {}), ...o.smppConfig },
       });
       channelId = channel.id;
     } else {

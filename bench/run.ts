@@ -191,6 +191,7 @@ async function main() {
         rate: num('rate', 500),
         seconds: num('seconds', 10),
         profileDir,
+        diagnose: args.has('diagnose'),
         log,
       });
     }

@@ -31,6 +31,8 @@ export interface SmppBenchOptions {
   window: number;
   rate: number;
   seconds: number;
+  /** Also the diagnostic runs. */
+  diagnose?: boolean;
   /** Aviary processes run under --cpu-prof, summarised after the run. */
   profileDir?: string;
   log: (line: string) => void;
@@ -263,14 +265,16 @@ export async function runSmppBenchmarks(o: SmppBenchOptions): Promise<{ text: st
   }
   if (o.scenarios.includes('smpp-drain')) {
     const rows: DrainRow[] = [];
-    const runs: Array<[string, ChannelKind, string[]]> = [
+    const runs: Array<[string, ChannelKind, string[], Record<string, unknown>?]> = [
       ['smpp, submit_sm_resp after 50 ms', 'smpp', ['--response-delay-ms', '50']],
       ['smpp, SMSC answering at once (baseline)', 'smpp', []],
       ['sandbox (baseline)', 'sandbox', []],
     ];
-    for (const [label, kind, flags] of runs) {
+    // Diagnostic: receiptSettles 'any' spares dispatch/receipts.ts its per-receipt SELECT of the parts.
+    if (o.diagnose) runs.push(['smpp, 50 ms, receiptSettles any (diagnostic)', 'smpp', ['--response-delay-ms', '50'], { receiptSettles: 'any' }]);
+    for (const [label, kind, flags, config] of runs) {
       o.log(`smpp-drain: ${label}, backlog ${o.messages}, window ${o.window}`);
-      rows.push(await drainWithCpu(label, kind, flags, o));
+      rows.push(await drainWithCpu(label, kind, flags, o, config));
     }
     json.drain = rows;
     out.push(`\n## smpp-drain: ${o.messages} backlog, one worker process, window ${o.window} (bound with 50 ms answers: ${(o.window * 1000) / 50}/s)\n`);
@@ -315,8 +319,8 @@ function safeList(dir: string): string[] {
   }
 }
 
-async function drainWithCpu(label: string, kind: ChannelKind, smscFlags: string[], o: SmppBenchOptions): Promise<DrainRow> {
-  const p = await openPipeline({ tag: `drain${kind}`, kind, smscFlags, windowSize: o.window, sandboxReceiptDelayMs: 0 });
+async function drainWithCpu(label: string, kind: ChannelKind, smscFlags: string[], o: SmppBenchOptions, smppConfig?: Record<string, unknown>): Promise<DrainRow> {
+  const p = await openPipeline({ tag: `drain${kind}`, kind, smscFlags, windowSize: o.window, sandboxReceiptDelayMs: 0, smppConfig });
   try {
     await p.startAviary(['--roles', 'api']);
     let window: Awaited<ReturnType<typeof cpuWindow>> | undefined;
