@@ -55,6 +55,13 @@ async function cpuWindow(p: Pipeline): Promise<{ end: (messages: number) => Prom
   const pids = () => ({ aviary: p.aviary.map((a) => a.pid), smsc: p.smsc ? [p.smsc.pid] : [], receiver: p.receiver ? [p.receiver.pid] : [] });
   const read = (list: number[]) => new Map(list.map((pid) => [pid, processCpuSec(pid) ?? 0]));
   const pg0 = read(await postgresPids(p.store.name));
+  // PostgreSQL backends come and go with Aviary's pools: sampled twice a second, so one that exits
+  // mid-run still counts (all but its last half second), and one that started mid-run counts from 0.
+  const pgLast = new Map(pg0);
+  const samplePg = async () => {
+    for (const [pid, sec] of read(await postgresPids(p.store.name))) pgLast.set(pid, sec);
+  };
+  const sampler = setInterval(() => void samplePg().catch(() => {}), 500);
   const own0 = Object.fromEntries(Object.entries(pids()).map(([k, v]) => [k, read(v)])) as Record<string, Map<number, number>>;
   const load0 = process.cpuUsage();
   const m0 = snapshot([]);
@@ -62,14 +69,17 @@ async function cpuWindow(p: Pipeline): Promise<{ end: (messages: number) => Prom
     end: async (messages) => {
       const m1 = snapshot([]);
       const load = process.cpuUsage(load0);
+      clearInterval(sampler);
+      await samplePg();
       const since = (before: Map<number, number>, pidList: number[]) => pidList.reduce((s, pid) => s + (processCpuSec(pid) ?? 0) - (before.get(pid) ?? 0), 0);
-      const pgNow = await postgresPids(p.store.name);
       const now = pids();
+      let postgres = 0;
+      for (const [pid, sec] of pgLast) postgres += sec - (pg0.get(pid) ?? 0);
       const sec = {
         aviary: since(own0.aviary, now.aviary),
         smsc: since(own0.smsc, now.smsc),
         receiver: since(own0.receiver, now.receiver),
-        postgres: since(pg0, pgNow),
+        postgres,
         loadgen: (load.user + load.system) / 1e6,
       };
       const wallSec = (m1.at - m0.at) / 1000;
@@ -278,10 +288,10 @@ export async function runSmppBenchmarks(o: SmppBenchOptions): Promise<{ text: st
     }
     json.drain = rows;
     out.push(`\n## smpp-drain: ${o.messages} backlog, one worker process, window ${o.window} (bound with 50 ms answers: ${(o.window * 1000) / 50}/s)\n`);
-    out.push('| run | accepted (POST req/s) | first claim -> last sent, s | sent/s | -> last delivered, s | delivered/s | CPU ms/msg: Aviary worker + api | PostgreSQL | SMSC | sent twice | not delivered |');
-    out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+    out.push('| run | accepted (POST req/s) | first claim -> last sent, s | sent/s | -> last delivered, s | delivered/s | CPU ms/msg: Aviary worker + api | PostgreSQL | SMSC | cores busy (machine / ours) | sent twice | not delivered |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
-      out.push(`| ${r.label} | ${r.accepted} (${f(r.acceptRps, 0)}) | ${f(r.sentSeconds, 2)} | **${f(r.sentPerSec, 0)}** | ${f(r.deliveredSeconds, 2)} | ${f(r.deliveredPerSec, 0)} | ${f(r.cpu.aviary, 3)} | ${f(r.cpu.postgres, 3)} | ${r.kind === 'smpp' ? f(r.cpu.smsc, 3) : '–'} | ${r.sentTwice} | ${r.notDelivered} |`);
+      out.push(`| ${r.label} | ${r.accepted} (${f(r.acceptRps, 0)}) | ${f(r.sentSeconds, 2)} | **${f(r.sentPerSec, 0)}** | ${f(r.deliveredSeconds, 2)} | ${f(r.deliveredPerSec, 0)} | ${f(r.cpu.aviary, 3)} | ${f(r.cpu.postgres, 3)} | ${r.kind === 'smpp' ? f(r.cpu.smsc, 3) : '–'} | ${f(r.cpu.machineCores, 2)} / ${f(r.cpu.oursCores, 2)} | ${r.sentTwice} | ${r.notDelivered} |`);
     }
     const slow = rows[0];
     out.push(`\nTarget (drain >= 1,800/s with 50 ms answers): ${slow.sentPerSec >= 1800 ? 'MET' : 'MISSED'} (${f(slow.sentPerSec, 0)}/s sent; ${f(slow.deliveredPerSec, 0)}/s delivered)`);
