@@ -1,6 +1,11 @@
 // Aviary benchmarks. `npm run bench -- [options]`
 //
 //   --only post|list|contacts|email-out|email-in  run these groups, comma-separated (default: post,list)
+//          smpp-pipeline|smpp-drain|send-latency  issue 11's pipeline figures (bench/smpp.ts), sandbox
+//                          beside SMPP to the SMSC simulator; each ~1-2 min
+//   --messages N           messages per smpp-pipeline / smpp-drain run (default 20000)
+//   --window N             SMPP channel windowSize in those runs (default 100)
+//   --seconds N            length of the send-latency paced run (default 10; its rate: --rate, default 500)
 //   --emails N / --smtp-pool N  email-out/email-in: mails per run, SMTP connections (bench/email.ts)
 //   --diagnose             also run the diagnostic scenarios: the group-commit writer without HTTP,
 //                          in-memory experiments on the server (bench/experiment.ts), 200 clients,
@@ -37,17 +42,19 @@
 // (default postgres://postgres@127.0.0.1:5432/postgres), dropped afterwards.
 
 import { execSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killChildren } from './child.ts';
+import { killBenchProcesses } from './processes.ts';
 import { setQuietBudget } from './cpu.ts';
 import { runContactListBenchmarks, type ContactLoadReport } from './list-contacts.ts';
 import { runEmailIn, runEmailOut } from './email.ts';
 import { runListBenchmarks, type LoadReport } from './list-messages.ts';
 import { dropAllCreated, postgresVersion } from './pg.ts';
 import { runPostBenchmarks } from './post-messages.ts';
+import { runSmppBenchmarks } from './smpp.ts';
 import { formatProfile, summarizeProfile } from './profile.ts';
 import { cpuTable, resultsTable, statementsReport } from './report.ts';
 import type { ScenarioResult } from './scenario.ts';
@@ -68,7 +75,7 @@ function parseArgs(argv: string[]): Map<string, string> {
 }
 
 const args = parseArgs(process.argv.slice(2));
-const known = ['emails', 'smtp-pool', 'only', 'diagnose', 'quiet-budget', 'duration', 'warmup', 'connections', 'pipelining', 'rate', 'fail-rate', 'list-rate', 'rows', 'scenarios', 'pool', 'profile', 'json', 'max-seconds', 'no-explain'];
+const known = ['emails', 'smtp-pool', 'messages', 'window', 'seconds', 'only', 'diagnose', 'quiet-budget', 'duration', 'warmup', 'connections', 'pipelining', 'rate', 'fail-rate', 'list-rate', 'rows', 'scenarios', 'pool', 'profile', 'json', 'max-seconds', 'no-explain'];
 for (const k of args.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
 const num = (k: string, d: number) => {
   const v = args.get(k);
@@ -82,7 +89,7 @@ const scenarios = args.get('scenarios')?.split(',').filter(Boolean) ?? [];
 const profileDir = args.has('profile') ? join(here, '.profiles', new Date().toISOString().replace(/[:.]/g, '-')) : undefined;
 const log = (l: string) => console.error(l);
 
-const maxSeconds = num('max-seconds', args.has('diagnose') ? 540 : 300);
+const maxSeconds = num('max-seconds', args.has('diagnose') || only.some((x) => x.startsWith('smpp') || x === 'send-latency') ? 540 : 300);
 setQuietBudget(num('quiet-budget', 30) * 1000);
 let aborting = false;
 async function abort(why: string): Promise<never> {
@@ -90,6 +97,7 @@ async function abort(why: string): Promise<never> {
     aborting = true;
     console.error(`\nbench: aborting (${why}); stopping server children and dropping bench databases`);
     killChildren();
+    killBenchProcesses();
     await dropAllCreated();
   }
   process.exit(1);
@@ -178,11 +186,33 @@ async function main() {
     else results.push(...(await run({ emails: args.has('emails') ? num('emails', 1) : undefined, pool: args.has('smtp-pool') ? num('smtp-pool', 1) : undefined, log })));
   }
 
+  const smppScenarios = only.filter((x) => ['smpp-pipeline', 'smpp-drain', 'send-latency'].includes(x));
+  let smpp: Awaited<ReturnType<typeof runSmppBenchmarks>> | undefined;
+  if (smppScenarios.length) {
+    if (machine.postgres === undefined) log('smpp: skipped, PostgreSQL not reachable');
+    else {
+      smpp = await runSmppBenchmarks({
+        scenarios: smppScenarios,
+        messages: num('messages', 20_000),
+        connections: num('connections', 50),
+        window: num('window', 100),
+        rate: num('rate', 500),
+        seconds: num('seconds', 10),
+        profileDir,
+        diagnose: args.has('diagnose'),
+        log,
+      });
+    }
+  }
+
   const out: string[] = [];
+  if (smpp) out.push(smpp.text);
   out.push(`\n## Results (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
-  out.push(resultsTable(results));
-  out.push('\nWhere the CPU went (cores = CPU-seconds per wall second; the machine has ' + machine.nproc + '):\n');
-  out.push(cpuTable(results));
+  if (results.length) {
+    out.push(resultsTable(results));
+    out.push('\nWhere the CPU went (cores = CPU-seconds per wall second; the machine has ' + machine.nproc + '):\n');
+    out.push(cpuTable(results));
+  }
   const statements = statementsReport(results);
   if (statements) out.push(`\nSQL statements as the server saw them (time from call to result, including the round trip):\n${statements}`);
   if (listLoad) {
@@ -203,7 +233,7 @@ async function main() {
   out.push(`Targets missed: ${missed.length ? missed.join('; ') : 'none'}`);
   const failedChecks = results.filter((r) => r.check && !r.check.ok);
   out.push(`Correctness: ${failedChecks.length ? `FAILED in ${failedChecks.map((r) => `${r.name} [${r.store}]`).join(', ')}` : 'every response as expected, every accepted message stored'}`);
-  if (profileDir) {
+  if (profileDir && existsSync(profileDir)) {
     for (const name of readdirSync(profileDir).filter((x) => x.endsWith('.cpuprofile')).sort()) {
       out.push(`\n${formatProfile(summarizeProfile(join(profileDir, name), 25))}`);
     }
@@ -213,7 +243,7 @@ async function main() {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const jsonPath = args.get('json') ?? join(here, 'results', `${only.join('+')}-${stamp}.json`);
   mkdirSync(dirname(jsonPath), { recursive: true });
-  const json = JSON.stringify({ machine, args: Object.fromEntries(args), results, listLoad, contactLoad }, null, 2);
+  const json = JSON.stringify({ machine, args: Object.fromEntries(args), results, listLoad, contactLoad, smpp: smpp?.json }, null, 2);
   writeFileSync(jsonPath, json);
   if (!args.has('json')) writeFileSync(join(here, 'results', 'latest.json'), json);
   log(`bench: results written to ${jsonPath} (combine several runs with: node --import tsx bench/summarize.ts bench/results/post-*.json)`);

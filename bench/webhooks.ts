@@ -25,27 +25,19 @@
 //
 // Uses throwaway databases aviary_bench_* on AVIARY_BENCH_DATABASE_URL (default local PostgreSQL).
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { bootstrapIfEmpty } from '../src/bootstrap.ts';
-import { openDatabase, type Database } from '../src/db/database.ts';
-import { migrate } from '../src/db/migrate.ts';
 import { uuidv7 } from '../src/ids.ts';
 import { messagePayload } from '../src/messages/message-events.ts';
 import { createSubscription } from '../src/webhooks/subscriptions.ts';
 import { Outbox } from '../src/webhooks/emit.ts';
 import { WEBHOOK_EVENTS } from '../src/context.ts';
 import type { MessageRow } from '../src/db/schema.ts';
-import { processCpuSec, waitForQuiet } from './cpu.ts';
-import { createBenchDatabase, dropAllCreated, dropBenchDatabase, postgresVersion, withAdmin } from './pg.ts';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const BIN = join(here, '..', 'bin', 'aviary.js');
+import { waitForQuiet } from './cpu.ts';
+import { dropAllCreated, dropBenchDatabase, postgresVersion } from './pg.ts';
+import { cpuOf, killBenchProcesses, pgCpu, pgCpuSince, setupStore, startAviaryChild, startReceiver, type AviaryChild } from './processes.ts';
 
 function parseArgs(argv: string[]): Map<string, string> {
   const m = new Map<string, string>();
@@ -64,94 +56,7 @@ const known = ['only', 'events', 'chain', 'workers', 'concurrency', 'receiver', 
 for (const k of args.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
 const num = (k: string, d: number) => (args.has(k) ? Number(args.get(k)) : d);
 
-// ------------------------------------------------------------------------------------------ children
-
-interface ReceiverStats {
-  total: number;
-  unique: number;
-  keys: number;
-  firstAt: number;
-  lastAt: number;
-  latency?: { n: number; p50: number; p90: number; p99: number; max: number };
-  pipeline?: { n: number; p50: number; p90: number; p99: number; max: number };
-  byStatus?: Record<string, { n: number; p50: number; p99: number }>;
-}
-
-interface Receiver {
-  port: number;
-  pid: number;
-  stats(): Promise<ReceiverStats>;
-  close(): void;
-}
-
-function startReceiver(kind: string, latency: boolean): Promise<Receiver> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'webhooks-receiver.ts'), JSON.stringify({ kind, latency })], {
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('message', (m: { port: number }) => {
-      const waiters: ((s: ReceiverStats) => void)[] = [];
-      child.on('message', (s: ReceiverStats) => waiters.shift()?.(s));
-      resolve({
-        port: m.port,
-        pid: child.pid!,
-        stats: () => new Promise((r) => (waiters.push(r), child.send('stats'))),
-        close: () => {
-          child.kill();
-          children.delete(child);
-        },
-      });
-    });
-  });
-}
-
-interface AviaryChild {
-  pid: number;
-  url: string;
-  stop(): Promise<void>;
-}
-
-function startAviaryChild(databaseUrl: string, extra: string[]): Promise<AviaryChild> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--database-url', databaseUrl, '--bootstrap', 'false', '--log-level', 'info', '--port', '0', '--rate-limit', 'false', ...extra], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`aviary did not start: ${out}`)), 30_000);
-    child.once('error', reject);
-    child.stdout!.on('data', (d: Buffer) => {
-      if (out.length < 100_000) out += d.toString();
-      const m = /"url":"(http[^"]+)"[^\n]*aviary listening/.exec(out);
-      if (m && timer) {
-        clearTimeout(timer);
-        resolve({
-          pid: child.pid!,
-          url: m[1],
-          stop: () =>
-            new Promise((r) => {
-              child.once('exit', () => r());
-              child.kill('SIGTERM');
-              children.delete(child);
-            }),
-        });
-      }
-    });
-  });
-}
-
-const children = new Set<ChildProcess>();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function setupStore(tag: string): Promise<{ db: Database; name: string; url: string; boot: NonNullable<Awaited<ReturnType<typeof bootstrapIfEmpty>>> }> {
-  const { name, url } = await createBenchDatabase(tag);
-  const db = await openDatabase({ databaseUrl: url, memory: false, dataDir: '', pgPoolSize: 4 });
-  await migrate(db.db);
-  const boot = (await bootstrapIfEmpty(db.db))!;
-  return { db, name, url, boot };
-}
 
 /** A realistic body: the sms.outbound payload of a delivered message, as emit builds it. */
 function sampleBody(channelId: string, workspaceId: string): string {
@@ -185,26 +90,6 @@ function sampleBody(channelId: string, workspaceId: string): string {
     last_status_at: now,
   } as unknown as MessageRow;
   return JSON.stringify({ service: 'channels', event: 'sms.outbound', payload: messagePayload(row) });
-}
-
-/** The PostgreSQL backends serving this database (not the shared background processes: other
- * databases on the same server would be counted too). WAL writing and checkpoints are not included. */
-async function postgresPids(db: string): Promise<number[]> {
-  return withAdmin(async (c) => (await c.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [db])).rows.map((r) => r.pid));
-}
-
-/** CPU seconds per PostgreSQL backend of the database, to diff: backends that appear later count from 0. */
-async function pgCpu(db: string): Promise<Map<number, number>> {
-  return new Map((await postgresPids(db)).map((pid) => [pid, processCpuSec(pid) ?? 0]));
-}
-function pgCpuSince(before: Map<number, number>, after: Map<number, number>): number {
-  let sum = 0;
-  for (const [pid, sec] of after) sum += sec - (before.get(pid) ?? 0);
-  return sum;
-}
-
-function cpuOf(pids: number[]): number {
-  return pids.reduce((sum, pid) => sum + (processCpuSec(pid) ?? 0), 0);
 }
 
 // ---------------------------------------------------------------------------------------- throughput
@@ -319,7 +204,7 @@ async function latency() {
     const quiet = await waitForQuiet(30_000);
     console.log(`machine busy before the run: ${quiet.busy.toFixed(2)} cores (waited ${(quiet.waitedMs / 1000).toFixed(1)} s)`);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-    const target = new URL(`${server.url}/workspaces/${ws}/channels/${sms.id}/messages`);
+    const target = new URL(`${server.url!}/workspaces/${ws}/channels/${sms.id}/messages`);
     const post = (i: number) =>
       new Promise<number>((resolve) => {
         // Numbers ending in 5678: the sandbox delivers them (other endings pick failure scenarios).
@@ -386,7 +271,7 @@ async function latency() {
 // ---------------------------------------------------------------------------------------------- main
 
 const cleanup = async () => {
-  for (const c of children) c.kill('SIGKILL');
+  killBenchProcesses();
   await dropAllCreated();
 };
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { PDU, Server, Session as Link } from 'smpp';
 import { decodeBytes, encodeText } from '../connectors/smpp/encode.ts';
-import { concatInfo, smpp, userData } from '../connectors/smpp/raw-pdu.ts';
+import { coalesceWrites, concatInfo, smpp, userData } from '../connectors/smpp/raw-pdu.ts';
 import { defaultFaults, matches, mergeFaults, Share, STATUS, type FaultChange, type ReceiptStat, type SmscFaults } from './faults.ts';
 import { receiptFields, receiptId } from './receipt.ts';
 
@@ -195,6 +195,7 @@ export class SmscSimulator extends EventEmitter {
     link.socket.setNoDelay(true);
     // One 'close' listener per deliver_sm awaiting its answer (deliver, below): as many as are in flight.
     link.setMaxListeners(0);
+    coalesceWrites(link);
     this.bound.add(b);
     link.on('error', (err: Error) => this.options.log?.debug({ err: err.message }, 'smsc link error'));
     link.on('close', () => {

@@ -1,4 +1,4 @@
-import smpp from 'smpp';
+import smpp, { type Session as Link } from 'smpp';
 
 // node-smpp decodes short_message / message_payload itself: data_coding 0 always as GSM (wrong for
 // SMSCs that mean Latin-1), and its UDH branch tests `x === 0 || 1` (always true). Aviary needs the
@@ -31,6 +31,28 @@ export function concatInfo(udh: Buffer | undefined): { ref: number; total: numbe
     if (iei === 0x08 && ie.length === 4) return { ref: ie.readUInt16BE(0), total: ie[2], seq: ie[3] };
   }
   return undefined;
+}
+
+/**
+ * PDUs a link sends in the same tick leave in one write (writev) instead of one syscall each: the
+ * submits that one read of responses frees the window for, the answers to a batch of receipts
+ * committed together. Nothing waits for it: the socket is uncorked on the next tick. (In the drain
+ * bench's profile, PDU writes were ~5% of the worker's busy time, most of it per-PDU syscalls.)
+ */
+export function coalesceWrites(link: Link): void {
+  const send = link.send.bind(link);
+  let corked = false;
+  link.send = (pdu, responseCallback, sendCallback) => {
+    if (!corked && link.socket.writable) {
+      corked = true;
+      link.socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        link.socket.uncork();
+      });
+    }
+    return send(pdu, responseCallback, sendCallback);
+  };
 }
 
 export { smpp };

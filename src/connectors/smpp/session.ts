@@ -4,7 +4,7 @@ import { failures, type Failure } from '../failures.ts';
 import type { SmppConfig } from './config-schema.ts';
 import { encodeText, type PartFields } from './encode.ts';
 import { inboundEvent } from './inbound.ts';
-import { smpp } from './raw-pdu.ts';
+import { coalesceWrites, smpp } from './raw-pdu.ts';
 import { receiptEvent } from './receipts.ts';
 import { hex, isThrottle, submitFailure } from './submit-status.ts';
 import type { PDU, Session as Link } from 'smpp';
@@ -74,6 +74,7 @@ export class SmppSession implements Session {
     links.forEach((link, i) => {
       // PDUs are small and answered one by one: Nagle's algorithm would hold each behind the last ACK.
       link.socket.setNoDelay(true);
+      coalesceWrites(link);
       this.outstanding.set(link, new Set());
       link.on('connect', () => {
         const bind = { system_id: this.config.systemId, password: this.config.password ?? '', system_type: this.config.systemType, interface_version: 0x34 };
