@@ -90,7 +90,9 @@ export class Dispatcher {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.loops = Array.from({ length: this.opts.concurrency }, (_, i) => this.loop(i));
+    // Claim loops, and one loop of its own for provider events: a burst of receipts must not hold up
+    // the claims that keep the sessions' windows full (and new messages' latency), nor the reverse.
+    this.loops = [...Array.from({ length: this.opts.concurrency }, (_, i) => this.loop(i, () => this.round())), this.loop(this.opts.concurrency, () => this.eventsRound())];
     const sweep = () =>
       this.sessions.sweep().catch((err) => this.deps.log.warn({ err: (err as Error).message }, 'connector session sweep failed'));
     void sweep();
@@ -116,12 +118,12 @@ export class Dispatcher {
     return this.inFlight;
   }
 
-  private loop(index: number): Promise<void> {
+  private loop(index: number, round: () => Promise<RoundResult>): Promise<void> {
     return runWorkerLoop({
       signal: this.deps.signal,
       pollMs: this.opts.pollMs,
       isStopped: () => this.stopped,
-      round: () => this.round(),
+      round,
       onError: (err) => {
         // A database outage is logged without a stack trace: it is expected, and loud enough at warn.
         if (isConnectionLost(err)) this.deps.log.warn({ err: (err as Error).message, loop: index }, 'database unavailable; dispatch backing off');
@@ -141,9 +143,13 @@ export class Dispatcher {
       return 'again';
     }
     const claimed = await this.claimAndSend();
-    const events = await this.applyDueEvents();
     // A full batch means more may be due at once; otherwise sleep until the next due message or event.
-    if (claimed >= this.opts.batchSize || events >= this.opts.batchSize) return 'again';
+    if (claimed >= this.opts.batchSize) return 'again';
+    return nextDueAt(this.deps.db, new Date());
+  }
+
+  private async eventsRound(): Promise<RoundResult> {
+    if ((await this.applyDueEvents()) >= this.opts.batchSize) return 'again';
     return nextDueAt(this.deps.db, new Date());
   }
 
