@@ -51,45 +51,82 @@ export async function recordParts(trx: Db, records: PartRecord[]): Promise<void>
 export type SettledReceipt = { messageId: string; receiver: number | null; event: Extract<ProviderEvent, { kind: 'receipt' }> };
 
 /**
- * Applies receipt events to their parts. Returns the messages they settle and the events to try again
- * later (their reference is not recorded yet).
+ * Applies receipt events to their parts. Returns the messages they settle (in the order of `events`)
+ * and the events to try again later (their reference is not recorded yet). A batch costs three
+ * statements at most whatever its size: one UPDATE of every part named, one read of the parts it did
+ * not update (duplicate, or not recorded yet?), one read of sibling parts for the 'all' rule.
  */
 export async function applyReceipts(trx: Db, events: ConnectorEventRow[], now: Date): Promise<{ settled: SettledReceipt[]; later: ConnectorEventRow[] }> {
   const settled: SettledReceipt[] = [];
   const later: ConnectorEventRow[] = [];
+  if (events.length === 0) return { settled, later };
+  const keyOf = (e: ConnectorEventRow) => `${e.workspace_id}|${e.channel_id}|${(e.payload as Receipt).reference}`;
+  // One event per part takes part in the UPDATE: the first final one if any, else the first. The
+  // others of the same part in this batch are its duplicates (or intermediate states it overtakes).
+  const chosen = new Map<string, ConnectorEventRow>();
   for (const e of events) {
-    const receipt = e.payload as Extract<ProviderEvent, { kind: 'receipt' }>;
-    const updated = await sql<{ message_id: string; part_index: number; part_count: number; receiver: number | null }>`
-      update message_parts set receipt_status = ${receipt.status}, receipt_at = ${now}
-      where workspace_id = ${e.workspace_id} and channel_id = ${e.channel_id} and platform_reference = ${receipt.reference}
-        and (receipt_status is null or receipt_status not in ('delivered', 'delivery_failed'))
-      returning message_id, part_index, part_count, receiver`.execute(trx);
-    const part = updated.rows[0];
+    const key = keyOf(e);
+    const had = chosen.get(key);
+    if (!had || (!FINAL.includes((had.payload as Receipt).status) && FINAL.includes((e.payload as Receipt).status))) chosen.set(key, e);
+  }
+  const input = [...chosen.values()].map((e) => ({ w: e.workspace_id, c: e.channel_id, r: (e.payload as Receipt).reference, s: (e.payload as Receipt).status }));
+  const updated = await sql<{ workspace_id: string; channel_id: string; platform_reference: string; message_id: string; part_index: number; part_count: number; receiver: number | null }>`
+    update message_parts p set receipt_status = t.s, receipt_at = ${now}
+    from json_to_recordset(${JSON.stringify(input)}::json) as t(w uuid, c uuid, r text, s text)
+    where p.workspace_id = t.w and p.channel_id = t.c and p.platform_reference = t.r
+      and (p.receipt_status is null or p.receipt_status not in ('delivered', 'delivery_failed'))
+    returning p.workspace_id, p.channel_id, p.platform_reference, p.message_id, p.part_index, p.part_count, p.receiver`.execute(trx);
+  const parts = new Map(updated.rows.map((row) => [`${row.workspace_id}|${row.channel_id}|${row.platform_reference}`, row]));
+  // Nothing updated: a duplicate (the part has its final receipt), or a part not recorded yet. Read
+  // again to tell which; the send's commit can land between the two statements (each sees what was
+  // committed when it began), and a part that has appeared without a final receipt is tried again,
+  // not taken for a duplicate.
+  const missed = input.filter((i) => !parts.has(`${i.w}|${i.c}|${i.r}`));
+  const known = new Map<string, string | null>();
+  if (missed.length) {
+    const rows = await sql<{ workspace_id: string; channel_id: string; platform_reference: string; receipt_status: string | null }>`
+      select p.workspace_id, p.channel_id, p.platform_reference, p.receipt_status from message_parts p
+      join json_to_recordset(${JSON.stringify(missed)}::json) as t(w uuid, c uuid, r text) on p.workspace_id = t.w and p.channel_id = t.c and p.platform_reference = t.r`.execute(trx);
+    for (const row of rows.rows) known.set(`${row.workspace_id}|${row.channel_id}|${row.platform_reference}`, row.receipt_status);
+  }
+  // Under the 'all' rule: the sibling parts of each message a final receipt touched, as they are now.
+  const siblingsOf = new Map<string, (string | null)[]>();
+  const needSiblings = [...chosen.values()].filter((e) => {
+    const part = parts.get(keyOf(e));
+    return part && FINAL.includes((e.payload as Receipt).status) && (e.payload as Receipt).settles === 'all';
+  });
+  if (needSiblings.length) {
+    const ids = needSiblings.map((e) => parts.get(keyOf(e))!);
+    const rows = await sql<{ workspace_id: string; message_id: string; receiver: number | null; receipt_status: string | null }>`
+      select workspace_id, message_id, receiver, receipt_status from message_parts
+      where (workspace_id, message_id) in (select t.w, t.m from json_to_recordset(${JSON.stringify(ids.map((p) => ({ w: p.workspace_id, m: p.message_id })))}::json) as t(w uuid, m uuid))`.execute(trx);
+    for (const row of rows.rows) {
+      const k = `${row.workspace_id}|${row.message_id}|${row.receiver}`;
+      siblingsOf.set(k, [...(siblingsOf.get(k) ?? []), row.receipt_status]);
+    }
+  }
+  for (const e of events) {
+    const receipt = e.payload as Receipt;
+    const key = keyOf(e);
+    if (chosen.get(key) !== e) continue; // a duplicate within the batch
+    const part = parts.get(key);
     if (!part) {
-      // Nothing updated: a duplicate (the part has its final receipt), or a part not recorded yet. Read
-      // again to tell which; the send's commit can land between the two statements (each sees what was
-      // committed when it began), and a part that has appeared without a final receipt is tried again,
-      // not taken for a duplicate.
-      const known = await sql<{ receipt_status: string | null }>`select receipt_status from message_parts
-        where workspace_id = ${e.workspace_id} and channel_id = ${e.channel_id} and platform_reference = ${receipt.reference}`.execute(trx);
-      const duplicate = known.rows.length > 0 && FINAL.includes(known.rows[0].receipt_status ?? '');
+      const duplicate = known.has(key) && FINAL.includes(known.get(key) ?? '');
       if (!duplicate && now.getTime() - uuidv7Time(e.id) < RECEIPT_WAIT_MS) later.push(e);
       continue;
     }
     if (!FINAL.includes(receipt.status)) continue;
     const rule = receipt.settles ?? 'any';
     if (rule === 'last' && part.part_index !== part.part_count) continue;
-    if (rule === 'all' || part.part_count > 1) {
-      const parts = await sql<{ receipt_status: string | null }>`
-        select receipt_status from message_parts where workspace_id = ${e.workspace_id} and message_id = ${part.message_id}
-          and receiver is not distinct from ${part.receiver}`.execute(trx);
-      if (rule === 'all') {
-        if (!parts.rows.every((p) => FINAL.includes(p.receipt_status ?? ''))) continue;
-        // The worst part decides: one part that failed means the message did not arrive whole.
-        if (receipt.status === 'delivered' && parts.rows.some((p) => p.receipt_status === 'delivery_failed')) continue;
-      }
+    if (rule === 'all') {
+      const statuses = siblingsOf.get(`${part.workspace_id}|${part.message_id}|${part.receiver}`) ?? [];
+      if (!statuses.every((st) => FINAL.includes(st ?? ''))) continue;
+      // The worst part decides: one part that failed means the message did not arrive whole.
+      if (receipt.status === 'delivered' && statuses.some((st) => st === 'delivery_failed')) continue;
     }
     settled.push({ messageId: part.message_id, receiver: part.receiver, event: receipt });
   }
   return { settled, later };
 }
+
+type Receipt = Extract<ProviderEvent, { kind: 'receipt' }>;
