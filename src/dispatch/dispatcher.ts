@@ -108,9 +108,12 @@ export class Dispatcher {
     this.wakeRoomWaiters();
     await Promise.all(this.loops);
     this.loops = [];
-    await this.sessions.closeAll();
+    // Sends waiting for a slot are handed back unsent; those under way finish and are recorded before
+    // their sessions close (an SMPP unbind mid-submit would make their outcome unknown).
+    this.sessions.stopSending();
     await Promise.all([...this.settled]);
     await this.outcomes.drain();
+    await this.sessions.closeAll();
   }
 
   /** Messages claimed by this process and not yet recorded (for tools and tests of the bound). */

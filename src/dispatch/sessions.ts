@@ -160,6 +160,11 @@ export class Sessions {
     }
   }
 
+  /** From now on, sends that have not started come back not sent (shutdown). */
+  stopSending(): void {
+    this.closing = true;
+  }
+
   async closeAll(): Promise<void> {
     this.closing = true;
     await Promise.all([...this.held.keys()].map((k) => this.close(k)));
