@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -192,13 +192,8 @@ export class SnapshotStore {
 
   /** What the file says about itself: its header line only. */
   async info(name: string): Promise<SnapshotInfo> {
-    this.directory();
-    checkName(name);
-    const path = this.pathOf(name);
-    const st = await stat(path).catch(() => undefined);
-    if (!st) throw errors.notFound('snapshot');
-    const cached = this.cache.get(name);
-    if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return infoOf(name, cached.header, st.size);
+    const { path, st, cached } = await this.locate(name);
+    if (cached) return infoOf(name, cached.header, st.size);
     const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
     try {
       for await (const line of lines) return infoOf(name, parseHeader(name, line), st.size);
@@ -214,14 +209,20 @@ export class SnapshotStore {
     this.cache.delete(name);
   }
 
-  private async load(name: string): Promise<Loaded> {
+  /** The file of a snapshot (404 when there is none), and what was read of it before if it has not changed since. */
+  private async locate(name: string): Promise<{ path: string; st: Stats; cached?: Loaded }> {
     this.directory();
     checkName(name);
     const path = this.pathOf(name);
     const st = await stat(path).catch(() => undefined);
     if (!st) throw errors.notFound('snapshot');
     const cached = this.cache.get(name);
-    if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached;
+    return { path, st, cached: cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs ? cached : undefined };
+  }
+
+  private async load(name: string): Promise<Loaded> {
+    const { path, st, cached } = await this.locate(name);
+    if (cached) return cached;
     let header: Header | undefined;
     const tables: [string, string][] = [];
     const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
