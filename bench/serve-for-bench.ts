@@ -142,7 +142,7 @@ function injectFailures(aviary: Aviary): void {
   ctx.messageWriter = new GroupCommit<PendingMessage, MessageRow>(
     ctx.db,
     async (trx, items) => {
-      const rows = await writeMessages(trx, ctx.outbox, items);
+      const rows = await writeMessages(trx, ctx.outbox, items, ctx.clock.now());
       const bad = rows.filter((r) => r.reference?.startsWith(FAIL_REFERENCE));
       if (bad.length) await sql`insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(bad)}::json)`.execute(trx);
       return rows;

@@ -11,6 +11,7 @@ import { WEBHOOK_CHANNEL, WORK_CHANNEL } from './db/notify-channels.ts';
 import { REDACT_PATHS, serializeRequest } from './http/redact.ts';
 import { mediaOf } from './media/service.ts';
 import { buildServer } from './server/server.ts';
+import { VirtualClock } from './virtual-clock.ts';
 import { WebhookWorker, webhookWorkerOptions } from './webhooks/worker.ts';
 
 export interface Aviary {
@@ -56,11 +57,13 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
     let dispatcher: Dispatcher | undefined;
     let listener: { close: () => Promise<void> } | undefined;
     let webhooks: WebhookWorker | undefined;
+    const detach: Array<() => void> = [];
     if (config.roles.includes('worker')) {
       dispatcher = new Dispatcher(
         {
           db: database.db,
           log,
+          clock: ctx.clock,
           channels: ctx.channels,
           connectors: ctx.connectors,
           signal: ctx.workSignal,
@@ -79,7 +82,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
           concurrency: database.kind === 'pglite' ? 1 : config.workerConcurrency,
         },
       );
-      webhooks = new WebhookWorker({ db: database.db, log, outbox: ctx.outbox }, webhookWorkerOptions(config, database.kind));
+      webhooks = new WebhookWorker({ db: database.db, log, clock: ctx.clock, outbox: ctx.outbox }, webhookWorkerOptions(config, database.kind));
       if (config.databaseUrl) {
         listener = listenForWork(
           config.databaseUrl,
@@ -91,6 +94,8 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
           [WORK_CHANNEL, WEBHOOK_CHANNEL],
         );
       }
+      // A virtual clock waits for these workers' due work each time it moves (virtual-clock.ts).
+      if (ctx.clock instanceof VirtualClock) detach.push(ctx.clock.attach(dispatcher), ctx.clock.attach(webhooks));
       dispatcher.start();
       webhooks.start();
     }
@@ -111,6 +116,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
           // Stop accepting, let in-flight requests finish (their writes complete), then close the store.
           await server.close();
           await ctx.messageWriter.drain();
+          for (const d of detach) d();
           await dispatcher?.stop();
           await webhooks?.stop();
           await listener?.close();

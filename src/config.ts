@@ -63,6 +63,7 @@ export interface Config {
   smtpMaxBytes: number;
   snapshotDir: string | undefined;
   restore: string | undefined;
+  clock: 'real' | 'virtual';
 }
 
 export type Role = 'api' | 'worker';
@@ -92,6 +93,10 @@ const roles = (raw: string): Role[] => {
   const list = raw.split(',').map((r) => r.trim()).filter(Boolean);
   if (list.length === 0 || list.some((r) => r !== 'api' && r !== 'worker')) throw new ConfigError(`roles must be a comma-separated list of api, worker; got "${raw}"`);
   return [...new Set(list)] as Role[];
+};
+const clockMode = (raw: string): Config['clock'] => {
+  if (raw !== 'real' && raw !== 'virtual') throw new ConfigError(`clock must be real or virtual, got "${raw}"`);
+  return raw;
 };
 const optStr = (raw: string) => (raw === '' ? undefined : raw);
 const optInt = (name: string, min: number) => (raw: string) => (raw.trim() === '' ? undefined : int(name, min)(raw));
@@ -153,6 +158,7 @@ export const OPTIONS = [
   opt({ key: 'smtpMaxBytes', env: 'AVIARY_SMTP_MAX_BYTES', flag: '--smtp-max-bytes', default: 26_214_400, parse: int('smtpMaxBytes', 1024), doc: 'Largest inbound email in bytes (SIZE); larger mail is refused with 552.' }),
   opt({ key: 'snapshotDir', env: 'AVIARY_SNAPSHOT_DIR', flag: '--snapshot-dir', default: undefined, parse: optStr, doc: 'Directory for snapshots of the whole state (POST /sandbox/snapshots); unset: snapshots are off. Files hold the database\'s secrets: keep the directory private.' }),
   opt({ key: 'restore', env: 'AVIARY_RESTORE', flag: '--restore', default: undefined, parse: optStr, doc: 'On start, replace the whole store with this snapshot from --snapshot-dir (no bootstrap).' }),
+  opt({ key: 'clock', env: 'AVIARY_CLOCK', flag: '--clock', default: 'real' as Config['clock'], parse: clockMode, doc: 'real, or virtual: time stands still until POST /sandbox/clock moves it, and what falls due on the way happens in order (an emulator for tests; one process).' }),
   opt({ key: 'webhookAllowPrivateUrls', env: 'AVIARY_WEBHOOK_ALLOW_PRIVATE_URLS', flag: '--webhook-allow-private-urls', default: true, parse: bool('webhookAllowPrivateUrls'), doc: 'Accept webhook URLs that are http, IP addresses, or on loopback/private networks (development and emulator use). Set false in production: URLs must then be https with a domain name (as Bird requires) and are refused, at creation and at every delivery, if they resolve to a non-public address.' }),
   opt({ key: 'webhookTimeoutMs', env: 'AVIARY_WEBHOOK_TIMEOUT_MS', flag: '--webhook-timeout-ms', default: 15_000, parse: int('webhookTimeoutMs', 100), doc: 'How long one webhook attempt may take (connect, send, answer) before it counts as failed and is retried.' }),
   opt({ key: 'webhookRetryBaseMs', env: 'AVIARY_WEBHOOK_RETRY_BASE_MS', flag: '--webhook-retry-base-ms', default: 10_000, parse: int('webhookRetryBaseMs', 1), doc: 'Delay before the first webhook retry; doubles after each failed attempt (Retry-After on 429/503 is honoured when longer).' }),

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Authenticator } from './auth/authenticate.ts';
 import { ChannelCache } from './channels/channel-cache.ts';
+import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Database, Db } from './db/database.ts';
 import { GroupCommit } from './db/group-commit.ts';
@@ -18,6 +19,7 @@ import { SnapshotStore } from './sandbox/snapshots.ts';
 import { webhookDelayMs } from './connectors/sandbox/chaos.ts';
 import { Outbox } from './webhooks/emit.ts';
 import type { EventCatalogue } from './webhooks/events.ts';
+import { VirtualClock } from './virtual-clock.ts';
 
 /**
  * Every webhook event Aviary emits, as its features describe them: what subscriptions may name. The
@@ -30,6 +32,8 @@ export const WEBHOOK_EVENTS: EventCatalogue = new Map([...messageEventSpecs(), .
 export interface AppContext {
   config: Config;
   log: Logger;
+  /** The time everything is scheduled and stamped by: the system's, or the emulator's virtual clock (--clock). */
+  clock: Clock;
   database: Database;
   db: Db;
   auth: Authenticator;
@@ -50,21 +54,23 @@ export interface AppContext {
 export function createContext(config: Config, log: Logger, database: Database): AppContext {
   const db = database.db;
   const workSignal = new Signal();
+  const clock = config.clock === 'virtual' ? new VirtualClock(new Date(), log) : systemClock;
   const chaos = new ChaosCache(db);
   // The "delayWebhooks" rules hold back a workspace's webhook deliveries (docs/sandbox.md).
   const outbox = new Outbox(WEBHOOK_EVENTS, async (trx, workspaceId) => {
     const rules = await chaos.rulesIn(trx, workspaceId);
     return rules?.rules.some((r) => r.action === 'delayWebhooks') ? (e) => webhookDelayMs(rules, e) : undefined;
-  });
+  }, clock);
   const ctx: AppContext = {
     config,
     log,
+    clock,
     database,
     db,
     auth: new Authenticator(db, { failuresPerMinute: config.authFailureLimit }),
     rateLimiter: new RateLimiter({ get: config.rateLimitGet, write: config.rateLimitPost }),
     channels: new ChannelCache(db),
-    messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (trx, items) => writeMessages(trx, outbox, items), {
+    messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (trx, items) => writeMessages(trx, outbox, items, clock.now()), {
       // Two batches in flight keep the database busy while the next one gathers; more would only
       // make each batch smaller (measured: bench/, BENCHMARKS.md).
       maxConcurrent: Math.min(2, database.concurrency),
@@ -77,8 +83,11 @@ export function createContext(config: Config, log: Logger, database: Database): 
     chaos,
     snapshots: new SnapshotStore(db, config.snapshotDir, {
       quiesce: () => ctx.messageWriter.drain(),
-      restored: () => {
+      now: () => clock.now(),
+      restored: (clockAt) => {
         clearCaches(ctx);
+        // Ids, state and time: a virtual clock goes back (or forward) to the snapshot's moment.
+        if (clock instanceof VirtualClock) clock.set(clockAt);
         // The restored state may hold due messages, receipts and webhook deliveries.
         ctx.workSignal.notify();
         ctx.outbox.wake();

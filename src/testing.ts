@@ -3,8 +3,10 @@ import { sql } from 'kysely';
 import { createLogger, startAviary, type Aviary } from './app.ts';
 import { createAccessKey, hashKey } from './auth/access-keys.ts';
 import type { Platform } from './channels/platforms.ts';
+import { parseDuration } from './clock.ts';
 import { defaultConfig, type Config } from './config.ts';
 import { clearCaches } from './context.ts';
+import { VirtualClock } from './virtual-clock.ts';
 
 // An Aviary for your own test suite: in memory, on a free loopback port, with the starter workspace
 // and one sandbox channel per platform. Works with node:test, vitest or jest:
@@ -19,6 +21,10 @@ import { clearCaches } from './context.ts';
 // Snapshots (files under config.snapshotDir, default ./.aviary/snapshots): `await bird.snapshot('seeded')`
 // after setting up, `await bird.restore('seeded')` between tests; `startEmulator({ snapshot: 'seeded' })`
 // starts from one saved by an earlier run, and its reset() goes back to it.
+//
+// Time: `startEmulator({ clock: 'virtual' })` stands time still; `await bird.advanceClock('8h')` moves it,
+// and everything due on the way (scheduled sends, receipts, expiries, webhook retries) happens in order
+// before it resolves. reset() puts the clock back where it started.
 
 export interface EmulatorOptions {
   /** Default 0: a free port. */
@@ -33,6 +39,8 @@ export interface EmulatorOptions {
    * to the snapshot's first organization, and names that organization's first workspace.
    */
   snapshot?: string;
+  /** 'virtual': time stands still until advanceClock() moves it (default 'real'). */
+  clock?: Config['clock'];
   /** Any other Aviary option (see `aviary help`). */
   config?: Partial<Config>;
 }
@@ -52,6 +60,13 @@ export interface Emulator {
   /** Brings back the whole state of a snapshot; this emulator's access key keeps working. */
   restore(name: string): Promise<void>;
   close(): Promise<void>;
+  /** The time the emulator goes by (with clock 'virtual', it stands still until advanceClock). */
+  now(): Date;
+  /**
+   * Moves a virtual clock forward by "8h", "90s", "2 days" or milliseconds, or to a moment (a Date),
+   * and resolves once everything due on the way has happened, in order. Throws with a real clock.
+   */
+  advanceClock(by: string | number | Date): Promise<Date>;
   /** Resolves with the message once it has one of the statuses; rejects after timeoutMs (default 10 s). */
   waitForStatus(messageId: string, status: string | string[], opts?: { timeoutMs?: number }): Promise<Record<string, unknown>>;
 }
@@ -67,6 +82,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     logLevel: 'warn',
     rateLimit: false,
     snapshotDir: resolve('.aviary/snapshots'),
+    ...(opts.clock ? { clock: opts.clock } : {}),
     ...opts.config,
     ...(opts.snapshot ? { restore: opts.snapshot } : {}),
   };
@@ -92,6 +108,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     aviary.ctx.auth.clear();
   };
 
+  const startedAt = aviary.ctx.clock.now();
   const emulator: Emulator = {
     baseUrl: aviary.url,
     accessKey: boot.accessKey,
@@ -127,6 +144,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         if (rows.length) await sql`insert into ${sql.table(table)} select * from json_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(rows)}::json)`.execute(db);
       }
       clearCaches(aviary.ctx);
+      if (aviary.ctx.clock instanceof VirtualClock) aviary.ctx.clock.set(startedAt);
+    },
+    now: () => aviary.ctx.clock.now(),
+    async advanceClock(by) {
+      const clock = aviary.ctx.clock;
+      if (!(clock instanceof VirtualClock)) throw new Error("advanceClock needs startEmulator({ clock: 'virtual' })");
+      const ms = by instanceof Date ? by.getTime() - clock.now().getTime() : parseDuration(by);
+      if (ms === undefined || ms < 0) throw new Error(`advanceClock: ${String(by)} is not a duration forward ("8h", "90s", milliseconds) or a later Date`);
+      return (await clock.advanceTo(new Date(clock.now().getTime() + ms))).now;
     },
     close: () => aviary.close(),
     async waitForStatus(messageId, status, { timeoutMs = 10_000 } = {}) {

@@ -109,7 +109,7 @@ for (const kind of storeKinds()) {
       await save('gone');
       assert.equal((await t.request('DELETE', '/sandbox/snapshots/gone')).status, 204);
       assert.equal((await t.request('POST', '/sandbox/snapshots/gone/restore')).status, 404);
-      const off = new SnapshotStore(t.aviary.ctx.db, undefined, { quiesce: async () => {}, restored: () => {} });
+      const off = new SnapshotStore(t.aviary.ctx.db, undefined, { quiesce: async () => {}, now: () => new Date(), restored: () => {} });
       await assert.rejects(off.save('x'), (err: { statusCode?: number; message: string }) => err.statusCode === 409 && /--snapshot-dir/.test(err.message));
     });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { systemClock } from '../src/clock.ts';
 import { Signal } from '../src/db/signal.ts';
 import { errorBackoffMs, runWorkerLoop, type RoundResult } from '../src/db/worker-loop.ts';
 
@@ -13,6 +14,7 @@ function loop(rounds: (n: number) => Promise<RoundResult>, pollMs = 5_000) {
   const done = runWorkerLoop({
     signal,
     pollMs,
+    clock: systemClock,
     isStopped: () => stopped,
     round: () => {
       at.push(Date.now());

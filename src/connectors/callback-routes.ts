@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ChannelCache } from '../channels/channel-cache.ts';
+import type { Clock } from '../clock.ts';
 import type { Db } from '../db/database.ts';
 import { errors } from '../errors.ts';
 import { isUuid } from '../ids.ts';
@@ -18,6 +19,7 @@ import { reportWriter } from './reports.ts';
 export interface CallbackDeps {
   db: Db;
   log: Logger;
+  clock: Clock;
   channels: ChannelCache;
   connectors: Map<string, Connector>;
   checkUrl(url: string): void;
@@ -41,7 +43,7 @@ export function connectorCallbackRoutes(app: FastifyInstance, deps: CallbackDeps
     if (!channel || channel.connectorType !== type || !connector?.callback) throw errors.notFound('channel');
     // An inactive channel receives nothing; a non-2xx makes the provider try again later.
     if (channel.status !== 'active') throw errors.conflict('the channel is inactive');
-    const ctx = createConnectorContext(channel, { log: deps.log, media: deps.media, checkUrl: deps.checkUrl, writeReports: (rows) => reports.submit(rows) });
+    const ctx = createConnectorContext(channel, { log: deps.log, clock: deps.clock, media: deps.media, checkUrl: deps.checkUrl, writeReports: (rows) => reports.submit(rows) });
     const res = await connector.callback(channel, {
       method: request.method,
       path: `/${request.params.callback}`,

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Channel } from '../channels/channels.ts';
+import type { Clock } from '../clock.ts';
 import type { ConnectorContext, ProviderEvent } from './connector.ts';
 import { reportRow, type ReportRow } from './reports.ts';
 
@@ -14,6 +15,7 @@ export interface MediaAccess {
 
 export interface ContextDeps {
   log: Logger;
+  clock: Clock;
   /** Throws for a URL the operator did not allow (private addresses: media/url-guard.ts). */
   checkUrl(url: string): void;
   media?: MediaAccess;
@@ -25,7 +27,7 @@ export function createConnectorContext(channel: Channel, deps: ContextDeps): Con
   const log = deps.log.child({ channelId: channel.id, connector: channel.connectorType });
   return {
     log,
-    now: () => new Date(),
+    now: () => deps.clock.now(),
     fetch: async (url, init = {}) => {
       deps.checkUrl(url);
       const { timeoutMs = 30_000, ...rest } = init;
@@ -38,7 +40,7 @@ export function createConnectorContext(channel: Channel, deps: ContextDeps): Con
     },
     report: async (events: ProviderEvent[]) => {
       if (events.length === 0) return;
-      const now = new Date();
+      const now = deps.clock.now();
       await deps.writeReports(events.map((e) => reportRow(channel, e, now)));
     },
   };

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.ts';
 import type { Signal } from './signal.ts';
 
 // The one loop skeleton of Aviary's workers (the message dispatcher, the webhook worker), as
@@ -13,6 +14,8 @@ export type RoundResult = 'again' | Date | null;
 export interface WorkerLoopOptions {
   signal: Signal;
   pollMs: number;
+  /** What due moments are measured against (a virtual clock also wakes the loop when it moves). */
+  clock: Clock;
   isStopped: () => boolean;
   round: () => Promise<RoundResult>;
   onError: (err: unknown) => void;
@@ -30,7 +33,7 @@ export async function runWorkerLoop(o: WorkerLoopOptions): Promise<void> {
       const next = await o.round();
       failuresInARow = 0;
       if (next === 'again') continue;
-      const sleep = next ? Math.min(next.getTime() - Date.now(), o.pollMs) : o.pollMs;
+      const sleep = next ? Math.min(next.getTime() - o.clock.now().getTime(), o.pollMs) : o.pollMs;
       if (!o.isStopped()) await o.signal.wait(sleep);
     } catch (err) {
       if (o.isStopped()) break;

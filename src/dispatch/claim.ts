@@ -51,6 +51,14 @@ export async function claimConnectorEvents(db: Db, owner: string, now: Date, lim
   return result.rows.sort((a, b) => a.due_at.getTime() - b.due_at.getTime() || (a.id < b.id ? -1 : 1));
 }
 
+/** Anything due by `now`, claimed or not: a virtual clock waits until there is none (virtual-clock.ts). */
+export async function hasDueWork(db: Db, now: Date): Promise<boolean> {
+  const result = await sql<{ due: boolean }>`
+    select exists (select 1 from messages where next_attempt_at <= ${now})
+      or exists (select 1 from connector_events where due_at <= ${now}) as due`.execute(db);
+  return result.rows[0]?.due === true;
+}
+
 /**
  * The earliest future moment anything becomes due, to sleep until (null: nothing scheduled). That
  * includes the end of a lease on a row that is due: its worker may have died, or lost the database

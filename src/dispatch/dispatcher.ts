@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Channel } from '../channels/channels.ts';
 import type { ChannelCache } from '../channels/channel-cache.ts';
+import type { Clock } from '../clock.ts';
 import type { Connector, SendResult } from '../connectors/connector.ts';
 import { failures } from '../connectors/failures.ts';
 import { isConnectionLost, retryWhileConnectionLost } from '../db/connection-loss.ts';
@@ -11,10 +12,11 @@ import type { MessageRow } from '../db/schema.ts';
 import type { GroupCommit } from '../db/group-commit.ts';
 import type { Signal } from '../db/signal.ts';
 import { runWorkerLoop, type RoundResult } from '../db/worker-loop.ts';
+import type { TimedWork } from '../virtual-clock.ts';
 import { uuidv7 } from '../ids.ts';
 import { applyTransitions, reschedule } from '../messages/status-writer.ts';
 import type { Outbox } from '../webhooks/emit.ts';
-import { claimConnectorEvents, claimMessages, nextDueAt } from './claim.ts';
+import { claimConnectorEvents, claimMessages, hasDueWork, nextDueAt } from './claim.ts';
 import { outcomeWriter, type Outcome } from './outcomes.ts';
 import { prepare, type Prepared } from './prepare.ts';
 import { applyProviderEvents } from './provider-events.ts';
@@ -46,6 +48,8 @@ export interface DispatcherOptions {
 export interface DispatcherDeps {
   db: Db;
   log: Logger;
+  /** Due times, leases and stamps; real durations (send timeouts, a claim's deadline) stay on the system's time. */
+  clock: Clock;
   channels: ChannelCache;
   connectors: Map<string, Connector>;
   signal: Signal;
@@ -65,7 +69,7 @@ const SESSION_SWEEP_MS = 5_000;
  */
 const channelShare = (window: number | undefined, maxInFlight: number) => Math.min(Math.max(2 * (window ?? 0), 32), Math.max(1, Math.floor(maxInFlight / 4)));
 
-export class Dispatcher {
+export class Dispatcher implements TimedWork {
   readonly id = `${hostname()}:${process.pid}:${uuidv7().slice(-12)}`;
   private stopped = true;
   private loops: Promise<void>[] = [];
@@ -83,7 +87,7 @@ export class Dispatcher {
     private readonly deps: DispatcherDeps,
     private readonly opts: DispatcherOptions,
   ) {
-    this.sessions = new Sessions({ db: deps.db, owner: this.id, log: deps.log, signal: deps.signal, connectors: deps.connectors, allowPrivateUrls: deps.allowPrivateUrls ?? false, media: deps.media });
+    this.sessions = new Sessions({ db: deps.db, owner: this.id, log: deps.log, clock: deps.clock, signal: deps.signal, connectors: deps.connectors, allowPrivateUrls: deps.allowPrivateUrls ?? false, media: deps.media });
     this.outcomes = outcomeWriter(deps.db, deps.outbox, opts, Math.max(1, opts.concurrency));
   }
 
@@ -116,6 +120,19 @@ export class Dispatcher {
     await this.sessions.closeAll();
   }
 
+  // What a virtual clock asks before it moves on (virtual-clock.ts).
+  nextDueAt(now: Date): Promise<Date | null> {
+    return nextDueAt(this.deps.db, now);
+  }
+
+  async caughtUp(now: Date): Promise<boolean> {
+    return this.inFlight === 0 && !(await hasDueWork(this.deps.db, now));
+  }
+
+  wake(): void {
+    this.deps.signal.notify();
+  }
+
   /** Messages claimed by this process and not yet recorded (for tools and tests of the bound). */
   get pending(): number {
     return this.inFlight;
@@ -125,6 +142,7 @@ export class Dispatcher {
     return runWorkerLoop({
       signal: this.deps.signal,
       pollMs: this.opts.pollMs,
+      clock: this.deps.clock,
       isStopped: () => this.stopped,
       round,
       onError: (err) => {
@@ -148,17 +166,19 @@ export class Dispatcher {
     const claimed = await this.claimAndSend();
     // A full batch means more may be due at once; otherwise sleep until the next due message or event.
     if (claimed >= this.opts.batchSize) return 'again';
-    return nextDueAt(this.deps.db, new Date());
+    return nextDueAt(this.deps.db, this.deps.clock.now());
   }
 
   private async eventsRound(): Promise<RoundResult> {
     if ((await this.applyDueEvents()) >= this.opts.batchSize) return 'again';
-    return nextDueAt(this.deps.db, new Date());
+    return nextDueAt(this.deps.db, this.deps.clock.now());
   }
 
   private async claimAndSend(): Promise<number> {
     const { db } = this.deps;
-    const now = new Date();
+    const now = this.deps.clock.now();
+    // The claim's end in real time: a provider does not wait for a virtual clock.
+    const leaseEnd = Date.now() + this.opts.leaseMs;
     const limit = Math.min(this.opts.batchSize, this.opts.maxInFlight - this.inFlight);
     if (limit <= 0) return 0;
     const all = await claimMessages(db, this.id, now, limit, this.opts.leaseMs, this.fullChannels());
@@ -187,7 +207,7 @@ export class Dispatcher {
       for (const s of prepared.sends) {
         if (s.row.status !== 'processing' && !processing.has(s.row.id)) continue;
         sending.add(s.row.id);
-        this.startSend(s, now);
+        this.startSend(s, leaseEnd);
       }
       return all.length;
     } finally {
@@ -238,8 +258,8 @@ export class Dispatcher {
   }
 
   /** Runs one send in the background; its place (reserved by withinShares) is given back once recorded. */
-  private startSend(s: Prepared['sends'][number], claimedAt: Date): void {
-    const p = this.sendAndRecord(s, claimedAt).finally(() => {
+  private startSend(s: Prepared['sends'][number], leaseEnd: number): void {
+    const p = this.sendAndRecord(s, leaseEnd).finally(() => {
       this.settled.delete(p);
       this.release(s.row);
     });
@@ -250,8 +270,7 @@ export class Dispatcher {
     for (const w of this.roomWaiters.splice(0)) w();
   }
 
-  private async sendAndRecord({ row, connector, message }: Prepared['sends'][number], claimedAt: Date): Promise<void> {
-    const leaseEnd = claimedAt.getTime() + this.opts.leaseMs;
+  private async sendAndRecord({ row, connector, message }: Prepared['sends'][number], leaseEnd: number): Promise<void> {
     // Aborted well before the claim runs out, so the outcome is recorded while the message is still ours.
     const timeoutMs = Math.max(1_000, this.opts.leaseMs / 2);
     const send = (m: typeof message) => this.sessions.send(connector, m, { timeoutMs, notAfter: leaseEnd - timeoutMs });
@@ -263,7 +282,7 @@ export class Dispatcher {
     // lost, retry for as long as the message is held (its claim), rather than let it become due again
     // and be sent a second time.
     try {
-      await retryWhileConnectionLost(() => this.outcomes.submit({ row, message, connector, result, at: new Date() }), {
+      await retryWhileConnectionLost(() => this.outcomes.submit({ row, message, connector, result, at: this.deps.clock.now() }), {
         deadline: leaseEnd,
         log: this.deps.log,
         what: 'recording sends',
@@ -279,7 +298,8 @@ export class Dispatcher {
 
   private async applyDueEvents(): Promise<number> {
     const { db } = this.deps;
-    const events = await claimConnectorEvents(db, this.id, new Date(), this.opts.batchSize, this.opts.leaseMs);
+    const now = this.deps.clock.now();
+    const events = await claimConnectorEvents(db, this.id, now, this.opts.batchSize, this.opts.leaseMs);
     if (events.length === 0) return 0;
     const channels = new Map<string, Channel>();
     for (const e of events) {
@@ -289,7 +309,7 @@ export class Dispatcher {
       if (channel) channels.set(key, channel);
     }
     await db.transaction().execute(async (trx) => {
-      const later = await applyProviderEvents(trx, this.deps.outbox, channels, events);
+      const later = await applyProviderEvents(trx, this.deps.outbox, channels, events, now);
       const keep = new Set(later.map((l) => l.event.id));
       const done = events.filter((e) => !keep.has(e.id));
       await sql`delete from connector_events e using unnest(${done.map((e) => e.workspace_id)}::uuid[], ${done.map((e) => e.id)}::uuid[]) as t(w, i)

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
 import { toChannel, type Channel } from '../channels/channels.ts';
 import type { Connector, ConnectorContext, OutboundMessage, SendResult, Session } from '../connectors/connector.ts';
 import { createConnectorContext, type MediaAccess } from '../connectors/connector-context.ts';
@@ -20,6 +21,7 @@ export interface SessionDeps {
   /** This worker's id: the owner of the cluster-wide session leases it takes (session-leases.ts). */
   owner: string;
   log: Logger;
+  clock: Clock;
   signal: Signal;
   connectors: Map<string, Connector>;
   allowPrivateUrls: boolean;
@@ -229,8 +231,8 @@ export class Sessions {
   }
 
   private contextFor(channel: Channel): ConnectorContext {
-    const { log, media, allowPrivateUrls } = this.deps;
-    return createConnectorContext(channel, { log, media, checkUrl: (url) => checkUrl(url, allowPrivateUrls), writeReports: (rows) => this.reports.submit(rows) });
+    const { log, clock, media, allowPrivateUrls } = this.deps;
+    return createConnectorContext(channel, { log, clock, media, checkUrl: (url) => checkUrl(url, allowPrivateUrls), writeReports: (rows) => this.reports.submit(rows) });
   }
 }
 

@@ -75,7 +75,7 @@ export async function prepareInboundMedia(
   channel: Channel,
   body: Record<string, unknown>,
 ): Promise<{ id: string; at: Date; body: Record<string, unknown> }> {
-  const at = new Date();
+  const at = ctx.clock.now();
   const id = uuidv7(at.getTime());
   if (mediaUses(body).length === 0) return { id, at, body };
   const copy = structuredClone(body);

@@ -115,7 +115,7 @@ export function publicMediaRoutes(app: FastifyInstance, ctx: AppContext): void {
         const workspaceId = request.params.workspaceId.toLowerCase();
         const mediaId = request.params.mediaId.toLowerCase();
         if (!isUuid(workspaceId) || !isUuid(mediaId)) throw errors.notFound('media');
-        verifyLink(await svc.secret(), workspaceId, mediaId, request.query);
+        verifyLink(await svc.secret(), workspaceId, mediaId, request.query, svc.clock.now());
         const row = await svc.find(workspaceId, mediaId);
         if (!row) throw errors.notFound('media');
         return sendMedia(svc, reply, row);

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { AppContext } from '../context.ts';
 import type { Db } from '../db/database.ts';
@@ -50,7 +51,7 @@ const services = new WeakMap<AppContext, MediaService>();
 /** The media service of this Aviary, created on first use. */
 export function mediaOf(ctx: AppContext): MediaService {
   let svc = services.get(ctx);
-  if (!svc) services.set(ctx, (svc = new MediaService(ctx.config, ctx.db, ctx.log)));
+  if (!svc) services.set(ctx, (svc = new MediaService(ctx.config, ctx.db, ctx.log, ctx.clock)));
   return svc;
 }
 
@@ -63,6 +64,8 @@ export class MediaService {
     readonly config: Config,
     readonly db: Db,
     readonly log: Logger,
+    /** Upload policies and media links expire by it. */
+    readonly clock: Clock = systemClock,
   ) {}
 
   /** Binds the service to the HTTP server, for its address (when no --public-url) and its shutdown. */
@@ -141,7 +144,7 @@ export class MediaService {
     const key = objectKey(workspaceId, id);
     const maxBytes = this.config.mediaMaxBytes;
     const ttl = this.config.mediaUploadTtlSeconds;
-    const expiresAt = new Date(Date.now() + ttl * 1000);
+    const expiresAt = new Date(this.clock.now().getTime() + ttl * 1000);
     let uploadUrl: string;
     let uploadFormData: Record<string, string>;
     if (storage.presignPost) {
@@ -223,7 +226,7 @@ export class MediaService {
   }
 
   async signedUrl(row: Pick<MediaRow, 'workspace_id' | 'id'>, ttlSeconds = this.config.mediaLinkTtlSeconds): Promise<string> {
-    const query = signLink(await this.secret(), row.workspace_id, row.id, new Date(Date.now() + ttlSeconds * 1000));
+    const query = signLink(await this.secret(), row.workspace_id, row.id, new Date(this.clock.now().getTime() + ttlSeconds * 1000));
     return `${this.baseUrl() ?? ''}/media/${row.workspace_id}/${row.id}?${query}`;
   }
 

@@ -119,7 +119,7 @@ async function store(svc: MediaService, fields: Record<string, string>, stream: 
   if (storage.kind !== 'local') {
     throw errors.badRequest('This server keeps media in an S3 bucket: upload to the uploadUrl of the presigned upload');
   }
-  const policy = verifyUploadForm(await svc.secret(), fields);
+  const policy = verifyUploadForm(await svc.secret(), fields, svc.clock.now());
   const [workspaceId, mediaId] = policy.key.split('/');
   if (workspaceId !== policy.workspaceId || !mediaId) throw errors.mediaAccessDenied('Upload refused: the key does not belong to the workspace of the policy');
   const claim = await svc.claimUpload(workspaceId, mediaId);

@@ -127,7 +127,7 @@ async function identifierOfContact(db: Db, channel: Channel, contactId: string, 
 // Contacts are looked up in the write transaction every time, not from a per-process cache: since
 // the Contacts API can delete a contact or move an identifier, any process's cached id could be
 // stale. The lookup is one indexed statement per group of messages, not one per message.
-export async function writeMessages(trx: Db, outbox: Outbox, pending: PendingMessage[]): Promise<MessageRow[]> {
+export async function writeMessages(trx: Db, outbox: Outbox, pending: PendingMessage[], now: Date): Promise<MessageRow[]> {
   const byWorkspace = new Map<string, Identifier[]>();
   for (const p of pending) {
     const ws = p.channel.workspaceId;
@@ -141,7 +141,6 @@ export async function writeMessages(trx: Db, outbox: Outbox, pending: PendingMes
   const resolved = new Map<string, Map<string, string>>();
   for (const [ws, ids] of byWorkspace) resolved.set(ws, await resolveContacts(trx, ws, ids));
 
-  const now = new Date();
   const rows = pending.map((p) => {
     const ws = p.channel.workspaceId;
     for (const r of p.recipients) {

@@ -45,7 +45,7 @@ export function batchRoutes(app: FastifyInstance, ctx: AppContext): void {
         rejection: { code: 11002, description: 'Invalid input', details: JSON.stringify(problems) },
       });
     }
-    const rows = await ctx.db.transaction().execute((trx) => writeMessages(trx, ctx.outbox, pending));
+    const rows = await ctx.db.transaction().execute((trx) => writeMessages(trx, ctx.outbox, pending, ctx.clock.now()));
     ctx.workSignal.notify();
     return reply.code(202).send({ batchId, results: rows.map(messageJson) });
   });

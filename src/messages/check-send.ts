@@ -12,7 +12,7 @@ import { hasSubscriptionUrl } from '../webhooks/subscriptions.ts';
 // template send is rendered to the body it will carry), the channel platform's rules, and who it goes
 // to. Throws a 422 naming the first stage's problems; used by single and batch sends alike.
 export async function checkSend(ctx: AppContext, channel: Channel, raw: unknown): Promise<Omit<PendingMessage, 'batchId'>> {
-  const checked = validateCreateMessage(raw);
+  const checked = validateCreateMessage(raw, ctx.clock.now());
   if (!checked.ok) throw errors.invalidPayload(checked.details);
   let request = checked.value;
   if (request.template && !request.body) {

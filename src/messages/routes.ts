@@ -59,7 +59,7 @@ export function messageRoutes(app: FastifyInstance, ctx: AppContext): void {
     async (request, reply) => {
       const ws = request.principal.workspace.id;
       const channel = await requireChannel(ctx, ws, request.params.channelId);
-      await cancelMessage(ctx.db, ctx.outbox, ws, channel.id, request.params.messageId);
+      await cancelMessage(ctx.db, ctx.outbox, ws, channel.id, request.params.messageId, ctx.clock.now());
       return reply.code(204).send();
     },
   );

@@ -228,7 +228,7 @@ export function simulateRoutes(app: FastifyInstance, ctx: AppContext): void {
         button = click.button;
       }
 
-      const at = new Date();
+      const at = ctx.clock.now();
       const result = await ctx.db.transaction().execute(async (trx) => {
         const interaction = await recordInteraction(trx, ctx.outbox, channel, message, { type: input.type, contact, details, metadata, at });
         // A WhatsApp button press reaches the business as an inbound text message carrying the pressed

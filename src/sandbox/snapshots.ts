@@ -38,6 +38,8 @@ interface Header {
   format: string;
   name: string;
   createdAt: string;
+  /** The clock's time when saved (a virtual clock's, under --clock virtual); absent in older files. */
+  clockAt?: string;
   migrations: string[];
   /** Identity sequences: their last value (null: never used). */
   sequences: Record<string, number | null>;
@@ -55,6 +57,7 @@ interface Loaded {
 export interface SnapshotInfo {
   name: string;
   createdAt: string;
+  clockAt: string;
   /** Rows per non-empty table. */
   rows: Record<string, number>;
   sizeBytes: number;
@@ -63,8 +66,10 @@ export interface SnapshotInfo {
 export interface SnapshotHooks {
   /** Before the state is read or replaced: writes still queued in this process are committed first. */
   quiesce(): Promise<void>;
-  /** After a restore: per-process caches are forgotten and the workers woken for the restored work. */
-  restored(): void;
+  /** The clock's time, kept in the file: a virtual clock goes back to it on restore. */
+  now(): Date;
+  /** After a restore: per-process caches are forgotten, the clock set and the workers woken for the restored work. */
+  restored(clockAt: Date): void;
 }
 
 export class SnapshotStore {
@@ -111,6 +116,7 @@ export class SnapshotStore {
         format: FORMAT,
         name,
         createdAt: new Date().toISOString(),
+        clockAt: this.hooks.now().toISOString(),
         migrations,
         sequences,
         rows: Object.fromEntries(dumped.map(([t, , n]) => [t, n])),
@@ -168,7 +174,7 @@ export class SnapshotStore {
           if ((err as { code?: string }).code !== '40P01' || attempt >= 5) throw err;
         }
       }
-      this.hooks.restored();
+      this.hooks.restored(new Date(loaded.header.clockAt ?? loaded.header.createdAt));
       return infoOf(name, loaded.header, loaded.size);
     });
   }
@@ -310,7 +316,7 @@ function badFile(name: string) {
 }
 
 function infoOf(name: string, h: Header, sizeBytes: number): SnapshotInfo {
-  return { name, createdAt: h.createdAt, rows: h.rows, sizeBytes };
+  return { name, createdAt: h.createdAt, clockAt: h.clockAt ?? h.createdAt, rows: h.rows, sizeBytes };
 }
 
 /** Parents before children; a table referencing itself is no constraint on the order. */

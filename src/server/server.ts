@@ -9,6 +9,7 @@ import { listRoutes } from '../lists/list-routes.ts';
 import { interactionRoutes } from '../interactions/routes.ts';
 import { inboxApiRoutes, inboxPageRoutes, inboxSessionRoute } from '../inbox/routes.ts';
 import { chaosRoutes } from '../sandbox/chaos-routes.ts';
+import { clockRoutes } from '../sandbox/clock-routes.ts';
 import { simulateRoutes } from '../sandbox/simulate-routes.ts';
 import { snapshotRoutes } from '../sandbox/snapshot-routes.ts';
 import { suppressionRoutes } from '../suppressions/routes.ts';
@@ -97,6 +98,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
       connectorCallbackRoutes(scope, {
         db: ctx.db,
         log: ctx.log,
+        clock: ctx.clock,
         channels: ctx.channels,
         connectors: ctx.connectors,
         checkUrl: (url) => checkUrl(url, ctx.config.mediaAllowPrivateUrls),
@@ -161,6 +163,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
   );
   // Snapshots of the whole state: not a workspace's, so under their own prefix and hook (an organization-wide key).
   app.register(async (scope) => snapshotRoutes(scope, ctx), { prefix: '/sandbox/snapshots' });
+  app.register(async (scope) => clockRoutes(scope, ctx), { prefix: '/sandbox/clock' });
   app.register(async (scope) => organizationRoutes(scope, { ...ctx, seedWorkspace: createSandboxChannels }), { prefix: '/organizations/:organizationId' });
   return app;
 }

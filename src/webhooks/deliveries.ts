@@ -66,6 +66,19 @@ export async function claimDeliveries(db: Db, owner: string, now: Date, limit: n
 
 const EXCLUDING_SCAN = 2000;
 
+/** A delivery is due by `now` and could be claimed (the head of its chain): a virtual clock waits until there is none. */
+export async function hasDueDeliveries(db: Db, now: Date): Promise<boolean> {
+  const r = await sql<{ due: boolean }>`
+    select exists (
+      select 1 from webhook_deliveries d
+      where d.next_attempt_at <= ${now}
+        and (d.order_key is null or not exists (
+          select 1 from webhook_deliveries p
+          where p.workspace_id = d.workspace_id and p.subscription_id = d.subscription_id and p.order_key = d.order_key
+            and p.seq < d.seq and p.next_attempt_at is not null))) as due`.execute(db);
+  return r.rows[0]?.due === true;
+}
+
 /** The earliest future moment a delivery becomes due (null: none scheduled). */
 export async function nextDeliveryDueAt(db: Db, now: Date): Promise<Date | null> {
   const r = await sql<{ at: Date }>`
@@ -243,7 +256,7 @@ export async function getDelivery(db: Db, workspaceId: string, subscriptionId: s
  * de-duplicates by request id must not drop it), due now, outside any ordering chain.
  */
 export async function redeliver(db: Db, outbox: Outbox, original: DeliveryRow): Promise<DeliveryRow> {
-  const now = new Date();
+  const now = outbox.clock.now();
   const r = await sql<DeliveryRow>`
     insert into webhook_deliveries (workspace_id, id, subscription_id, event, order_key, body, created_at, next_attempt_at, redelivery_of, updated_at)
     values (${original.workspace_id}, ${uuidv7(now.getTime())}, ${original.subscription_id}, ${original.event}, null, ${original.body},

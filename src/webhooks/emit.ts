@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { systemClock, type Clock } from '../clock.ts';
 import type { Db } from '../db/database.ts';
 import { WEBHOOK_CHANNEL } from '../db/notify-channels.ts';
 import { uuidv7 } from '../ids.ts';
@@ -94,10 +95,11 @@ export class Outbox {
   private readonly wakers = new Set<() => void>();
   private readonly subscribed = new Map<string, { events: Set<string>; until: number }>();
 
-  /** `events`: what subscriptions may name (webhooks/events.ts). */
+  /** `events`: what subscriptions may name (webhooks/events.ts); `clock`: what deliveries are stamped and scheduled by. */
   constructor(
     readonly events: EventCatalogue,
     private readonly holdBack?: HoldBack,
+    readonly clock: Clock = systemClock,
   ) {}
 
   /** In-process wake-ups for webhook workers (other processes are woken by NOTIFY on commit). */
@@ -143,7 +145,7 @@ export class Outbox {
     if (events.length === 0) return 0;
     const matches = await matchSubscriptions(trx, events);
     if (matches.length === 0) return 0;
-    const now = new Date();
+    const now = this.clock.now();
     const held = new Map<string, ((e: Omit<WebhookEvent, 'payload'>) => number) | undefined>();
     if (this.holdBack) for (const w of new Set(events.map((e) => e.workspaceId))) held.set(w, await this.holdBack(trx, w));
     const bodies = new Map<number, string>();

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { isConnectionLost, retryWhileConnectionLost } from '../db/connection-loss.ts';
 import type { Db } from '../db/database.ts';
@@ -8,6 +9,7 @@ import { runWorkerLoop, type RoundResult } from '../db/worker-loop.ts';
 import { uuidv7 } from '../ids.ts';
 import {
   claimDeliveries,
+  hasDueDeliveries,
   nextDeliveryDueAt,
   pruneDeliveries,
   recordHealth,
@@ -18,6 +20,7 @@ import {
 } from './deliveries.ts';
 import type { Outbox } from './emit.ts';
 import { HttpSender, type AttemptResult } from './http-sender.ts';
+import type { TimedWork } from '../virtual-clock.ts';
 
 // The webhook worker, modelled on the message dispatcher: one loop claims due deliveries (SKIP LOCKED,
 // leased), starts their HTTP attempts and goes back for more while there is room; results are written
@@ -61,6 +64,8 @@ export interface WebhookWorkerOptions {
 export interface WebhookWorkerDeps {
   db: Db;
   log: Logger;
+  /** Due times, retry schedules and attempt stamps; request timeouts stay on the system's time. */
+  clock: Clock;
   outbox: Outbox;
 }
 
@@ -91,7 +96,7 @@ export function retryDelayMs(attempt: number, opts: Pick<WebhookWorkerOptions, '
   return Math.min(opts.retryBaseMs * 2 ** Math.min(attempt - 1, 40), opts.retryMaxDelayMs);
 }
 
-export class WebhookWorker {
+export class WebhookWorker implements TimedWork {
   readonly id = `${hostname()}:${process.pid}:wh:${uuidv7().slice(-12)}`;
   private readonly signal = new Signal();
   private readonly sender: HttpSender;
@@ -116,6 +121,11 @@ export class WebhookWorker {
   private loopDone: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
   private lastPrune = 0;
+  /**
+   * Claims under way. A claimed delivery is not due in the table (its lease is its next attempt) and
+   * not yet in flight here until the claim returns: in between, only this says it is being worked on.
+   */
+  private claiming = 0;
   private pruning = false;
 
   constructor(
@@ -162,6 +172,15 @@ export class WebhookWorker {
     this.sender.close();
   }
 
+  // What a virtual clock asks before it moves on (virtual-clock.ts).
+  nextDueAt(now: Date): Promise<Date | null> {
+    return nextDeliveryDueAt(this.deps.db, now);
+  }
+
+  async caughtUp(now: Date): Promise<boolean> {
+    return this.claiming === 0 && this.inFlight.size === 0 && this.outcomes.length === 0 && this.recording === 0 && !(await hasDueDeliveries(this.deps.db, now));
+  }
+
   /** Deliveries whose attempt is under way in this process. */
   get busy(): number {
     return this.inFlight.size;
@@ -171,6 +190,7 @@ export class WebhookWorker {
     return runWorkerLoop({
       signal: this.signal,
       pollMs: this.opts.pollMs,
+      clock: this.deps.clock,
       isStopped: () => this.stopped,
       round: () => this.round(),
       onError: (err) => {
@@ -188,23 +208,28 @@ export class WebhookWorker {
     if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) this.prune();
     // With attempts in flight, their outcomes wake the loop; only an idle worker needs to know
     // when the next retry is due.
-    return this.inFlight.size > 0 ? null : nextDeliveryDueAt(this.deps.db, new Date());
+    return this.inFlight.size > 0 ? null : nextDeliveryDueAt(this.deps.db, this.deps.clock.now());
   }
 
   /** One claim: returns how many deliveries it started (0 when none were due or there is no room). */
   async claim(): Promise<number> {
     const room = Math.min(this.opts.concurrency - this.inFlight.size, this.opts.batchSize ?? 500);
     if (room <= 0) return 0;
-    const now = new Date();
+    const now = this.deps.clock.now();
     const exclude = [...this.saturated];
     // A claim that skips saturated subscriptions scans past their backlog: after one found nothing,
     // the next waits for new events (a wake from NOTIFY or this process) and at least 250 ms.
-    if (exclude.length > 0 && (!this.newWork || now.getTime() - this.excludingFoundNothingAt < EXCLUDING_BACKOFF_MS)) return 0;
+    if (exclude.length > 0 && (!this.newWork || Date.now() - this.excludingFoundNothingAt < EXCLUDING_BACKOFF_MS)) return 0;
     this.newWork = false;
-    const claimed = await claimDeliveries(this.deps.db, this.id, now, room, new Date(now.getTime() + this.leaseMs), exclude);
-    if (exclude.length > 0) this.excludingFoundNothingAt = claimed.length === 0 ? now.getTime() : 0;
-    for (const d of claimed) this.launch(d);
-    return claimed.length;
+    this.claiming++;
+    try {
+      const claimed = await claimDeliveries(this.deps.db, this.id, now, room, new Date(now.getTime() + this.leaseMs), exclude);
+      if (exclude.length > 0) this.excludingFoundNothingAt = claimed.length === 0 ? Date.now() : 0;
+      for (const d of claimed) this.launch(d);
+      return claimed.length;
+    } finally {
+      this.claiming--;
+    }
   }
 
   // A subscription with perSubscriptionCap attempts in flight is skipped by claims until half of them
@@ -236,9 +261,9 @@ export class WebhookWorker {
   private async attempt(d: ClaimedDelivery): Promise<AttemptOutcome | undefined> {
     const attemptNo = d.attempt_count + 1;
     const base = { workspaceId: d.workspace_id, id: d.id, subscriptionId: d.subscription_id };
-    if (d.url === null) return { ...base, at: new Date(), status: 'failed', nextAttemptAt: null, attempt: null, drop: true };
+    if (d.url === null) return { ...base, at: this.deps.clock.now(), status: 'failed', nextAttemptAt: null, attempt: null, drop: true };
     if (d.status !== 'active') {
-      const now = new Date();
+      const now = this.deps.clock.now();
       return {
         ...base,
         at: now,
@@ -247,6 +272,7 @@ export class WebhookWorker {
         attempt: { attempt: attemptNo, at: now.toISOString(), url: d.url, signature: null, httpStatusCode: null, responseBody: null, durationMs: 0, error: 'not sent: the subscription is inactive' },
       };
     }
+    const startedAt = this.deps.clock.now();
     const r: AttemptResult = await this.sender.send({
       id: d.id,
       createdAt: d.created_at,
@@ -260,7 +286,7 @@ export class WebhookWorker {
       return undefined;
     }
     const ok = r.httpStatusCode !== null && r.httpStatusCode >= 200 && r.httpStatusCode < 300;
-    const now = new Date();
+    const now = this.deps.clock.now();
     let status: AttemptOutcome['status'] = 'succeeded';
     let nextAttemptAt: Date | null = null;
     if (!ok) {
@@ -280,7 +306,7 @@ export class WebhookWorker {
       nextAttemptAt,
       attempt: {
         attempt: attemptNo,
-        at: r.at.toISOString(),
+        at: startedAt.toISOString(),
         url: r.url,
         signature: r.signatures?.bird ?? null,
         ...(r.signatures?.standard ? { standardSignature: r.signatures.standard } : {}),

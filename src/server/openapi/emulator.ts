@@ -1,10 +1,11 @@
 import { chaosSchema } from '../../sandbox/chaos-routes.ts';
+import { moveClockSchema } from '../../sandbox/clock-routes.ts';
 import { saveSnapshotSchema } from '../../sandbox/snapshot-routes.ts';
 import { BODY_ERROR_STATUSES, errorRefs, json } from './common.ts';
 import { componentRef } from './json-schema.ts';
 import type { ApiFeature, JsonSchema } from './types.ts';
 
-// Failure injection (src/sandbox/chaos-routes.ts) and snapshots (src/sandbox/snapshot-routes.ts):
+// Failure injection (src/sandbox/chaos-routes.ts), snapshots (src/sandbox/snapshot-routes.ts) and the clock (src/sandbox/clock-routes.ts):
 // Aviary's own emulator controls. The request schemas are the routes' own.
 
 const tags = ['Emulator'];
@@ -21,12 +22,23 @@ const chaosResponse: JsonSchema = {
 
 const snapshotInfo: JsonSchema = {
   type: 'object',
-  required: ['name', 'createdAt', 'rows', 'sizeBytes'],
+  required: ['name', 'createdAt', 'clockAt', 'rows', 'sizeBytes'],
   properties: {
     name: { type: 'string' },
     createdAt: { type: 'string', format: 'date-time' },
+    clockAt: { type: 'string', format: 'date-time', description: 'The clock\'s time when saved: a virtual clock (`--clock virtual`) goes back to it on restore.' },
     rows: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Rows per non-empty table.' },
     sizeBytes: { type: 'integer' },
+  },
+};
+
+const clockJson: JsonSchema = {
+  type: 'object',
+  required: ['mode', 'now'],
+  properties: {
+    mode: { type: 'string', enum: ['real', 'virtual'], description: 'virtual: started with `--clock virtual`; time stands still until moved.' },
+    now: { type: 'string', format: 'date-time', description: 'The time Aviary goes by.' },
+    stops: { type: 'integer', description: 'After a move: the moments it stopped at on the way because work fell due.' },
   },
 };
 
@@ -36,13 +48,15 @@ const OFF = 'Snapshots must be turned on with `--snapshot-dir` (409 `Conflict` o
 export const emulatorFeature: ApiFeature = {
   tag: {
     name: 'Emulator',
-    description: 'Aviary\'s own controls for tests: failure injection on sandbox channels, and snapshots of the whole state. See docs/sandbox.md.',
+    description: 'Aviary\'s own controls for tests: failure injection on sandbox channels, snapshots of the whole state and a virtual clock. See docs/sandbox.md.',
   },
   schemas: {
     ChaosRules: chaosSchema as JsonSchema,
     Chaos: chaosResponse,
     SaveSnapshot: saveSnapshotSchema as JsonSchema,
     Snapshot: snapshotInfo,
+    MoveClock: moveClockSchema as JsonSchema,
+    Clock: clockJson,
   },
   workspacePaths: {
     '/sandbox/chaos': {
@@ -73,6 +87,24 @@ export const emulatorFeature: ApiFeature = {
     },
   },
   paths: {
+    '/sandbox/clock': {
+      get: {
+        operationId: 'getClock',
+        summary: 'The clock',
+        description: 'Needs an organization-wide access key (403 for a key bound to one workspace).',
+        tags,
+        responses: { '200': { description: 'The clock\'s mode and time.', content: json(componentRef('Clock')) }, ...errorRefs(401, 403) },
+      },
+      post: {
+        operationId: 'moveClock',
+        summary: 'Move the virtual clock forward',
+        description:
+          'With `--clock virtual` only (409 `Conflict` on real time). Moves by `advanceBy` or to `to`, stopping at each moment work falls due on the way (scheduled messages, receipts, validity, retries, webhook retries) until everything due by then is done, so things happen in the order of their times; answers once the clock is at the new time. Needs an organization-wide access key.',
+        tags,
+        requestBody: { required: true, content: json(componentRef('MoveClock'), { advanceBy: '8h' }) },
+        responses: { '200': { description: 'The clock at its new time.', content: json(componentRef('Clock')) }, ...errorRefs(401, 403, 409, ...BODY_ERROR_STATUSES) },
+      },
+    },
     '/sandbox/snapshots': {
       get: {
         operationId: 'listSnapshots',
