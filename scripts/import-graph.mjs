@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 // Lowest first. A folder may import its own layer and the ones below; files at the top of src/ are
 // named "(root)/<file>".
 export const LAYERS = [
-  ['(root)/errors', '(root)/ids', '(root)/ttl-cache', '(root)/config', '(root)/clock'],
+  ['(root)/errors', '(root)/ids', '(root)/ttl-cache', '(root)/config', '(root)/clock', '(root)/virtual-clock'],
   ['db'],
   ['http'],
   ['auth', 'workspaces'],

@@ -34,3 +34,28 @@ test('waitForStatus fails clearly when the status never comes', async () => {
   const { id } = await send('+31612341006'); // no receipt ever
   await assert.rejects(bird.waitForStatus(id, 'delivered', { timeoutMs: 300 }), /did not reach delivered within 300 ms/);
 });
+
+test("startEmulator({ clock: 'virtual' }): nothing happens until advanceClock, which resolves once it has; reset puts the clock back", async () => {
+  const virtual = await startEmulator({ clock: 'virtual' });
+  try {
+    const start = virtual.now().getTime();
+    const res = await fetch(`${virtual.baseUrl}/workspaces/${virtual.workspaceId}/channels/${virtual.channels.sms}/messages`, {
+      method: 'POST',
+      headers: { authorization: `AccessKey ${virtual.accessKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ receiver: { contacts: [{ identifierValue: '+31612345678' }] }, body: { type: 'text', text: { text: 'hi' } }, scheduledFor: new Date(start + 86_400_000).toISOString() }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(virtual.now().getTime(), start, 'time stood still');
+    assert.equal((await virtual.waitForStatus(id, ['accepted', 'scheduled'])).status !== 'delivered', true);
+    assert.equal((await virtual.advanceClock('1d')).getTime(), start + 86_400_000);
+    await virtual.advanceClock(new Date(start + 86_400_000 + 100));
+    assert.equal((await virtual.waitForStatus(id, 'delivered', { timeoutMs: 50 })).status, 'delivered', 'delivered by the time advanceClock resolved');
+    await assert.rejects(virtual.advanceClock('-1h'), /not a duration forward/);
+    await virtual.reset();
+    assert.equal(virtual.now().getTime(), start);
+  } finally {
+    await virtual.close();
+  }
+  await assert.rejects(bird.advanceClock('1h'), /clock: 'virtual'/);
+});

@@ -178,6 +178,30 @@ for (const kind of storeKinds()) {
       assert.match(late.reason ?? '', /24 hours/);
     });
 
+    test('an upload policy accepts the file until its hour is over, and refuses it after', async () => {
+      const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f1f6a30000000049454e44ae426082', 'hex');
+      const presign = async () => {
+        const res = await t.request('POST', `${ws()}/channel-media/presigned-upload`, { contentType: 'image/png' });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        return res.body as { uploadUrl: string; uploadFormData: Record<string, string> };
+      };
+      const upload = async (p: { uploadUrl: string; uploadFormData: Record<string, string> }) => {
+        const form = new FormData();
+        for (const [k, v] of Object.entries(p.uploadFormData)) form.append(k, v);
+        form.append('file', new Blob([new Uint8Array(PNG)], { type: 'image/png' }), 'dot.png');
+        const res = await fetch(p.uploadUrl, { method: 'POST', body: form });
+        return { status: res.status, body: await res.text() };
+      };
+      const early = await presign();
+      const late = await presign();
+      await move({ advanceBy: '59m' });
+      assert.equal((await upload(early)).status, 204, 'within the hour');
+      await move({ advanceBy: '61s' });
+      const refused = await upload(late);
+      assert.equal(refused.status, 403, refused.body);
+      assert.match(refused.body, /expired at/);
+    });
+
     test('a snapshot keeps the clock: restoring it brings the time back', async () => {
       const at = clock.now().toISOString();
       const save = await t.request('POST', '/sandbox/snapshots', { name: `clock-${kind}` });

@@ -22,10 +22,11 @@ export interface ReportRow {
   correlation: string | null;
 }
 
-export function reportRow(channel: { workspaceId: string; id: string }, event: ProviderEvent, dueAt: Date): ReportRow {
+/** `at`: when it is written (the clock's time), which its time-ordered id carries; `dueAt` may be later. */
+export function reportRow(channel: { workspaceId: string; id: string }, event: ProviderEvent, dueAt: Date, at: Date = dueAt): ReportRow {
   return {
     workspace_id: channel.workspaceId,
-    id: uuidv7(),
+    id: uuidv7(at.getTime()),
     channel_id: channel.id,
     message_id: event.kind === 'status' ? event.messageId : null,
     kind: event.kind,

@@ -54,7 +54,7 @@ export async function recordOutcomes(trx: Db, outbox: Outbox, items: Outcome[], 
         nextAttemptAt: null,
       });
       for (const f of r.followUps ?? []) {
-        followUps.push({ ...reportRow(message.channel, f.event, new Date(at.getTime() + f.afterMs)), message_id: f.event.kind === 'status' ? f.event.messageId : row.id });
+        followUps.push({ ...reportRow(message.channel, f.event, new Date(at.getTime() + f.afterMs), at), message_id: f.event.kind === 'status' ? f.event.messageId : row.id });
       }
       if (connector.receiptsByReference) {
         parts.push({ workspaceId: row.workspace_id, channelId: row.channel_id, messageId: row.id, references: r.parts.map((p) => p.platformReference), receivers: (r as { partReceivers?: number[] }).partReceivers });
