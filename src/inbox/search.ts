@@ -12,7 +12,8 @@ import { isUuid } from '../ids.ts';
 // query. Every page is walked by keyset on (created_at, id), newest first, along the
 // (workspace_id[, channel_id], created_at, id) indexes: a page costs the same on a workspace of a
 // million messages as on an empty one, except where a filter matches rarely (text, a rare tag),
-// where the scan goes on until it has a page or runs out.
+// where the scan goes on until it has a page or runs out. The contact filter (the conversation view)
+// is the rare match that matters most, so it has indexes of its own (migration 0013).
 
 export interface InboxFilter extends PageRequest {
   channelId?: string;
@@ -66,7 +67,8 @@ export async function searchMessages(db: Db, workspaceId: string, f: InboxFilter
   if (f.contact) {
     const v = f.contact;
     q = q.where(
-      sql<SqlBool>`((direction = 'incoming' and lower(from_identifier) = lower(${v})) or (direction = 'outgoing' and (to_identifiers && ${[v]}::text[] or to_identifiers && ${[v.toLowerCase()]}::text[])))`,
+      // Shaped for the partial indexes of migration 0013 (messages_from_contact, messages_to_contact).
+      sql<SqlBool>`((direction = 'incoming' and lower(from_identifier) = lower(${v})) or (direction = 'outgoing' and to_identifiers && ${[...new Set([v, v.toLowerCase()])]}::text[]))`,
     );
   }
   if (f.text) {
