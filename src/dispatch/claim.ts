@@ -6,18 +6,33 @@ import type { MessageRow } from '../db/schema.ts';
 // other sharing the database) each take different rows without waiting on one another, and leased
 // for `leaseMs`: long enough to send, short enough that a crashed worker's rows come back soon.
 
-// `skipChannels` are channels whose share this worker already holds (dispatcher.ts): their rows are
-// passed by. The trade-off: with a deep backlog on such a channel the scan walks past its due rows
-// to reach others' (an index range scan with a filter), which costs claim time but never blocks.
+// Due messages are found channel by channel (index messages_due_by_channel, migration 0014): a skip
+// scan lists the channels with pending work, one index probe each, and each channel's oldest due rows
+// are read from its own range of the index. So a claim never walks a channel's rows it will not take:
+// `skipChannels`, those whose share this worker already holds (dispatcher.ts), cost nothing however
+// deep their backlog, and the others are still taken oldest first across channels.
+const PENDING_CHANNELS = sql`pending(w, c) as (
+    (select workspace_id, channel_id from messages where next_attempt_at is not null order by workspace_id, channel_id limit 1)
+    union all
+    select nx.workspace_id, nx.channel_id from pending p cross join lateral (
+      select workspace_id, channel_id from messages
+      where next_attempt_at is not null and (workspace_id, channel_id) > (p.w, p.c)
+      order by workspace_id, channel_id limit 1) nx
+  )`;
+
 export async function claimMessages(db: Db, owner: string, now: Date, limit: number, leaseMs: number, skipChannels: string[] = []): Promise<MessageRow[]> {
-  const skip = skipChannels.length ? sql`and channel_id <> all(${skipChannels}::uuid[])` : sql``;
   const result = await sql<MessageRow>`
-    with due as (
-      select workspace_id, id from messages
-      where next_attempt_at <= ${now} and (lease_expires_at is null or lease_expires_at < ${now}) ${skip}
-      order by next_attempt_at
+    with recursive ${PENDING_CHANNELS},
+    due as (
+      select m.workspace_id, m.id from pending p cross join lateral (
+        select workspace_id, id, next_attempt_at from messages
+        where workspace_id = p.w and channel_id = p.c and next_attempt_at <= ${now} and (lease_expires_at is null or lease_expires_at < ${now})
+        order by next_attempt_at
+        limit ${limit}
+        for update skip locked) m
+      where p.c <> all(${skipChannels}::uuid[])
+      order by m.next_attempt_at
       limit ${limit}
-      for update skip locked
     )
     update messages m set lease_owner = ${owner}, lease_expires_at = ${new Date(now.getTime() + leaseMs)}
     from due where m.workspace_id = due.workspace_id and m.id = due.id
@@ -54,7 +69,9 @@ export async function claimConnectorEvents(db: Db, owner: string, now: Date, lim
 /** Anything due by `now`, claimed or not: a virtual clock waits until there is none (virtual-clock.ts). */
 export async function hasDueWork(db: Db, now: Date): Promise<boolean> {
   const result = await sql<{ due: boolean }>`
-    select exists (select 1 from messages where next_attempt_at <= ${now})
+    with recursive ${PENDING_CHANNELS}
+    select exists (select 1 from pending p where exists (
+        select 1 from messages where workspace_id = p.w and channel_id = p.c and next_attempt_at <= ${now}))
       or exists (select 1 from connector_events where due_at <= ${now}) as due`.execute(db);
   return result.rows[0]?.due === true;
 }
@@ -64,11 +81,25 @@ export async function hasDueWork(db: Db, now: Date): Promise<boolean> {
  * includes the end of a lease on a row that is due: its worker may have died, or lost the database
  * before it could write what it did, and the row is claimable again then.
  */
+const LEASE_LOOKAHEAD = 1000;
+
 export async function nextDueAt(db: Db, now: Date): Promise<Date | null> {
   const result = await sql<{ at: Date | null }>`
+    with recursive ${PENDING_CHANNELS},
+    per_channel as (
+      select
+        (select next_attempt_at from messages where workspace_id = p.w and channel_id = p.c and next_attempt_at > ${now} order by next_attempt_at limit 1) as next_at,
+        -- Claims take a channel's oldest due rows, so a claimed row still due (its worker may be gone)
+        -- is among its first; looking no further keeps a deep backlog from being read here. One
+        -- further back is still retried: the loop never sleeps past its poll interval.
+        (select min(lease_expires_at) from (
+          select lease_expires_at from messages where workspace_id = p.w and channel_id = p.c and next_attempt_at <= ${now}
+          order by next_attempt_at limit ${LEASE_LOOKAHEAD}) d where lease_expires_at > ${now}) as lease_end
+      from pending p
+    )
     select least(
-      (select next_attempt_at from messages where next_attempt_at > ${now} order by next_attempt_at limit 1),
-      (select lease_expires_at from messages where next_attempt_at <= ${now} and lease_expires_at > ${now} order by next_attempt_at limit 1),
+      (select min(next_at) from per_channel),
+      (select min(lease_end) from per_channel),
       (select due_at from connector_events where due_at > ${now} order by due_at limit 1),
       (select lease_expires_at from connector_events where due_at <= ${now} and lease_expires_at > ${now} order by due_at limit 1)
     ) as at`.execute(db);
