@@ -87,7 +87,7 @@ export class Dispatcher implements TimedWork {
     private readonly deps: DispatcherDeps,
     private readonly opts: DispatcherOptions,
   ) {
-    this.sessions = new Sessions({ db: deps.db, owner: this.id, log: deps.log, clock: deps.clock, signal: deps.signal, connectors: deps.connectors, allowPrivateUrls: deps.allowPrivateUrls ?? false, media: deps.media });
+    this.sessions = new Sessions({ db: deps.db, owner: this.id, log: deps.log, clock: deps.clock, signal: deps.signal, connectors: deps.connectors, allowPrivateUrls: deps.allowPrivateUrls ?? false, media: deps.media, outbox: deps.outbox });
     this.outcomes = outcomeWriter(deps.db, deps.outbox, opts, Math.max(1, opts.concurrency));
   }
 

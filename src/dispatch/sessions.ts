@@ -3,12 +3,13 @@ import type { Clock } from '../clock.ts';
 import { toChannel, type Channel } from '../channels/channels.ts';
 import type { Connector, ConnectorContext, OutboundMessage, SendResult, Session } from '../connectors/connector.ts';
 import { createConnectorContext, type MediaAccess } from '../connectors/connector-context.ts';
-import { reportWriter } from '../connectors/reports.ts';
 import { clusterScoped, dropSessionLease, renewSessionLeases, SESSION_LEASE_MS, takeSessionLease } from './session-leases.ts';
 import { checkUrl } from '../media/url-guard.ts';
 import type { Db } from '../db/database.ts';
 import type { Signal } from '../db/signal.ts';
 import { failures } from '../connectors/failures.ts';
+import type { Outbox } from '../webhooks/emit.ts';
+import { sessionReportWriter } from './session-reports.ts';
 
 // Connector sessions of this process, one per channel: opened by the first send that needs it (or,
 // for connectors that receive, by the sweep below for every active channel), reopened when the
@@ -26,6 +27,8 @@ export interface SessionDeps {
   connectors: Map<string, Connector>;
   allowPrivateUrls: boolean;
   media?: MediaAccess;
+  /** Where the status changes that receipts make emit their webhooks. */
+  outbox: Outbox;
 }
 
 interface Held {
@@ -66,7 +69,7 @@ export class Sessions {
   private readonly elsewhere = new Map<string, { channelId: string; until: number }>();
 
   constructor(private readonly deps: SessionDeps) {
-    this.reports = reportWriter(deps.db, () => deps.signal.notify());
+    this.reports = sessionReportWriter(deps.db, deps.outbox, () => deps.clock.now(), () => deps.signal.notify());
   }
 
   /**

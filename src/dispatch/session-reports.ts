@@ -1,0 +1,55 @@
+import type { ProviderEvent } from '../connectors/connector.ts';
+import { insertReports, reportWriter, type ReportRow } from '../connectors/reports.ts';
+import { isConnectionLost } from '../db/connection-loss.ts';
+import type { Db } from '../db/database.ts';
+import { GroupCommit } from '../db/group-commit.ts';
+import type { Outbox } from '../webhooks/emit.ts';
+import type { ConnectorEventRow } from './claim.ts';
+import { applyProviderEvents } from './provider-events.ts';
+
+// Receipts from a live session (an SMPP deliver_sm) are applied in the transaction that makes them
+// durable, before the session acknowledges them: the part, the message's status, its history and its
+// webhooks in one group commit, instead of a connector_events row written now, claimed by the events
+// loop, applied and deleted later (three more row writes and two more transactions per message: a third
+// of what an SMPP message cost PostgreSQL). What cannot be applied yet still goes through
+// connector_events: a receipt that overtook the recording of its send (retried from there), and
+// inbound messages (their parts wait for one another, and their channel must be loaded outside the
+// transaction). Acknowledged still means committed, by either road.
+//
+// One batch at a time per process: two concurrent transactions could each settle one part of a
+// two-part message and neither see the other's, leaving it `sent` under the 'all' rule. A batch that
+// fails (a deadlock with the outcome writer, say) is not lost either: its rows are written as plain
+// connector_events for the events loop, as before.
+
+const applies = (r: ReportRow) => r.kind === 'receipt' || r.kind === 'status';
+
+export function sessionReportWriter(db: Db, outbox: Outbox, now: () => Date, afterCommit: () => void): { submit(rows: ReportRow[]): Promise<void>; drain(): Promise<void> } {
+  const parked = reportWriter(db, afterCommit);
+  const direct = new GroupCommit<ReportRow[], void>(
+    db,
+    async (trx, batches) => {
+      const rows = batches.flat();
+      const claimed: ConnectorEventRow[] = rows.filter(applies).map((r) => ({ ...r, payload: JSON.parse(r.payload) as ProviderEvent }));
+      const later = await applyProviderEvents(trx, outbox, new Map(), claimed, now());
+      const park: ReportRow[] = [
+        ...rows.filter((r) => !applies(r)),
+        // Keeps its id, whose time says how long it has waited (receipts.ts RECEIPT_WAIT_MS).
+        ...later.map(({ event: e, dueAt }) => ({ workspace_id: e.workspace_id, id: e.id, channel_id: e.channel_id, message_id: e.message_id, kind: e.kind, payload: JSON.stringify(e.payload), due_at: dueAt, correlation: null })),
+      ];
+      await insertReports(trx, park, { notify: park.length > 0 });
+      return batches.map(() => undefined);
+    },
+    { maxConcurrent: 1, maxBatch: 500, afterCommit },
+  );
+  return {
+    submit: (rows) =>
+      direct.submit(rows).catch((err) => {
+        if (isConnectionLost(err)) throw err;
+        return parked.submit(rows);
+      }),
+    drain: async () => {
+      await direct.drain();
+      await parked.drain();
+    },
+  };
+}
