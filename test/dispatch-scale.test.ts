@@ -41,6 +41,18 @@ describe('dispatch across processes (postgres)', { skip }, () => {
     await pgdb.drop();
   });
 
+  test('a claim takes no more of a channel than the room it is given, and none of one it skips', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await post({ receiver: { contacts: [{ identifierValue: `+3162234567${i}` }] }, body: { type: 'text', text: { text: 'x' } } })).body.id);
+    const claim = (rooms: Parameters<typeof claimMessages>[5]) => claimMessages(api.ctx.db, 'room-test', new Date(), 100, 60_000, rooms);
+    assert.equal((await claim({ skip: [sms], room: [], otherwise: 100 })).length, 0, 'a skipped channel gives nothing');
+    assert.equal((await claim({ skip: [], room: [{ channelId: sms, n: 1 }], otherwise: 100 })).length, 1, 'its room');
+    assert.equal((await claim({ skip: [], room: [], otherwise: 2 })).length, 2, 'a channel not listed gives `otherwise`');
+    assert.equal((await claim(undefined)).length, 1, 'the rest');
+    await sql`delete from message_status_history where message_id = any(${ids}::uuid[])`.execute(api.ctx.db);
+    await sql`delete from messages where id = any(${ids}::uuid[])`.execute(api.ctx.db);
+  });
+
   test('a worker that claimed messages and died: another finishes them once its lease expires', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await post({ receiver: { contacts: [{ identifierValue: `+3161234567${i}` }] }, body: { type: 'text', text: { text: 'x' } } })).body.id);

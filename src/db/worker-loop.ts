@@ -29,12 +29,14 @@ export function errorBackoffMs(failuresInARow: number): number {
 export async function runWorkerLoop(o: WorkerLoopOptions): Promise<void> {
   let failuresInARow = 0;
   while (!o.isStopped()) {
+    // A wake-up during the round (work committed meanwhile) makes the sleep after it return at once.
+    const seen = o.signal.generation;
     try {
       const next = await o.round();
       failuresInARow = 0;
       if (next === 'again') continue;
       const sleep = next ? Math.min(next.getTime() - o.clock.now().getTime(), o.pollMs) : o.pollMs;
-      if (!o.isStopped()) await o.signal.wait(sleep);
+      if (!o.isStopped()) await o.signal.wait(sleep, seen);
     } catch (err) {
       if (o.isStopped()) break;
       failuresInARow++;

@@ -9,8 +9,10 @@ import type { MessageRow } from '../db/schema.ts';
 // Due messages are found channel by channel (index messages_due_by_channel, migration 0014): a skip
 // scan lists the channels with pending work, one index probe each, and each channel's oldest due rows
 // are read from its own range of the index. So a claim never walks a channel's rows it will not take:
-// `skipChannels`, those whose share this worker already holds (dispatcher.ts), cost nothing however
-// deep their backlog, and the others are still taken oldest first across channels.
+// the channels `rooms` skips, those whose share this worker already holds (dispatcher.ts), cost
+// nothing however deep their backlog, each other channel gives no more than the room it has left
+// (rows claimed beyond it would only be handed back), and the rows are still taken oldest first
+// across channels.
 const PENDING_CHANNELS = sql`pending(w, c) as (
     (select workspace_id, channel_id from messages where next_attempt_at is not null order by workspace_id, channel_id limit 1)
     union all
@@ -20,17 +22,28 @@ const PENDING_CHANNELS = sql`pending(w, c) as (
       order by workspace_id, channel_id limit 1) nx
   )`;
 
-export async function claimMessages(db: Db, owner: string, now: Date, limit: number, leaseMs: number, skipChannels: string[] = []): Promise<MessageRow[]> {
+/**
+ * How much a claim may take of each channel: none of `skip`, up to `room` of those listed there, and
+ * up to `otherwise` of any other (a channel this worker knows nothing of yet).
+ */
+export interface ClaimRoom {
+  skip: string[];
+  room: Array<{ channelId: string; n: number }>;
+  otherwise: number;
+}
+
+export async function claimMessages(db: Db, owner: string, now: Date, limit: number, leaseMs: number, rooms: ClaimRoom = { skip: [], room: [], otherwise: limit }): Promise<MessageRow[]> {
   const result = await sql<MessageRow>`
     with recursive ${PENDING_CHANNELS},
+    room(c, n) as (select * from unnest(${rooms.room.map((r) => r.channelId)}::uuid[], ${rooms.room.map((r) => r.n)}::int[])),
     due as (
       select m.workspace_id, m.id from pending p cross join lateral (
         select workspace_id, id, next_attempt_at from messages
         where workspace_id = p.w and channel_id = p.c and next_attempt_at <= ${now} and (lease_expires_at is null or lease_expires_at < ${now})
         order by next_attempt_at
-        limit ${limit}
+        limit least(${limit}, coalesce((select n from room where room.c = p.c), ${rooms.otherwise}))
         for update skip locked) m
-      where p.c <> all(${skipChannels}::uuid[])
+      where p.c <> all(${rooms.skip}::uuid[])
       order by m.next_attempt_at
       limit ${limit}
     )

@@ -114,6 +114,13 @@ export class Sessions {
     return ids;
   }
 
+  /** Channels with an open session here, and its window. */
+  openWindows(): Array<{ workspaceId: string; id: string; window: number }> {
+    const out: Array<{ workspaceId: string; id: string; window: number }> = [];
+    for (const h of this.held.values()) if (h.window !== undefined) out.push({ workspaceId: h.channel.workspaceId, id: h.channel.id, window: h.window });
+    return out;
+  }
+
   /** The window of the channel's open session; undefined when none is open (yet). */
   windowOf(channel: { workspaceId: string; id: string }): number | undefined {
     return this.held.get(keyOf(channel))?.window;
