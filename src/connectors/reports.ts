@@ -8,9 +8,10 @@ import type { ProviderEvent } from './connector.ts';
 // The one durable path for what providers report: receipts and inbound messages from a session (an
 // SMPP deliver_sm), from an HTTP callback, or scheduled by the sandbox all become connector_events
 // rows, applied by the dispatcher (dispatch/provider-events.ts); the one shortcut is a session's
-// receipt for a known part, applied as it is committed (dispatch/session-reports.ts). Writing the row is all that happens
-// before the provider is acknowledged, so an acknowledged report survives a crash, and applying it
-// (matching a reference, creating a contact) never holds the provider's connection.
+// receipt for a known part, applied as it is committed (dispatch/session-reports.ts). Writing the row
+// is all that happens before the provider is acknowledged, so an acknowledged report survives a
+// crash, and applying it (matching a reference, creating a contact) never holds the provider's
+// connection.
 
 export interface ReportRow {
   workspace_id: string;

@@ -232,13 +232,14 @@ export class Dispatcher implements TimedWork {
     for (const r of rows) {
       const key = `${r.workspace_id}:${r.channel_id}`;
       const n = this.perChannel.get(key) ?? 0;
-      if (n >= this.shareOf({ workspaceId: r.workspace_id, id: r.channel_id })) {
+      const share = this.shareOf({ workspaceId: r.workspace_id, id: r.channel_id });
+      if (n >= share) {
         over.push(r);
         continue;
       }
       this.perChannel.set(key, n + 1);
       // Full now: the next claims pass it by until a send recorded wakes them.
-      if (n + 1 >= this.shareOf({ workspaceId: r.workspace_id, id: r.channel_id })) this.passedBy.add(key);
+      if (n + 1 >= share) this.passedBy.add(key);
       this.inFlight++;
       claimed.push(r);
     }
