@@ -297,6 +297,41 @@ for (const kind of storeKinds()) {
       assert.ok(delivered.lastStatusAt && delivered.createdAt && delivered.updatedAt);
     });
 
+    // After a channel's first send, the claim itself moves its messages to `processing` (dispatch/claim.ts
+    // ClaimStart), with their webhooks in the same transaction, or with none when nothing subscribed wants them.
+    const sendSix = async () => {
+      const first = await send('sms', sms());
+      await t.waitForStatus(first.id, 'delivered');
+      const later = [];
+      for (let i = 0; i < 5; i++) later.push(await send('sms', sms(`+3161234500${i}`)));
+      for (const m of later) await t.waitForStatus(m.id, 'delivered');
+      return [first, ...later];
+    };
+
+    test('messages started by the claim (a channel already sending): every status once, in order', async () => {
+      await subscribe({ event: 'sms.outbound' });
+      const messages = await sendSix();
+      const got = await receiver.waitFor((g) => g.length >= messages.length * 4);
+      await new Promise((r) => setTimeout(r, 200));
+      for (const m of messages) {
+        assert.deepEqual(statusesOf(got, m.id), ['accepted', 'processing', 'sent', 'delivered']);
+        assert.deepEqual(await t.history(m.id), ['accepted', 'processing', 'sent', 'delivered']);
+      }
+    });
+
+    test('status filters that leave out processing and sent: only the statuses asked for arrive', async () => {
+      await subscribe({ event: 'sms.outbound', eventFilters: [{ key: 'messageStatus', value: 'accepted' }, { key: 'messageStatus', value: 'sent' }], url: `${receiver.url()}?a` });
+      await subscribe({ event: 'sms.outbound', eventFilters: [{ key: 'messageStatus', value: 'delivered' }], url: `${receiver.url()}?b` });
+      const messages = await sendSix();
+      const got = await receiver.waitFor((g) => g.length >= messages.length * 3);
+      await new Promise((r) => setTimeout(r, 200));
+      for (const m of messages) {
+        assert.deepEqual(statusesOf(got.filter((g) => g.path.endsWith('?a')), m.id), ['accepted', 'sent']);
+        assert.deepEqual(statusesOf(got.filter((g) => g.path.endsWith('?b')), m.id), ['delivered']);
+        assert.deepEqual(await t.history(m.id), ['accepted', 'processing', 'sent', 'delivered']);
+      }
+    });
+
     test('the spec\'s test vector, by Aviary and by the independent verifier', () => {
       const body = Buffer.from('{"service":"channels","event":"whatsapp.inbound","payload":{"id":"x"}}');
       const expected = 'Gs+0l9ITg3azq5R06abzJHYD5GItMxmcJHmMVyb7J+U=';

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
+import { PENDING_STATUSES } from '../messages/lifecycle.ts';
 
 // Claiming work. Due rows are locked with SKIP LOCKED, so concurrent workers (in this process or any
 // other sharing the database) each take different rows without waiting on one another, and leased
@@ -32,13 +33,55 @@ export interface ClaimRoom {
   otherwise: number;
 }
 
-export async function claimMessages(db: Db, owner: string, now: Date, limit: number, leaseMs: number, rooms: ClaimRoom = { skip: [], room: [], otherwise: limit }): Promise<MessageRow[]> {
-  const result = await sql<MessageRow>`
+/**
+ * Due messages start `processing` in the claim itself when nothing the claim can see stands in their
+ * way: their channel is active, served by one of `connectorTypes` and has no send rate (a rate is a
+ * per-message decision, taken before `processing`), the message is due (not scheduled ahead), still
+ * valid, not to a suppressed address, and not a WhatsApp session message (the service window is the
+ * dispatcher's to check). Such a message moves to `processing`, held until `until`, with its history
+ * row, in the claim's one statement: one write of the row instead of two (the claim, then the
+ * transition in a transaction of its own). What only the dispatcher can check (the connector's
+ * capabilities, media) still follows, and a message that fails there goes on from `processing` to
+ * `sending_failed`, as in Bird's lifecycle; whether a message is started never depends on timing.
+ */
+export interface ClaimStart {
+  connectorTypes: string[];
+  until: Date;
+}
+
+/** A claimed message: the row as the claim left it, and whether the claim started it (moved it to `processing`). */
+export type ClaimedMessage = MessageRow & { started: boolean; claimed_status: string };
+
+export async function claimMessages(
+  db: Db,
+  owner: string,
+  now: Date,
+  limit: number,
+  leaseMs: number,
+  rooms: ClaimRoom = { skip: [], room: [], otherwise: limit },
+  start: ClaimStart = { connectorTypes: [], until: now },
+): Promise<ClaimedMessage[]> {
+  const result = await sql<ClaimedMessage>`
     with recursive ${PENDING_CHANNELS},
     room(c, n) as (select * from unnest(${rooms.room.map((r) => r.channelId)}::uuid[], ${rooms.room.map((r) => r.n)}::int[])),
+    ready(w, c) as (
+      select p.w, p.c from pending p join channels ch on ch.workspace_id = p.w and ch.id = p.c
+      where ch.status = 'active' and ch.connector_type = any (${start.connectorTypes}::text[])
+        and jsonb_typeof(ch.settings->'sendRatePerSecond') is distinct from 'number'
+    ),
     due as (
-      select m.workspace_id, m.id from pending p cross join lateral (
-        select workspace_id, id, next_attempt_at from messages
+      select m.workspace_id, m.id, m.status,
+        exists (select 1 from ready r where r.w = p.w and r.c = p.c)
+          and m.status = any (${PENDING_STATUSES}::text[])
+          and (m.scheduled_for is null or m.scheduled_for <= ${now})
+          and (m.validity is null or greatest(m.created_at, coalesce(m.scheduled_for, m.created_at)) + m.validity * interval '1 second' > ${now})
+          and (m.platform <> 'whatsapp' or m.template is not null)
+          and not exists (
+            select 1 from jsonb_array_elements(coalesce(m.receiver->'contacts', '[]')) rc
+            join suppressions s on s.workspace_id = m.workspace_id and s.identifier_key = rc->>'identifierKey' and s.identifier_value = rc->>'identifierValue')
+          as starts
+      from pending p cross join lateral (
+        select workspace_id, id, status, next_attempt_at, scheduled_for, validity, created_at, platform, template, receiver from messages
         where workspace_id = p.w and channel_id = p.c and next_attempt_at <= ${now} and (lease_expires_at is null or lease_expires_at < ${now})
         order by next_attempt_at
         limit least(${limit}, coalesce((select n from room where room.c = p.c), ${rooms.otherwise}))
@@ -46,10 +89,23 @@ export async function claimMessages(db: Db, owner: string, now: Date, limit: num
       where p.c <> all(${rooms.skip}::uuid[])
       order by m.next_attempt_at
       limit ${limit}
+    ),
+    claimed as (
+      update messages m set
+        lease_owner = ${owner},
+        lease_expires_at = ${new Date(now.getTime() + leaseMs)},
+        status = case when due.starts then 'processing' else m.status end,
+        last_status_at = case when due.starts and m.status <> 'processing' then ${now} else m.last_status_at end,
+        updated_at = case when due.starts and m.status <> 'processing' then ${now} else m.updated_at end,
+        next_attempt_at = case when due.starts then ${start.until} else m.next_attempt_at end
+      from due where m.workspace_id = due.workspace_id and m.id = due.id
+      returning m.*, due.starts as started, due.status as claimed_status
+    ),
+    history as (
+      insert into message_status_history (workspace_id, message_id, status, at, reason, failure)
+      select workspace_id, id, status, last_status_at, reason, failure from claimed where started and claimed_status <> 'processing'
     )
-    update messages m set lease_owner = ${owner}, lease_expires_at = ${new Date(now.getTime() + leaseMs)}
-    from due where m.workspace_id = due.workspace_id and m.id = due.id
-    returning m.*`.execute(db);
+    select * from claimed`.execute(db);
   return result.rows;
 }
 

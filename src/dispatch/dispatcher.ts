@@ -16,7 +16,8 @@ import type { TimedWork } from '../virtual-clock.ts';
 import { uuidv7 } from '../ids.ts';
 import { applyTransitions, reschedule } from '../messages/status-writer.ts';
 import type { Outbox } from '../webhooks/emit.ts';
-import { claimConnectorEvents, claimMessages, hasDueWork, nextDueAt, type ClaimRoom } from './claim.ts';
+import { emitMessageEvents } from '../messages/message-events.ts';
+import { claimConnectorEvents, claimMessages, hasDueWork, nextDueAt, type ClaimedMessage, type ClaimRoom } from './claim.ts';
 import { outcomeWriter, type Outcome } from './outcomes.ts';
 import { prepare, type Prepared } from './prepare.ts';
 import { applyProviderEvents } from './provider-events.ts';
@@ -186,14 +187,25 @@ export class Dispatcher implements TimedWork {
     const leaseEnd = Date.now() + this.opts.leaseMs;
     const limit = Math.min(this.opts.batchSize, this.opts.maxInFlight - this.inFlight);
     if (limit <= 0) return 0;
-    const all = await claimMessages(db, this.id, now, limit, this.opts.leaseMs, this.claimRoom());
+    const start = { connectorTypes: [...this.deps.connectors.keys()], until: new Date(now.getTime() + this.opts.leaseMs) };
+    const claim = (d: Db) => claimMessages(d, this.id, now, limit, this.opts.leaseMs, this.claimRoom(), start);
+    // The messages a claim starts have their `processing` webhooks written with it; while no
+    // subscription anywhere asks for `processing`, the claim runs alone, without a transaction.
+    const all = !(await this.deps.outbox.mayWantOutbound(db, 'processing'))
+      ? await claim(db)
+      : await db.transaction().execute(async (trx) => {
+          const rows = await claim(trx);
+          await emitMessageEvents(trx, this.deps.outbox, rows.filter((r) => r.started && r.claimed_status !== 'processing'));
+          return rows;
+        });
     if (all.length === 0) return 0;
     const { claimed, over } = this.withinShares(all);
     const sending = new Set<string>();
     try {
       // One claim can take more of a channel than its share (the skip list is from before it): the
       // excess goes back at once, due as it was; the next claims pass the channel by until it has room.
-      if (over.length) await reschedule(db, over.map((r) => ({ workspaceId: r.workspace_id, messageId: r.id, nextAttemptAt: r.next_attempt_at })));
+      // (A row the claim started is due again now, as the retry it has become.)
+      if (over.length) await reschedule(db, over.map((r) => ({ workspaceId: r.workspace_id, messageId: r.id, nextAttemptAt: r.started ? now : r.next_attempt_at })));
       if (claimed.length === 0) return all.length;
       const prepared = await prepare(db, claimed, {
         channels: this.deps.channels,
@@ -207,7 +219,7 @@ export class Dispatcher implements TimedWork {
         await reschedule(trx, prepared.reschedules);
         return rows;
       });
-      // Send what is now ours to send: moved to processing here, or already processing (a retry).
+      // Send what is now ours to send: moved to processing by the claim or here, or already processing (a retry).
       const processing = new Set(applied.filter((r) => r.status === 'processing').map((r) => r.id));
       for (const s of prepared.sends) {
         if (s.row.status !== 'processing' && !processing.has(s.row.id)) continue;
@@ -226,9 +238,9 @@ export class Dispatcher implements TimedWork {
    * Splits a claim into what this process keeps and what is over a channel's share, and reserves the
    * kept rows' places at once, before any await: the other claim loops of this process must see them.
    */
-  private withinShares(rows: MessageRow[]): { claimed: MessageRow[]; over: MessageRow[] } {
-    const claimed: MessageRow[] = [];
-    const over: MessageRow[] = [];
+  private withinShares(rows: ClaimedMessage[]): { claimed: ClaimedMessage[]; over: ClaimedMessage[] } {
+    const claimed: ClaimedMessage[] = [];
+    const over: ClaimedMessage[] = [];
     for (const r of rows) {
       const key = `${r.workspace_id}:${r.channel_id}`;
       const n = this.perChannel.get(key) ?? 0;

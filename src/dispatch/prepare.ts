@@ -23,7 +23,7 @@ export interface Prepared {
 
 export async function prepare(
   db: Db,
-  claimed: MessageRow[],
+  claimed: Array<MessageRow & { started?: boolean }>,
   deps: { channels: ChannelCache; connectors: Map<string, Connector>; now: Date; inFlightMs: number; takeSendSlot: (channel: Channel) => number },
 ): Promise<Prepared> {
   const { now } = deps;
@@ -98,9 +98,12 @@ export async function prepare(
     // `processing` holds the message for the duration of the send: if this process dies now, the
     // message becomes due again once inFlightMs has passed and another worker retries it.
     const inFlightUntil = new Date(now.getTime() + deps.inFlightMs);
-    // A retry (or a crashed worker's message) is already `processing`: hold it without a new history entry.
-    if (row.status === 'processing') out.reschedules.push({ workspaceId: row.workspace_id, messageId: row.id, nextAttemptAt: inFlightUntil });
-    else out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, from: [row.status], status: 'processing', at: now, nextAttemptAt: inFlightUntil });
+    // Started by the claim: already `processing` and held. A retry (or a crashed worker's message) is
+    // already `processing`: held again without a new history entry.
+    if (!row.started) {
+      if (row.status === 'processing') out.reschedules.push({ workspaceId: row.workspace_id, messageId: row.id, nextAttemptAt: inFlightUntil });
+      else out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, from: [row.status], status: 'processing', at: now, nextAttemptAt: inFlightUntil });
+    }
     out.sends.push({
       row,
       connector,

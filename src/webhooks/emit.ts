@@ -76,8 +76,9 @@ export async function matchSubscriptions(trx: Db, events: Omit<WebhookEvent, 'pa
 }
 
 // Most transactions that emit events belong to workspaces without webhooks, and must not pay for the
-// matching statement. Each process keeps, per workspace, the event names that have active
-// subscriptions, read at most once a second. The process that creates, changes or deletes a
+// matching statement; nor must the status changes that no subscription asks for (a subscription to
+// delivered SMS sees no `processing` or `sent`). Each process keeps, per workspace, the event names
+// that have active subscriptions and the statuses they filter on, read at most once a second. The process that creates, changes or deletes a
 // subscription forgets its workspace's entry at once; other processes see the change within
 // SUBSCRIBED_TTL_MS. So a new subscription receives the events that happen from (at most) one second
 // after it was created; once an event was written, it is never lost.
@@ -93,7 +94,10 @@ export type HoldBack = (trx: Db, workspaceId: string) => Promise<((e: Omit<Webho
 /** One per process (AppContext.outbox): the in-process wake-ups of webhook workers and the subscription cache. */
 export class Outbox {
   private readonly wakers = new Set<() => void>();
-  private readonly subscribed = new Map<string, { events: Set<string>; until: number }>();
+  /** Per workspace: each subscribed event name, and the statuses its subscriptions want (null: any). */
+  private readonly subscribed = new Map<string, { events: Map<string, Set<string> | null>; until: number }>();
+  /** Across workspaces: whether any subscription may want outgoing messages' events of a status (mayWantOutbound). */
+  private readonly outboundStatuses = new Map<string, { wanted: boolean; until: number }>();
 
   /** `events`: what subscriptions may name (webhooks/events.ts); `clock`: what deliveries are stamped and scheduled by. */
   constructor(
@@ -115,33 +119,53 @@ export class Outbox {
   /** Call after committing a change to a workspace's subscriptions. */
   forgetSubscriptions(workspaceId: string): void {
     this.subscribed.delete(workspaceId);
+    this.outboundStatuses.clear();
   }
 
   /** Forgets every workspace's subscriptions (the store was reset or restored). */
   forgetAll(): void {
     this.subscribed.clear();
+    this.outboundStatuses.clear();
   }
 
-  private async subscribedEvents(trx: Db, workspaces: string[]): Promise<Map<string, Set<string>>> {
+  private async subscribedEvents(trx: Db, workspaces: string[]): Promise<Map<string, Map<string, Set<string> | null>>> {
     const now = Date.now();
     const stale = workspaces.filter((w) => (this.subscribed.get(w)?.until ?? 0) <= now);
     if (stale.length > 0) {
-      const r = await sql<{ workspace_id: string; events: string[] }>`
-        select workspace_id, array_agg(distinct event) as events from webhook_subscriptions
+      const r = await sql<{ workspace_id: string; event: string; statuses: string[] | null }>`
+        select workspace_id, event, case when bool_or(filter_statuses is null) then null else array_agg(distinct s) end as statuses
+        from webhook_subscriptions left join lateral unnest(filter_statuses) as s on true
         where workspace_id = any (${stale}::uuid[]) and status = 'active'
-        group by workspace_id`.execute(trx);
+        group by workspace_id, event`.execute(trx);
       if (this.subscribed.size > 10_000) this.subscribed.clear();
-      const found = new Map(r.rows.map((row) => [row.workspace_id, row.events]));
-      for (const w of stale) this.subscribed.set(w, { events: new Set(found.get(w) ?? []), until: now + SUBSCRIBED_TTL_MS });
+      for (const w of stale) this.subscribed.set(w, { events: new Map(), until: now + SUBSCRIBED_TTL_MS });
+      for (const row of r.rows) this.subscribed.get(row.workspace_id)!.events.set(row.event, row.statuses && new Set(row.statuses));
     }
     return new Map(workspaces.map((w) => [w, this.subscribed.get(w)!.events]));
+  }
+
+  /**
+   * Whether any active subscription, in any workspace, may want outgoing messages' events of this
+   * status (read at most once a second, forgotten at once on a change made here): lets a writer that
+   * opens a transaction only to emit such events skip it while nobody subscribes to them.
+   */
+  async mayWantOutbound(db: Db, status: string): Promise<boolean> {
+    const now = Date.now();
+    const known = this.outboundStatuses.get(status);
+    if (known && known.until > now) return known.wanted;
+    const r = await sql<{ wanted: boolean }>`
+      select exists (select 1 from webhook_subscriptions
+        where status = 'active' and event like '%.outbound' and (filter_statuses is null or ${status} = any (filter_statuses))) as wanted`.execute(db);
+    const wanted = r.rows[0]?.wanted === true;
+    this.outboundStatuses.set(status, { wanted, until: now + SUBSCRIBED_TTL_MS });
+    return wanted;
   }
 
   /** Writes the deliveries of these events in the caller's transaction; returns how many. */
   async emit(trx: Db, all: WebhookEvent[]): Promise<number> {
     if (all.length === 0) return 0;
     const byWorkspace = await this.subscribedEvents(trx, [...new Set(all.map((e) => e.workspaceId))]);
-    const events = all.filter((e) => byWorkspace.get(e.workspaceId)!.has(e.event));
+    const events = all.filter((e) => wanted(byWorkspace.get(e.workspaceId)!, e.event, e.messageStatus));
     if (events.length === 0) return 0;
     const matches = await matchSubscriptions(trx, events);
     if (matches.length === 0) return 0;
@@ -171,4 +195,10 @@ export class Outbox {
     this.wake();
     return rows.length;
   }
+}
+
+function wanted(events: Map<string, Set<string> | null>, event: string, messageStatus?: string | null): boolean {
+  if (!events.has(event)) return false;
+  const statuses = events.get(event);
+  return statuses == null || messageStatus == null || statuses.has(messageStatus);
 }
