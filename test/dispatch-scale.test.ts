@@ -53,6 +53,47 @@ describe('dispatch across processes (postgres)', { skip }, () => {
     await sql`delete from messages where id = any(${ids}::uuid[])`.execute(api.ctx.db);
   });
 
+  test('a claim starts what nothing it can see stands in the way of: processing, held, one history row', async () => {
+    const send = async (to: string, extra: Record<string, unknown> = {}) =>
+      (await post({ receiver: { contacts: [{ identifierValue: to }] }, body: { type: 'text', text: { text: 'x' } }, ...extra })).body.id as string;
+    const supp = await fetch(`${api.url}/workspaces/${ws}/suppressions`, {
+      method: 'POST',
+      headers: { authorization: `AccessKey ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ identifierKey: 'phonenumber', identifierValue: '+31622345699' }),
+    });
+    assert.equal(supp.status, 201);
+    const plain = await send('+31622345690');
+    const later = await send('+31622345691', { scheduledFor: new Date(Date.now() + 3_600_000).toISOString() });
+    const suppressed = await send('+31622345699');
+    const history = async (id: string) =>
+      (await sql<{ status: string }>`select status from message_status_history where message_id = ${id} order by at, status`.execute(api.ctx.db)).rows.map((r) => r.status);
+
+    // A connector the claim is not told of starts nothing.
+    const none = await claimMessages(api.ctx.db, 'start-test', new Date(), 100, 50, undefined, { connectorTypes: ['smpp'], until: new Date(Date.now() + 50) });
+    assert.deepEqual(none.map((r) => [r.started, r.status]), [[false, 'accepted'], [false, 'accepted'], [false, 'accepted']]);
+    await new Promise((r) => setTimeout(r, 60));
+
+    const until = new Date(Date.now() + 30);
+    const rows = await claimMessages(api.ctx.db, 'start-test', new Date(), 100, 30, undefined, { connectorTypes: ['sandbox'], until });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    assert.equal(rows.length, 3);
+    assert.deepEqual([byId.get(plain)!.started, byId.get(plain)!.status, byId.get(plain)!.next_attempt_at?.getTime()], [true, 'processing', until.getTime()]);
+    assert.deepEqual([byId.get(later)!.started, byId.get(later)!.status], [false, 'accepted'], 'scheduled ahead: the dispatcher schedules it');
+    assert.deepEqual([byId.get(suppressed)!.started, byId.get(suppressed)!.status], [false, 'accepted'], 'suppressed: the dispatcher skips it');
+    assert.deepEqual(await history(plain), ['accepted', 'processing']);
+
+    // Its worker gone, the message is claimed again when its hold ends: still processing, no second history row.
+    await new Promise((r) => setTimeout(r, 40));
+    const again = await claimMessages(api.ctx.db, 'start-test-2', new Date(), 100, 60_000, { skip: [], room: [], otherwise: 100 }, { connectorTypes: ['sandbox'], until: new Date(Date.now() + 60_000) });
+    const retried = again.find((r) => r.id === plain)!;
+    assert.deepEqual([retried.started, retried.claimed_status, retried.status], [true, 'processing', 'processing']);
+    assert.deepEqual(await history(plain), ['accepted', 'processing']);
+    const ids = [plain, later, suppressed];
+    await sql`delete from message_status_history where message_id = any(${ids}::uuid[])`.execute(api.ctx.db);
+    await sql`delete from messages where id = any(${ids}::uuid[])`.execute(api.ctx.db);
+    await sql`delete from suppressions`.execute(api.ctx.db);
+  });
+
   test('a worker that claimed messages and died: another finishes them once its lease expires', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await post({ receiver: { contacts: [{ identifierValue: `+3161234567${i}` }] }, body: { type: 'text', text: { text: 'x' } } })).body.id);
