@@ -84,6 +84,9 @@ export class Dispatcher implements TimedWork {
   /** Channels the last claim passed by for want of room: the first send recorded with room again wakes a claim. */
   private readonly passedBy = new Set<string>();
   private readonly settled = new Set<Promise<void>>();
+  /** Claims under way, and begun in all (caughtUp: a claim's started messages are not due, nor yet in flight). */
+  private claiming = 0;
+  private claimsBegun = 0;
   private roomWaiters: Array<() => void> = [];
 
   constructor(
@@ -129,7 +132,12 @@ export class Dispatcher implements TimedWork {
   }
 
   async caughtUp(now: Date): Promise<boolean> {
-    return this.inFlight === 0 && !(await hasDueWork(this.deps.db, now));
+    // A claim under way may have started messages (no longer due, not yet counted in flight): not
+    // caught up while one runs, nor if one began while hasDueWork was reading.
+    const begun = this.claimsBegun;
+    if (this.inFlight > 0 || this.claiming > 0) return false;
+    if (await hasDueWork(this.deps.db, now)) return false;
+    return this.claimsBegun === begun && this.claiming === 0 && this.inFlight === 0;
   }
 
   wake(): void {
@@ -191,15 +199,24 @@ export class Dispatcher implements TimedWork {
     const claim = (d: Db) => claimMessages(d, this.id, now, limit, this.opts.leaseMs, this.claimRoom(), start);
     // The messages a claim starts have their `processing` webhooks written with it; while no
     // subscription anywhere asks for `processing`, the claim runs alone, without a transaction.
-    const all = !(await this.deps.outbox.mayWantOutbound(db, 'processing'))
-      ? await claim(db)
-      : await db.transaction().execute(async (trx) => {
-          const rows = await claim(trx);
-          await emitMessageEvents(trx, this.deps.outbox, rows.filter((r) => r.started && r.claimed_status !== 'processing'));
-          return rows;
-        });
+    this.claimsBegun++;
+    this.claiming++;
+    let all: ClaimedMessage[];
+    let shares: ReturnType<Dispatcher['withinShares']>;
+    try {
+      all = !(await this.deps.outbox.mayWantOutbound(db, 'processing'))
+        ? await claim(db)
+        : await db.transaction().execute(async (trx) => {
+            const rows = await claim(trx);
+            await emitMessageEvents(trx, this.deps.outbox, rows.filter((r) => r.started && r.claimed_status !== 'processing'));
+            return rows;
+          });
+      shares = this.withinShares(all);
+    } finally {
+      this.claiming--;
+    }
     if (all.length === 0) return 0;
-    const { claimed, over } = this.withinShares(all);
+    const { claimed, over } = shares;
     const sending = new Set<string>();
     try {
       // One claim can take more of a channel than its share (the skip list is from before it): the
