@@ -3,8 +3,8 @@
 //   --emails N       mails per measured run (default 10000 out, 5000 in)
 //   --pool N         SMTP connections: the channel's poolSize out, the sending client's pool in (default 10)
 //
-// email-out: Aviary (`aviary serve`, api + worker, one process, PostgreSQL) with an smtp channel to a
-//   local sink (smtp-server in this process, accepting everything, keeping nothing). N POSTs of a 2 KB
+// email-out: Aviary (`aviary serve`: api + worker as one process, then as two) with an smtp channel to a
+//   local sink (smtp-server in a process of its own, bench/smtp-sink.ts, keeping nothing). N POSTs of a 2 KB
 //   html + text email (autocannon, 50 connections); the figure is emails from the first `accepted` to
 //   the last `sent` (message_status_history), i.e. POST -> sent end to end with both running at once.
 //   Same-run baselines: nodemailer's pool straight into the same sink (no Aviary: the SMTP ceiling on
@@ -28,6 +28,7 @@ import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
 import { startHelloWorld } from './hello-world.ts';
 import { createBenchDatabase, dropBenchDatabase } from './pg.ts';
+import { startSink, type Sink } from './smtp-sink.ts';
 import { target, type ScenarioResult } from './scenario.ts';
 
 const BIN = fileURLToPath(new URL('../bin/aviary.js', import.meta.url));
@@ -49,7 +50,9 @@ const outBody = (i: number) => ({
 });
 
 function aviary(url: string, extra: string[]): { child: ChildProcess; out: () => string; ready: Promise<{ base: string; key: string; org: string; ws: string }> } {
-  const child = spawn(process.execPath, [BIN, 'serve', '--database-url', url, '--port', '0', '--rate-limit', 'false', '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // EMAIL_BENCH_PROF=dir writes the server's V8 CPU profile there (summarise with bench/profile.ts).
+  const prof = process.env.EMAIL_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.EMAIL_BENCH_PROF] : [];
+  const child = spawn(process.execPath, [...prof, BIN, 'serve', '--database-url', url, '--port', '0', '--rate-limit', 'false', '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   const ready = new Promise<{ base: string; key: string; org: string; ws: string }>((resolve, reject) => {
@@ -81,22 +84,6 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promis
   }
 }
 
-function startSink(): Promise<{ port: number; count: () => number; close: () => Promise<void> }> {
-  let n = 0;
-  const server = new SMTPServer({
-    authOptional: true, logger: false, disabledCommands: ['STARTTLS', 'AUTH'],
-    onData(stream, _s, cb) {
-      stream.on('data', () => {});
-      stream.on('end', () => { n++; cb(); });
-    },
-  });
-  server.on('error', () => {});
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
-    port: (server.server.address() as AddressInfo).port, count: () => n,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  })));
-}
-
 async function cpuOf(pid: number): Promise<number> {
   const { readFileSync } = await import('node:fs');
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -110,26 +97,58 @@ async function helloBaseline(): Promise<number> {
   return r.requests.average;
 }
 
+/** SIGTERM and wait for the graceful exit (which also writes a CPU profile), SIGKILL after 10 s. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 export async function runEmailOut(o: EmailBenchOptions): Promise<ScenarioResult[]> {
   const N = o.emails ?? 10_000;
   const pool = o.pool ?? 10;
   const sink = await startSink();
-  // Baseline: nodemailer's own pool into the sink, same mail, no Aviary.
-  const direct = nodemailer.createTransport({ pool: true, maxConnections: pool, maxMessages: Infinity, host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true } as any);
-  const b0 = Date.now();
-  const M = Math.min(N, 5000);
-  await Promise.all(Array.from({ length: M }, (_, i) => direct.sendMail({ from: 'news@aviary.test', to: `user${i}@example.com`, subject: `Your order ${i}`, html: outBody(i).html.html, text: outBody(i).html.text })));
-  const directPerSec = M / ((Date.now() - b0) / 1000);
-  direct.close();
-  o.log(`email-out baseline: nodemailer pool (${pool}) -> sink ${directPerSec.toFixed(0)} emails/s`);
-  const helloRps = await helloBaseline();
-  o.log(`email-out baseline: bare Fastify POST ${helloRps.toFixed(0)} req/s`);
+  try {
+    // Baseline: nodemailer's own pool into the sink, same mail, no Aviary.
+    const direct = nodemailer.createTransport({ pool: true, maxConnections: pool, maxMessages: Infinity, host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true } as any);
+    const b0 = Date.now();
+    const M = Math.min(N, 5000);
+    await Promise.all(Array.from({ length: M }, (_, i) => direct.sendMail({ from: 'news@aviary.test', to: `user${i}@example.com`, subject: `Your order ${i}`, html: outBody(i).html.html, text: outBody(i).html.text })));
+    const directPerSec = M / ((Date.now() - b0) / 1000);
+    direct.close();
+    o.log(`email-out baseline: nodemailer pool (${pool}) -> sink ${directPerSec.toFixed(0)} emails/s`);
+    const helloRps = await helloBaseline();
+    o.log(`email-out baseline: bare Fastify POST ${helloRps.toFixed(0)} req/s`);
+    const baselines = `baselines (same run): nodemailer pool of ${pool} straight into the sink ${directPerSec.toFixed(0)} emails/s; bare Fastify POST ${helloRps.toFixed(0)} req/s`;
+    return [
+      await measureOut(o, sink, N, pool, false, baselines),
+      await measureOut(o, sink, N, pool, true, baselines),
+    ];
+  } finally {
+    await sink.close();
+  }
+}
 
+/**
+ * One measured email-out run: `aviary serve` as one process (api + worker), or split into an api
+ * process and a worker process on the same database (how a busier deployment runs it: the POSTs and
+ * the sends no longer share one event loop).
+ */
+async function measureOut(o: EmailBenchOptions, sink: Sink, N: number, pool: number, split: boolean, baselines: string): Promise<ScenarioResult> {
   const db = await createBenchDatabase('mailout');
-  const av = aviary(db.url, ['--dispatch-poll-ms', '50']);
+  const av = aviary(db.url, ['--dispatch-poll-ms', '50', ...(split ? ['--roles', 'api'] : [])]);
+  let worker: ReturnType<typeof aviary> | undefined;
   const client = new pg.Client({ connectionString: db.url });
+  const label = split ? 'api + worker processes' : 'one process';
   try {
     const { base, key, ws } = await av.ready;
+    if (split) {
+      worker = aviary(db.url, ['--dispatch-poll-ms', '50', '--roles', 'worker']);
+      worker.ready.catch(() => {});
+    }
     await client.connect();
     const ch = await api(base, key, 'POST', `/workspaces/${ws}/channels`, {
       name: 'bench mail', platform: 'email',
@@ -149,13 +168,17 @@ export async function runEmailOut(o: EmailBenchOptions): Promise<ScenarioResult[
     await post(2000, 0);
     await waitFor(async () => (await sentCount()) >= 2000, 120_000);
     await client.query(`truncate message_status_history`);
-    const sink0 = sink.count();
-    const cpu0 = await cpuOf(av.child.pid!);
+    const sink0 = await sink.count();
+    const pids = [av.child.pid!, ...(worker ? [worker.child.pid!] : [])];
+    const cpuAll = async () => (await Promise.all(pids.map(cpuOf))).reduce((a, b) => a + b, 0);
+    const cpus0 = await Promise.all(pids.map(cpuOf));
+    const cpu0 = cpus0.reduce((a, b) => a + b, 0);
     const t0 = Date.now();
     const r = await post(N, 2000);
     await waitFor(async () => (await sentCount()) >= 2000 + N - r.non2xx - r.errors, 600_000);
     const wall = (Date.now() - t0) / 1000;
-    const cpu = (await cpuOf(av.child.pid!)) - cpu0;
+    const cpu = (await cpuAll()) - cpu0;
+    const perProcess = (await Promise.all(pids.map(cpuOf))).map((c, i) => c - cpus0[i]);
     const span = await client.query(`select extract(epoch from (max(at) filter (where status = 'sent') - min(at) filter (where status = 'accepted'))) as s,
       count(*) filter (where status = 'sent') as sent from message_status_history`);
     const lat = await client.query(`select percentile_cont(array[0.5, 0.99]) within group (order by extract(epoch from (s.at - a.at)) * 1000) as p
@@ -163,25 +186,23 @@ export async function runEmailOut(o: EmailBenchOptions): Promise<ScenarioResult[
     const seconds = Number(span.rows[0].s);
     const sent = Number(span.rows[0].sent);
     const perSec = sent / seconds;
-    const received = sink.count() - sink0;
-    o.log(`email-out: ${sent} sent in ${seconds.toFixed(2)} s = ${perSec.toFixed(0)} emails/s (POST ${r.requests.average}/s, sink got ${received}, Aviary CPU ${(cpu / wall).toFixed(2)} cores)`);
-    return [{
-      group: 'post', name: 'email-out: POST -> sent over SMTP (2 KB html + text)', store: 'postgres', settings: `${N} emails, channel poolSize ${pool}, 50 HTTP connections`,
+    const received = (await sink.count()) - sink0;
+    o.log(`email-out (${label}): ${sent} sent in ${seconds.toFixed(2)} s = ${perSec.toFixed(0)} emails/s (POST ${r.requests.average}/s, sink got ${received}, Aviary CPU ${(cpu / wall).toFixed(2)} cores${split ? `: api ${(perProcess[0] / wall).toFixed(2)}, worker ${(perProcess[1] / wall).toFixed(2)}` : ''})`);
+    return {
+      group: 'post', name: `email-out: POST -> sent over SMTP (2 KB html + text), ${label}`, store: 'postgres', settings: `${N} emails, channel poolSize ${pool}, 50 HTTP connections`,
       writer: { sent: N, ok: sent, failed: N - sent, wallSec: seconds, perSec, p50: Number(lat.rows[0].p[0]), p99: Number(lat.rows[0].p[1]) },
       targets: [target('>= 1,000 emails/s POST -> sent', Math.round(perSec), 1000, 'min')],
       check: { expected: N, rows: sent, ok: sent === N && received === N && r.non2xx === 0, detail: `sent ${sent}, sink received ${received}, POST non-2xx ${r.non2xx + r.errors}` },
       notes: [
         `${perSec.toFixed(0)} emails/s accepted -> sent (${seconds.toFixed(2)} s); POST ${r.requests.average} req/s while sending; accept -> sent p50 ${Number(lat.rows[0].p[0]).toFixed(0)} ms, p99 ${Number(lat.rows[0].p[1]).toFixed(0)} ms`,
-        `Aviary process ${(cpu / wall).toFixed(2)} cores (of 2; PostgreSQL, sink and load generator share the rest)`,
-        `baselines (same run): nodemailer pool of ${pool} straight into the sink ${directPerSec.toFixed(0)} emails/s; bare Fastify POST ${helloRps.toFixed(0)} req/s`,
+        `Aviary ${label} ${(cpu / wall).toFixed(2)} cores${split ? ` (api ${(perProcess[0] / wall).toFixed(2)}, worker ${(perProcess[1] / wall).toFixed(2)})` : ''} (of 2; PostgreSQL, sink and load generator share the rest)`,
+        baselines,
       ],
-    }];
+    };
   } finally {
     await client.end().catch(() => {});
-    av.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
+    await Promise.all([stop(av.child), ...(worker ? [stop(worker.child)] : [])]);
     await dropBenchDatabase(db.name);
-    await sink.close();
   }
 }
 
@@ -293,8 +314,7 @@ export async function runEmailIn(o: EmailBenchOptions): Promise<ScenarioResult[]
     }];
   } finally {
     await client.end().catch(() => {});
-    av.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
+    await stop(av.child);
     await dropBenchDatabase(db.name);
     receiver.close();
   }

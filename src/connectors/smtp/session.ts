@@ -3,6 +3,7 @@ import type { Channel } from '../../channels/channels.ts';
 import type { ConnectorContext, OutboundMessage, SendResult, Session } from '../connector.ts';
 import { failures } from '../failures.ts';
 import { AttachmentError, buildMail, messageIdFor } from './build-mail.ts';
+import { renderMail } from './render-mime.ts';
 import type { SmtpChannelConfig } from './config-schema.ts';
 import { sendFailure, type SmtpErrorLike } from './smtp-failure.ts';
 
@@ -49,7 +50,17 @@ export function openOutbound(channel: Channel, config: SmtpChannelConfig, ctx: C
       // inbound traffic for little use. nodemailer sends RET/ENVID/NOTIFY only if the relay offers DSN.
       dsn: config.dsn === false ? undefined : { id: msg.id, return: 'headers', notify: ['failure', 'delay'] },
     };
-    const sent = transport.sendMail(options as any);
+    // Rendered here into one buffer and handed to the pool as `raw`: when nodemailer streams the
+    // MIME tree to the socket itself, each header block and part is a write (a syscall) of its own,
+    // a dozen a mail; one buffer leaves in one or two. The cost is the mail held whole in memory
+    // once, bounded by the window.
+    let raw: Buffer;
+    try {
+      raw = await renderMail(options);
+    } catch (err) {
+      return { ok: false, retryable: false, failure: failures.invalidMessage((err as Error).message, source), reason: (err as Error).message };
+    }
+    const sent = transport.sendMail({ raw, envelope: mail.envelope, dsn: options.dsn } as any);
     const aborted = new Promise<never>((_, reject) => {
       if (signal.aborted) reject(signal.reason);
       signal.addEventListener('abort', () => reject(signal.reason), { once: true });
