@@ -69,5 +69,27 @@ for (const kind of storeKinds()) {
       }, 'two messages');
       assert.deepEqual(msgs.map((m: any) => m.body.text.text).sort(), ['AB', 'xy']);
     });
+
+    test('a batch of whole messages from several contacts, one of them twice: each stored with its sender, one service window per contact', async () => {
+      const whole = (n: number, from: string): ProviderEvent => ({
+        kind: 'inbound', contact: { identifierKey: 'phonenumber', identifierValue: from },
+        body: { type: 'text', text: { text: `msg ${n}` } }, platformReference: `smsc-whole-${n}`,
+      });
+      // One report, so one events-loop batch stores them together (recordInbounds).
+      await report([whole(1, '+31600000001'), whole(2, '+31600000002'), whole(3, '+31600000001'), whole(4, '+31600000003')]);
+      const msgs = await waitFor(async () => {
+        const m = await incoming();
+        return m.length === 4 ? m : undefined;
+      }, 'four messages');
+      const byText = new Map<string, any>(msgs.map((m: any) => [m.body.text.text, m]));
+      assert.equal(byText.get('msg 1').sender.contact.identifierValue, '+31600000001');
+      assert.equal(byText.get('msg 3').sender.contact.identifierValue, '+31600000001');
+      assert.equal(byText.get('msg 1').sender.contact.id, byText.get('msg 3').sender.contact.id);
+      assert.notEqual(byText.get('msg 1').sender.contact.id, byText.get('msg 2').sender.contact.id);
+      const windows = await t.aviary.ctx.db.selectFrom('channel_contacts').select(['contact_id', 'last_inbound_at']).where('workspace_id', '=', t.workspaceId).execute();
+      assert.equal(windows.length, 3);
+      const history = await t.aviary.ctx.db.selectFrom('message_status_history').select((eb) => eb.fn.countAll().as('n')).where('status', '=', 'delivered').executeTakeFirstOrThrow();
+      assert.equal(Number(history.n), 4);
+    });
   });
 }

@@ -1,10 +1,8 @@
 import { sql } from 'kysely';
-import type { Channel } from '../channels/channels.ts';
 import type { ProviderEvent } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import { uuidv7Time } from '../ids.ts';
-import { recordInbound } from '../messages/inbound.ts';
-import type { Outbox } from '../webhooks/emit.ts';
+import type { InboundInput } from '../messages/inbound.ts';
 import type { ConnectorEventRow } from './claim.ts';
 
 // A message from a contact, as a connector reported it, becomes an incoming message.
@@ -20,8 +18,11 @@ export const PART_WAIT_MS = 10 * 60_000;
 
 type Inbound = Extract<ProviderEvent, { kind: 'inbound' }>;
 
-/** Stores the event's message; returns when to look again instead (a piece waiting for the others). */
-export async function applyInbound(trx: Db, outbox: Outbox, channel: Channel, e: ConnectorEventRow, now: Date): Promise<Date | undefined> {
+/**
+ * The message the event brings, for recordInbounds (the caller stores a batch's together); or when to
+ * look again (a piece waiting for the others); or nothing (a piece another one of the batch joined).
+ */
+export async function inboundFrom(trx: Db, e: ConnectorEventRow, now: Date): Promise<{ input: InboundInput } | { later: Date } | undefined> {
   const event = e.payload as Inbound;
   let body = event.body;
   if (event.part) {
@@ -36,7 +37,7 @@ export async function applyInbound(trx: Db, outbox: Outbox, channel: Channel, e:
     const texts = new Map<number, string>();
     for (const p of pieces) if (p.payload.part && !texts.has(p.payload.part.seq)) texts.set(p.payload.part.seq, p.payload.part.text);
     const firstArrived = uuidv7Time(pieces[0].id);
-    if (texts.size < event.part.total && now.getTime() - firstArrived < PART_WAIT_MS) return new Date(firstArrived + PART_WAIT_MS);
+    if (texts.size < event.part.total && now.getTime() - firstArrived < PART_WAIT_MS) return { later: new Date(firstArrived + PART_WAIT_MS) };
     const text = [...texts.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t).join('');
     body = { ...event.body, type: 'text', text: { ...((event.body as { text?: object }).text ?? {}), text } };
     await sql`delete from connector_events where workspace_id = ${e.workspace_id} and channel_id = ${e.channel_id}
@@ -49,13 +50,14 @@ export async function applyInbound(trx: Db, outbox: Outbox, channel: Channel, e:
       where workspace_id = ${e.workspace_id} and channel_id = ${e.channel_id} and platform_reference = ${event.inReplyToReference}`.execute(trx);
     if (sent.rows[0]) replyTo = { id: sent.rows[0].message_id, order: sent.rows[0].part_index, type: 'message' };
   }
-  await recordInbound(trx, outbox, channel, {
-    contact: { key: event.contact.identifierKey, value: event.contact.identifierValue },
-    body,
-    replyTo,
-    meta: event.meta,
-    platformReference: event.platformReference,
-    at: event.part ? new Date(uuidv7Time(e.id)) : e.due_at,
-  });
-  return undefined;
+  return {
+    input: {
+      contact: { key: event.contact.identifierKey, value: event.contact.identifierValue },
+      body,
+      replyTo,
+      meta: event.meta,
+      platformReference: event.platformReference,
+      at: event.part ? new Date(uuidv7Time(e.id)) : e.due_at,
+    },
+  };
 }

@@ -5,7 +5,8 @@ import type { Outbox } from '../webhooks/emit.ts';
 import type { ConnectorEventRow } from './claim.ts';
 import { applyTransitions, type Transition } from '../messages/status-writer.ts';
 import { applyReceiverReceipts } from './receivers.ts';
-import { applyInbound } from './inbound-events.ts';
+import { inboundFrom } from './inbound-events.ts';
+import { recordInbounds, type InboundInput } from '../messages/inbound.ts';
 import { applyReceipts, RECEIPT_RETRY_MS } from './receipts.ts';
 
 // What providers report after a send. Receipts only move a message forward (messages/lifecycle.ts):
@@ -47,6 +48,7 @@ export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Map
   // from all its receivers (receivers.ts).
   const perReceiver = events.filter((e) => (e.payload as ProviderEvent).kind === 'status' && (e.payload as { receiver?: number }).receiver !== undefined);
   const transitions: Transition[] = await applyReceiverReceipts(trx, perReceiver);
+  const inbound: Array<{ channel: Channel; input: InboundInput }> = [];
   const later: Later[] = receipts.later.map((event) => ({ event, dueAt: new Date(now.getTime() + RECEIPT_RETRY_MS) }));
   for (const e of events) {
     const event = e.payload as ProviderEvent;
@@ -65,10 +67,12 @@ export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Map
     } else if (event.kind === 'inbound') {
       const channel = channels.get(`${e.workspace_id}:${e.channel_id}`);
       if (!channel) continue;
-      const dueAt = await applyInbound(trx, outbox, channel, e, now);
-      if (dueAt) later.push({ event: e, dueAt });
+      const found = await inboundFrom(trx, e, now);
+      if (found && 'later' in found) later.push({ event: e, dueAt: found.later });
+      else if (found) inbound.push({ channel, input: found.input });
     }
   }
+  await recordInbounds(trx, outbox, inbound);
   // One at a time per message keeps their order: a duplicate must see the first one applied.
   for (const group of byRound(transitions)) await applyTransitions(trx, outbox, group);
   return later;
