@@ -20,7 +20,7 @@ interface Node {
   multipart: string | false;
   boundary: string | false;
   contentType?: string;
-  getTransferEncoding(): string | false;
+  getHeader(key: string): unknown;
   buildHeaders(): string;
   build(): Promise<Buffer>;
   _transforms: unknown[];
@@ -42,8 +42,9 @@ export async function renderMail(options: object): Promise<Buffer> {
 
 /** False when some part is not in memory or needs an encoding this walk does not do. */
 function walk(node: Node, out: Array<string | Buffer>): boolean {
-  const encoding = node.getTransferEncoding();
   out.push(node.buildHeaders() + '\r\n\r\n');
+  // buildHeaders has just set it from getTransferEncoding(), which scans the content: not twice.
+  const encoding = String(node.getHeader('Content-Transfer-Encoding') ?? '').toLowerCase();
   const content = node.content;
   if (content) {
     if (typeof content !== 'string' && !Buffer.isBuffer(content)) return false;

@@ -60,7 +60,8 @@ export function openOutbound(channel: Channel, config: SmtpChannelConfig, ctx: C
     } catch (err) {
       return { ok: false, retryable: false, failure: failures.invalidMessage((err as Error).message, source), reason: (err as Error).message };
     }
-    const sent = transport.sendMail({ raw, envelope: mail.envelope, dsn: options.dsn } as any);
+    // messageId only names the raw mail to nodemailer (its logs, info), which would otherwise make up one.
+    const sent = transport.sendMail({ raw, envelope: mail.envelope, dsn: options.dsn, messageId: mail.messageId } as any);
     const aborted = new Promise<never>((_, reject) => {
       if (signal.aborted) reject(signal.reason);
       signal.addEventListener('abort', () => reject(signal.reason), { once: true });
