@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
+import { PreparingClient } from './prepared-statements.ts';
 import type { DB } from './schema.ts';
 
 export type Db = Kysely<DB>;
@@ -25,7 +26,7 @@ pg.types.setTypeParser(20, (v) => Number(v));
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'memory' | 'dataDir' | 'pgPoolSize'>, log?: Logger): Promise<Database> {
   if (config.databaseUrl) {
     // TCP keep-alive: a connection whose peer vanished (network cut, failover) is noticed even while idle.
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.pgPoolSize, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    const pool = new pg.Pool({ Client: PreparingClient, connectionString: config.databaseUrl, max: config.pgPoolSize, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     // A client losing its connection (restart, failover, pg_terminate_backend, network cut) emits
     // 'error', and an 'error' without a listener kills the process. The pool listens only while a
     // client is idle; this listener covers checked-out clients too. Their query or transaction fails

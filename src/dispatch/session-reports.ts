@@ -23,8 +23,33 @@ import { applyProviderEvents } from './provider-events.ts';
 
 const applies = (r: ReportRow) => r.kind === 'receipt' || r.kind === 'status';
 
-export function sessionReportWriter(db: Db, outbox: Outbox, now: () => Date, afterCommit: () => void): { submit(rows: ReportRow[]): Promise<void>; drain(): Promise<void> } {
+export interface SessionReportWriter {
+  submit(rows: ReportRow[]): Promise<void>;
+  /** The send of these references is being recorded until `committed` settles: their receipts wait for it. */
+  recording(workspaceId: string, channelId: string, references: string[], committed: Promise<unknown>): void;
+  drain(): Promise<void>;
+}
+
+export function sessionReportWriter(db: Db, outbox: Outbox, now: () => Date, afterCommit: () => void): SessionReportWriter {
   const parked = reportWriter(db, afterCommit);
+  // An SMSC often sends the receipt right behind the submit response, before the send's outcome (and
+  // with it the part the receipt names) is committed: such a receipt would be parked, then claimed,
+  // matched and deleted by the events loop (bench smpp-drain: a receipt batch in six parked). It waits
+  // for that commit instead, a few milliseconds, and is applied directly. Only sends this process is
+  // recording are known here; a receipt for one recorded elsewhere still takes the parked road.
+  const inRecording = new Map<string, Promise<unknown>>();
+  const waitForRecordings = async (rows: ReportRow[]) => {
+    // The submit response and the receipt may arrive in one read from the socket, the receipt handled
+    // before the send's continuation registers its references: those run first (microtasks).
+    await new Promise((r) => setImmediate(r));
+    const waits: Promise<unknown>[] = [];
+    for (const r of rows) {
+      if (r.kind !== 'receipt') continue;
+      const pending = inRecording.get(`${r.workspace_id}:${r.channel_id}:${(JSON.parse(r.payload) as { reference: string }).reference}`);
+      if (pending) waits.push(pending);
+    }
+    if (waits.length) await Promise.allSettled(waits);
+  };
   const direct = new GroupCommit<ReportRow[], void>(
     db,
     async (trx, batches) => {
@@ -42,11 +67,19 @@ export function sessionReportWriter(db: Db, outbox: Outbox, now: () => Date, aft
     { maxConcurrent: 1, maxBatch: 500, afterCommit },
   );
   return {
-    submit: (rows) =>
-      direct.submit(rows).catch((err) => {
+    submit: async (rows) => {
+      if (inRecording.size > 0) await waitForRecordings(rows);
+      return direct.submit(rows).catch((err) => {
         if (isConnectionLost(err)) throw err;
         return parked.submit(rows);
-      }),
+      });
+    },
+    recording: (workspaceId, channelId, references, committed) => {
+      const keys = references.map((ref) => `${workspaceId}:${channelId}:${ref}`);
+      for (const k of keys) inRecording.set(k, committed);
+      const forget = () => { for (const k of keys) if (inRecording.get(k) === committed) inRecording.delete(k); };
+      committed.then(forget, forget);
+    },
     drain: async () => {
       await direct.drain();
       await parked.drain();

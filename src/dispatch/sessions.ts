@@ -72,6 +72,11 @@ export class Sessions {
     this.reports = sessionReportWriter(deps.db, deps.outbox, () => deps.clock.now(), () => deps.signal.notify());
   }
 
+  /** The outcome of a send with these part references is being committed until `committed` settles (session-reports.ts). */
+  recording(channel: { workspaceId: string; id: string }, references: string[], committed: Promise<unknown>): void {
+    if (references.length) this.reports.recording(channel.workspaceId, channel.id, references, committed);
+  }
+
   /**
    * Sends through the channel's session, waiting for a slot in its window and for its rate; a send
    * that could not start in time (or while shutting down) comes back as not sent (see SendOptions).
