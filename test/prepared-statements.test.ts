@@ -37,6 +37,10 @@ describe('prepared statements (postgres)', { skip }, () => {
     assert.ok(!names.some((s) => s.startsWith('select count(*)')));
   });
 
+  test('plans are made for every execution (force_custom_plan), not cached generic', async () => {
+    assert.equal((await client.query('show plan_cache_mode')).rows[0].plan_cache_mode, 'force_custom_plan');
+  });
+
   test('a table changed under a prepared `select *` fails that statement once, then the connection runs unprepared', async () => {
     const read = () => client.query('select * from t where id = $1', [1]);
     assert.deepEqual((await read()).rows, [{ id: 1, a: 'one' }]);

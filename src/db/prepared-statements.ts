@@ -2,20 +2,21 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 // Every parameterised statement runs as a named prepared statement, prepared on each connection the
-// first time it runs there and reused after. PostgreSQL then parses and analyses a statement once per
-// connection instead of on every execution, and may keep its plan: for Aviary's small, frequent
-// statements (a claim's CTE, a group commit's insert) parse and plan were most of what the server
-// spent on them (bench smpp-drain: PostgreSQL 0.55 -> 0.44 ms of CPU a message; send-latency p50
-// 19 -> 15 ms). Kysely has no notion of prepared statements, so the client does it: the statement's
-// text is its identity, named by a hash.
+// first time it runs there and reused after: PostgreSQL parses and analyses it once per connection
+// instead of on every execution. Kysely has no notion of prepared statements, so the client does it:
+// the statement's text is its identity, named by a hash.
+//
+// Plans are still made for every execution (plan_cache_mode = force_custom_plan on these connections):
+// with PostgreSQL's default, a statement run five times may switch to a generic plan, one made without
+// the parameters' values, and for queries whose best plan depends on them (`next_attempt_at <= $1`)
+// that was worse (bench smpp-pipeline: PostgreSQL 0.72 -> 1.02 ms of CPU a message, the sandbox run
+// 1,154 -> 953 msgs/s). With custom plans it is 0.72 -> 0.63 ms and 1,166 msgs/s; smpp-drain 0.55 ->
+// 0.50 ms. A plan_cache_mode in DATABASE_URL's `options` replaces ours.
 //
 // The trade-offs:
 // - A prepared statement lives in its connection's server memory until the connection closes; only
 //   the first MAX_NAMED distinct texts of a process are named (statements whose text varies with the
 //   number of values, such as an `in (...)` list, would otherwise grow that without bound).
-// - Plans follow PostgreSQL's plan_cache_mode (default auto: custom plans for the first five runs,
-//   then a generic plan only if it is estimated no worse). Set it per role or database if a query
-//   suffers (`alter role aviary set plan_cache_mode = force_custom_plan` keeps the parse saving).
 // - A migration that changes a table's row type under a running process makes its prepared
 //   statements that return that row fail once ("cached plan must not change result type"); the
 //   connection then runs unprepared, so the retry the caller makes (a request's 5xx, a worker's next
@@ -40,6 +41,10 @@ const PLAN_CHANGED = 'cached plan must not change result type';
 /** pg's Client, preparing parameterised statements by name (pg.Pool's `Client` option). */
 export class PreparingClient extends pg.Client {
   private unprepared = false;
+
+  constructor(config: pg.ClientConfig = {}) {
+    super({ ...config, options: [config.options, '-c plan_cache_mode=force_custom_plan'].filter(Boolean).join(' ') });
+  }
 
   // pg's query() has many overloads; Kysely calls query(text, values) and awaits the promise.
   override query(...args: any[]): any {
