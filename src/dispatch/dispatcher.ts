@@ -255,10 +255,6 @@ export class Dispatcher implements TimedWork {
   }
 
   /**
-   * Splits a claim into what this process keeps and what is over a channel's share, and reserves the
-   * kept rows' places at once, before any await: the other claim loops of this process must see them.
-   */
-  /**
    * Claims in this process run one at a time, each from the room the last one left: claimRoom reads
    * what withinShares booked. Two at once (two dispatch loops) each saw the same room, together took
    * more than a channel's share, and the excess went straight back: every row of it written twice for
@@ -270,6 +266,10 @@ export class Dispatcher implements TimedWork {
     return run;
   }
 
+  /**
+   * Splits a claim into what this process keeps and what is over a channel's share, and reserves the
+   * kept rows' places at once, before any await: the other claim loops of this process must see them.
+   */
   private withinShares(rows: ClaimedMessage[]): { claimed: ClaimedMessage[]; over: ClaimedMessage[] } {
     const claimed: ClaimedMessage[] = [];
     const over: ClaimedMessage[] = [];
