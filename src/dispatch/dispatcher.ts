@@ -222,8 +222,9 @@ export class Dispatcher implements TimedWork {
     const { claimed, over } = shares;
     const sending = new Set<string>();
     try {
-      // One claim can take more of a channel than its share (the skip list is from before it): the
-      // excess goes back at once, due as it was; the next claims pass the channel by until it has room.
+      // A claim can still take more of a channel than its share when the share shrank after its room
+      // was booked (the session reopened with a smaller window): the excess goes back at once, due as
+      // it was; the next claims pass the channel by until it has room.
       // (A row the claim started is due again now, as the retry it has become.)
       if (over.length) await reschedule(db, over.map((r) => ({ workspaceId: r.workspace_id, messageId: r.id, nextAttemptAt: r.started ? now : r.next_attempt_at })));
       if (claimed.length === 0) return all.length;

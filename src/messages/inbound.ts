@@ -40,7 +40,8 @@ export async function recordInbounds(trx: Db, outbox: Outbox, items: Array<{ cha
   for (const ws of new Set(items.map((i) => i.channel.workspaceId))) {
     resolved.set(ws, await resolveContacts(trx, ws, contacts.filter((_, n) => items[n].channel.workspaceId === ws)));
   }
-  const rows = items.map(({ channel, input }, n) => inboundRow(channel, input, contacts[n], contactIdFor(resolved.get(channel.workspaceId)!, channel.workspaceId, contacts[n])!));
+  const contactIds = items.map(({ channel }, n) => contactIdFor(resolved.get(channel.workspaceId)!, channel.workspaceId, contacts[n])!);
+  const rows = items.map(({ channel, input }, n) => inboundRow(channel, input, contacts[n], contactIds[n]));
   await sql`insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(rows)}::json)`.execute(trx);
   await trx
     .insertInto('message_status_history')
@@ -48,11 +49,11 @@ export async function recordInbounds(trx: Db, outbox: Outbox, items: Array<{ cha
     .execute();
   // One row per (channel, contact): an upsert may not touch a row twice in one statement.
   const windows = new Map<string, { w: string; ch: string; c: string; at: Date }>();
-  for (const r of rows) {
-    const key = `${r.workspace_id}:${r.channel_id}:${(r.sender as { contact: { id: string } }).contact.id}`;
+  rows.forEach((r, n) => {
+    const key = `${r.workspace_id}:${r.channel_id}:${contactIds[n]}`;
     const prev = windows.get(key);
-    if (!prev || prev.at < r.created_at) windows.set(key, { w: r.workspace_id, ch: r.channel_id, c: (r.sender as { contact: { id: string } }).contact.id, at: r.created_at });
-  }
+    if (!prev || prev.at < r.created_at) windows.set(key, { w: r.workspace_id, ch: r.channel_id, c: contactIds[n], at: r.created_at });
+  });
   const w = [...windows.values()];
   await sql`
     insert into channel_contacts (workspace_id, channel_id, contact_id, last_inbound_at)

@@ -80,8 +80,9 @@ export async function matchSubscriptions(trx: Db, events: Omit<WebhookEvent, 'pa
 // delivered SMS sees no `processing` or `sent`). Each process keeps, per workspace, the event names
 // that have active subscriptions and the statuses they filter on, read at most once a second. The
 // process that creates, changes or deletes a subscription forgets its workspace's entry at once;
-// other processes see the change within SUBSCRIBED_TTL_MS. So a new subscription receives the events that happen from (at most) one second
-// after it was created; once an event was written, it is never lost.
+// other processes see the change within SUBSCRIBED_TTL_MS. So a new subscription receives the events
+// that happen from (at most) one second after it was created; once an event was written, it is never
+// lost.
 const SUBSCRIBED_TTL_MS = 1000;
 
 /**
