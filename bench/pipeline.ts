@@ -239,6 +239,11 @@ export interface LatencyResult {
   acceptToSentP90: number;
   acceptToSentP99: number;
   acceptToSentMax: number;
+  /** The same p50/p99 split at the claim: accepted -> processing (the claim's time) and processing -> sent. */
+  toClaimP50: number;
+  toClaimP99: number;
+  claimToSentP50: number;
+  claimToSentP99: number;
 }
 
 /** A paced `rate` of POSTs for `seconds` to a running API + worker; accept -> sent from the status history. */
@@ -252,13 +257,18 @@ export async function acceptToSent(p: Pipeline, o: { rate: number; seconds: numb
   );
   const unsent = async () => (await countByStatus(p, 'accepted', 'lat')) + (await countByStatus(p, 'processing', 'lat'));
   await waitFor(async () => (await unsent()) === 0, 30_000, 'the paced messages to be sent').catch(() => {});
-  const q = await sql<{ n: number; p: number[] }>`
-    select count(*)::int as n, percentile_cont(array[0.5, 0.9, 0.99, 1.0]) within group (order by extract(epoch from (s.at - a.at)) * 1000) as p
+  const q = await sql<{ n: number; p: number[]; a: number[]; b: number[] }>`
+    select count(*)::int as n, percentile_cont(array[0.5, 0.9, 0.99, 1.0]) within group (order by extract(epoch from (s.at - a.at)) * 1000) as p,
+      percentile_cont(array[0.5, 0.99]) within group (order by extract(epoch from (c.at - a.at)) * 1000) as a,
+      percentile_cont(array[0.5, 0.99]) within group (order by extract(epoch from (s.at - c.at)) * 1000) as b
     from messages m
     join message_status_history a on a.message_id = m.id and a.status = 'accepted'
+    join message_status_history c on c.message_id = m.id and c.status = 'processing'
     join message_status_history s on s.message_id = m.id and s.status = 'sent'
     where m.reference like 'bench-lat-%'`.execute(p.store.db.db);
   const [p50, p90, p99, max] = q.rows[0].p ?? [NaN, NaN, NaN, NaN];
+  const [toClaimP50, toClaimP99] = q.rows[0].a ?? [NaN, NaN];
+  const [claimToSentP50, claimToSentP99] = q.rows[0].b ?? [NaN, NaN];
   return {
     kind: p.kind,
     rate: o.rate,
@@ -271,6 +281,10 @@ export async function acceptToSent(p: Pipeline, o: { rate: number; seconds: numb
     acceptToSentP90: p90,
     acceptToSentP99: p99,
     acceptToSentMax: max,
+    toClaimP50,
+    toClaimP99,
+    claimToSentP50,
+    claimToSentP99,
   };
 }
 

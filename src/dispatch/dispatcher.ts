@@ -235,11 +235,16 @@ export class Dispatcher implements TimedWork {
         inFlightMs: this.opts.leaseMs,
         takeSendSlot: (channel: Channel) => this.sendRate.take(channel, now.getTime()),
       });
-      const applied = await db.transaction().execute(async (trx) => {
-        const rows = await applyTransitions(trx, this.deps.outbox, prepared.transitions);
-        await reschedule(trx, prepared.reschedules);
-        return rows;
-      });
+      // Most claims start every message they take, and leave nothing to write here: no transaction then
+      // (its BEGIN and COMMIT were two round trips on every message's way to its provider).
+      const applied =
+        prepared.transitions.length === 0 && prepared.reschedules.length === 0
+          ? []
+          : await db.transaction().execute(async (trx) => {
+              const rows = await applyTransitions(trx, this.deps.outbox, prepared.transitions);
+              await reschedule(trx, prepared.reschedules);
+              return rows;
+            });
       // Send what is now ours to send: moved to processing by the claim or here, or already processing (a retry).
       const processing = new Set(applied.filter((r) => r.status === 'processing').map((r) => r.id));
       for (const s of prepared.sends) {

@@ -33,7 +33,8 @@ export async function prepare(
   const fail = (row: MessageRow, failure: Transition['failure'], reason?: string) =>
     out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, from: [row.status], status: 'sending_failed', at: now, failure, reason: reason ?? failure!.description, nextAttemptAt: null });
 
-  const suppressed = await suppressedSet(db, claimed);
+  // A message the claim started passed the same suppression check in the claim's statement.
+  const suppressed = await suppressedSet(db, claimed.filter((r) => !r.started));
   const windows = await serviceWindows(db, claimed);
   const media = await loadMediaInfo(db, claimed);
 
@@ -69,7 +70,7 @@ export async function prepare(
       fail(row, failures.expired());
       continue;
     }
-    if (contacts.some((c) => suppressed.has(`${row.workspace_id}|${c.identifierKey}|${c.identifierValue}`))) {
+    if (!row.started && contacts.some((c) => suppressed.has(`${row.workspace_id}|${c.identifierKey}|${c.identifierValue}`))) {
       out.transitions.push({ workspaceId: row.workspace_id, messageId: row.id, from: [row.status], status: 'skipped', at: now, reason: 'suppressed', nextAttemptAt: null });
       continue;
     }

@@ -148,18 +148,21 @@ export async function writeMessages(trx: Db, outbox: Outbox, pending: PendingMes
     }
     return buildOutgoingRow(p, now);
   });
-  // One statement stores the messages and the first entry of their status history.
+  // One statement stores the messages and the first entry of their status history, and asks to wake
+  // the workers of other processes when this commits (this process is woken by its own signal): the
+  // NOTIFY rides along rather than costing a round trip of its own on every accept's path.
   await sql`
     with inserted as (
       insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(rows)}::json)
       returning workspace_id, id, status, created_at, reason, failure
+    ),
+    history as (
+      insert into message_status_history (workspace_id, message_id, status, at, reason, failure)
+      select workspace_id, id, status, created_at, reason, failure from inserted
     )
-    insert into message_status_history (workspace_id, message_id, status, at, reason, failure)
-    select workspace_id, id, status, created_at, reason, failure from inserted`.execute(trx);
+    select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
   // `<platform>.outbound` webhooks for `accepted` (or `rejected` batch entries), in the same transaction.
   await emitMessageEvents(trx, outbox, rows);
-  // Wakes workers in other processes when this commits (this process is woken by its own signal).
-  await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
   return rows;
 }
 
