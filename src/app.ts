@@ -7,7 +7,7 @@ import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { listenForWork } from './db/notifications.ts';
-import { WEBHOOK_CHANNEL, WORK_CHANNEL } from './db/notify-channels.ts';
+import { EVENTS_CHANNEL, WEBHOOK_CHANNEL, WORK_CHANNEL } from './db/notify-channels.ts';
 import { REDACT_PATHS, serializeRequest } from './http/redact.ts';
 import { mediaOf } from './media/service.ts';
 import { buildServer } from './server/server.ts';
@@ -67,6 +67,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
           channels: ctx.channels,
           connectors: ctx.connectors,
           signal: ctx.workSignal,
+          eventsSignal: ctx.eventsSignal,
           outbox: ctx.outbox,
           allowPrivateUrls: config.mediaAllowPrivateUrls,
           media: mediaOf(ctx).forConnectors(),
@@ -87,11 +88,13 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
         listener = listenForWork(
           config.databaseUrl,
           log,
+          // No channel: the listener has just (re)connected and may have missed any of them.
           (channel) => {
-            if (channel !== WEBHOOK_CHANNEL) ctx.workSignal.notify();
-            if (channel !== WORK_CHANNEL) webhooks?.wake();
+            if (channel === undefined || channel === WORK_CHANNEL) ctx.workSignal.notify();
+            if (channel === undefined || channel === EVENTS_CHANNEL) ctx.eventsSignal.notify();
+            if (channel === undefined || channel === WEBHOOK_CHANNEL) webhooks?.wake();
           },
-          [WORK_CHANNEL, WEBHOOK_CHANNEL],
+          [WORK_CHANNEL, EVENTS_CHANNEL, WEBHOOK_CHANNEL],
         );
       }
       // A virtual clock waits for these workers' due work each time it moves (virtual-clock.ts).

@@ -41,8 +41,10 @@ export interface AppContext {
   channels: ChannelCache;
   messageWriter: GroupCommit<PendingMessage, MessageRow>;
   connectors: Map<string, Connector>;
-  /** Wakes this process's dispatcher when work is committed here. */
+  /** Wakes this process's dispatcher when messages are committed here. */
   workSignal: Signal;
+  /** Wakes this process's dispatcher when provider events (receipts, replies) are written here. */
+  eventsSignal: Signal;
   /** Webhook events: written with their cause, delivered by the webhook worker. */
   outbox: Outbox;
   /** The sandbox's failure-injection rules, cached per process (sandbox/chaos-store.ts). */
@@ -54,6 +56,7 @@ export interface AppContext {
 export function createContext(config: Config, log: Logger, database: Database): AppContext {
   const db = database.db;
   const workSignal = new Signal();
+  const eventsSignal = new Signal();
   const clock = config.clock === 'virtual' ? new VirtualClock(new Date(), log) : systemClock;
   const chaos = new ChaosCache(db);
   // The "delayWebhooks" rules hold back a workspace's webhook deliveries (docs/sandbox.md).
@@ -79,6 +82,7 @@ export function createContext(config: Config, log: Logger, database: Database): 
     }),
     connectors: createConnectorRegistry(config, { chaos }),
     workSignal,
+    eventsSignal,
     outbox,
     chaos,
     snapshots: new SnapshotStore(db, config.snapshotDir, {
@@ -90,6 +94,7 @@ export function createContext(config: Config, log: Logger, database: Database): 
         if (clock instanceof VirtualClock) clock.set(clockAt);
         // The restored state may hold due messages, receipts and webhook deliveries.
         ctx.workSignal.notify();
+        ctx.eventsSignal.notify();
         ctx.outbox.wake();
       },
     }),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { SMTPServer } from 'smtp-server';
 import { startTestAviary, storeKinds, type TestAviary } from './support/harness.ts';
 
@@ -96,6 +97,46 @@ for (const kind of storeKinds()) {
       // The rest of the budget is free for others: an SMS goes at once.
       const m = await sms(1);
       await t.waitForStatus(m.body.id, ['sent', 'delivered'], 2_000);
+    });
+  });
+}
+
+// A backlog deeper than a channel's share is claimed a share at a time; what claims the rest is the
+// wake-up each send recorded gives once the channel has room again (dispatcher.ts `hungry`), never
+// the poll. With the poll an hour away, a wake-up lost between two claims leaves the backlog standing.
+for (const kind of storeKinds()) {
+  describe(`a backlog deeper than the share drains on wake-ups alone (${kind})`, () => {
+    let t: TestAviary;
+    before(async () => {
+      t = await startTestAviary(kind, { dispatchPollMs: 3_600_000 });
+    });
+    after(() => t.close());
+
+    test('300 messages due at once on one channel (share 32) are all sent, none waiting for the poll', async () => {
+      const due = new Date(Date.now() + 3_000).toISOString();
+      const ids: string[] = [];
+      for (let i = 0; i < 300; i += 50) {
+        const batch = await Promise.all(
+          Array.from({ length: 50 }, (_, j) =>
+            t.request('POST', `/workspaces/${t.workspaceId}/channels/${t.channel('sms')}/messages`, {
+              receiver: { contacts: [{ identifierValue: `+3162${String(i + j).padStart(7, '0')}` }] },
+              body: { type: 'text', text: { text: `due ${i + j}` } },
+              scheduledFor: due,
+            }),
+          ),
+        );
+        for (const r of batch) assert.equal(r.status, 202, JSON.stringify(r.body));
+        ids.push(...batch.map((r) => r.body.id as string));
+      }
+      const sent = async () =>
+        Number(
+          (
+            await sql<{ n: number }>`select count(*)::int as n from messages where workspace_id = ${t.workspaceId} and status in ('sent', 'delivered')`.execute(t.aviary.ctx.db)
+          ).rows[0].n,
+        );
+      const deadline = Date.now() + 30_000;
+      while ((await sent()) < ids.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await sent(), ids.length, 'every message sent well before the next poll');
     });
   });
 }

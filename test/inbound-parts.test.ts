@@ -21,7 +21,7 @@ for (const kind of storeKinds()) {
     const report = async (events: ProviderEvent[]) => {
       const channel = { workspaceId: t.workspaceId, id: t.channel('sms') };
       await insertReports(t.aviary.ctx.db, events.map((e) => reportRow(channel, e, new Date())));
-      t.aviary.ctx.workSignal.notify();
+      t.aviary.ctx.eventsSignal.notify();
     };
     const piece = (key: string, seq: number, total: number, text: string, from = '+31612345678'): ProviderEvent => ({
       kind: 'inbound',

@@ -38,7 +38,7 @@ for (const kind of storeKinds()) {
     const receipts = async (list: { reference: string; status: 'delivered' | 'delivery_failed' | 'sent'; settles?: ReceiptSettlement }[]) => {
       const rows = list.map((r) => reportRow(channel(), { kind: 'receipt', ...r } as ProviderEvent, new Date()));
       await insertReports(t.aviary.ctx.db, rows);
-      t.aviary.ctx.workSignal.notify();
+      t.aviary.ctx.eventsSignal.notify();
     };
     // Receipts by reference name no message until applied, so waitForQuiet cannot see them: wait for
     // the events table to be empty instead, then read the message.

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import { WORK_CHANNEL } from '../db/notify-channels.ts';
+import { EVENTS_CHANNEL } from '../db/notify-channels.ts';
 import { GroupCommit } from '../db/group-commit.ts';
 import { uuidv7 } from '../ids.ts';
 import type { ProviderEvent } from './connector.ts';
@@ -39,14 +39,14 @@ export function reportRow(channel: { workspaceId: string; id: string }, event: P
 }
 
 /**
- * `notify` wakes the workers of every process (LISTEN): reports from a session or a callback (which
- * may land on an API-only process) are due now. Follow-ups scheduled with a send are not: the worker
- * that recorded them sleeps until they are due anyway.
+ * `notify` wakes the events loops of every process (LISTEN): reports from a session or a callback
+ * (which may land on an API-only process) are due now. Follow-ups scheduled with a send are not: the
+ * worker that recorded them wakes its own events loop, which sleeps until they are due.
  */
 export async function insertReports(trx: Db, rows: ReportRow[], o: { notify?: boolean } = {}): Promise<void> {
   if (rows.length === 0) return;
   await trx.insertInto('connector_events').values(rows).execute();
-  if (o.notify) await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
+  if (o.notify) await sql`select pg_notify(${EVENTS_CHANNEL}, '')`.execute(trx);
 }
 
 /**

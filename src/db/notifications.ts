@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { WORK_CHANNEL } from './notify-channels.ts';
 
-// Cross-process wake-ups on PostgreSQL: writers `NOTIFY aviary_work` in the transaction that creates
+// Cross-process wake-ups on PostgreSQL: writers NOTIFY (notify-channels.ts) in the transaction that creates
 // work (delivered on commit), and every worker process LISTENs on one dedicated connection. If that
 // connection drops (restart, failover, pg_terminate_backend, network cut), the listener reconnects
 // with backoff and LISTENs again; NOTIFYs sent meanwhile are lost, so after reconnecting it wakes the

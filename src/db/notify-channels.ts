@@ -4,5 +4,7 @@
 
 /** New or rescheduled messages: dispatchers LISTEN on it. */
 export const WORK_CHANNEL = 'aviary_work';
+/** Provider events (receipts, replies) written for later: dispatchers' events loops LISTEN on it. */
+export const EVENTS_CHANNEL = 'aviary_events';
 /** New webhook deliveries: webhook workers LISTEN on it. */
 export const WEBHOOK_CHANNEL = 'aviary_webhooks';

@@ -148,11 +148,17 @@ export async function hasDueWork(db: Db, now: Date): Promise<boolean> {
 /**
  * The earliest future moment anything becomes due, to sleep until (null: nothing scheduled). That
  * includes the end of a lease on a row that is due: its worker may have died, or lost the database
- * before it could write what it did, and the row is claimable again then.
+ * before it could write what it did, and the row is claimable again then. Messages and provider
+ * events are asked apart: each has its own loop (dispatcher.ts), woken by its own kind of work.
  */
 const LEASE_LOOKAHEAD = 1000;
 
 export async function nextDueAt(db: Db, now: Date): Promise<Date | null> {
+  const [messages, events] = await Promise.all([nextMessageDueAt(db, now), nextEventDueAt(db, now)]);
+  return least(messages, events);
+}
+
+export async function nextMessageDueAt(db: Db, now: Date): Promise<Date | null> {
   const result = await sql<{ at: Date | null }>`
     with recursive ${PENDING_CHANNELS},
     per_channel as (
@@ -166,11 +172,21 @@ export async function nextDueAt(db: Db, now: Date): Promise<Date | null> {
           order by next_attempt_at limit ${LEASE_LOOKAHEAD}) d where lease_expires_at > ${now}) as lease_end
       from pending p
     )
+    select least((select min(next_at) from per_channel), (select min(lease_end) from per_channel)) as at`.execute(db);
+  return result.rows[0]?.at ?? null;
+}
+
+export async function nextEventDueAt(db: Db, now: Date): Promise<Date | null> {
+  const result = await sql<{ at: Date | null }>`
     select least(
-      (select min(next_at) from per_channel),
-      (select min(lease_end) from per_channel),
       (select due_at from connector_events where due_at > ${now} order by due_at limit 1),
       (select lease_expires_at from connector_events where due_at <= ${now} and lease_expires_at > ${now} order by due_at limit 1)
     ) as at`.execute(db);
   return result.rows[0]?.at ?? null;
+}
+
+function least(a: Date | null, b: Date | null): Date | null {
+  if (!a) return b;
+  if (!b) return a;
+  return a < b ? a : b;
 }

@@ -27,11 +27,18 @@ export interface OutcomeRules {
   maxAttempts: number;
 }
 
-export function outcomeWriter(db: Db, outbox: Outbox, rules: OutcomeRules, maxConcurrent: number): GroupCommit<Outcome, void> {
+/** `reportsWritten`: after a commit that scheduled reports (the sandbox's receipts), for the events loop. */
+export function outcomeWriter(db: Db, outbox: Outbox, rules: OutcomeRules, maxConcurrent: number, reportsWritten: () => void): GroupCommit<Outcome, void> {
   return new GroupCommit<Outcome, void>(db, async (trx, items) => {
     await recordOutcomes(trx, outbox, items, rules);
     return items.map(() => undefined);
-  }, { maxConcurrent, maxBatch: 500 });
+  }, {
+    maxConcurrent,
+    maxBatch: 500,
+    afterCommit: (items) => {
+      if (items.some((i) => i.result.ok && i.result.followUps?.length)) reportsWritten();
+    },
+  });
 }
 
 /** Turns send results into status changes, retries, part references and scheduled reports, and writes them. */

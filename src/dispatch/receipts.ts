@@ -54,7 +54,8 @@ export type SettledReceipt = { messageId: string; receiver: number | null; event
  * Applies receipt events to their parts. Returns the messages they settle (in the order of `events`)
  * and the events to try again later (their reference is not recorded yet). A batch costs three
  * statements at most whatever its size: one UPDATE of every part named, one read of the parts it did
- * not update (duplicate, or not recorded yet?), one read of sibling parts for the 'all' rule.
+ * not update (duplicate, or not recorded yet?), one read of sibling parts for the 'all' rule (of
+ * messages in several parts).
  */
 export async function applyReceipts(trx: Db, events: ConnectorEventRow[], now: Date): Promise<{ settled: SettledReceipt[]; later: ConnectorEventRow[] }> {
   const settled: SettledReceipt[] = [];
@@ -90,10 +91,12 @@ export async function applyReceipts(trx: Db, events: ConnectorEventRow[], now: D
     for (const row of rows.rows) known.set(`${row.workspace_id}|${row.channel_id}|${row.platform_reference}`, row.receipt_status);
   }
   // Under the 'all' rule: the sibling parts of each message a final receipt touched, as they are now.
+  // A part that is its message's (or receiver's) only one is its own sibling: nothing to read.
   const siblingsOf = new Map<string, (string | null)[]>();
   const needSiblings = [...chosen.values()].filter((e) => {
     const part = parts.get(keyOf(e));
-    return part && FINAL.includes((e.payload as Receipt).status) && (e.payload as Receipt).settles === 'all';
+    if (part && part.part_count === 1) siblingsOf.set(`${part.workspace_id}|${part.message_id}|${part.receiver}`, [(e.payload as Receipt).status]);
+    return part && part.part_count > 1 && FINAL.includes((e.payload as Receipt).status) && (e.payload as Receipt).settles === 'all';
   });
   if (needSiblings.length) {
     const ids = needSiblings.map((e) => parts.get(keyOf(e))!);

@@ -50,7 +50,8 @@ export function sessionReportWriter(db: Db, outbox: Outbox, now: () => Date, aft
     }
     if (waits.length) await Promise.allSettled(waits);
   };
-  const direct = new GroupCommit<ReportRow[], void>(
+  // Each batch says whether it parked anything: only then is there work for the events loop to wake to.
+  const direct = new GroupCommit<ReportRow[], boolean>(
     db,
     async (trx, batches) => {
       const rows = batches.flat();
@@ -62,17 +63,20 @@ export function sessionReportWriter(db: Db, outbox: Outbox, now: () => Date, aft
         ...later.map(({ event: e, dueAt }) => ({ workspace_id: e.workspace_id, id: e.id, channel_id: e.channel_id, message_id: e.message_id, kind: e.kind, payload: JSON.stringify(e.payload), due_at: dueAt, correlation: null })),
       ];
       await insertReports(trx, park, { notify: park.length > 0 });
-      return batches.map(() => undefined);
+      return batches.map(() => park.length > 0);
     },
-    { maxConcurrent: 1, maxBatch: 500, afterCommit },
+    { maxConcurrent: 1, maxBatch: 500, afterCommit: (_, parkedAny) => parkedAny[0] && afterCommit() },
   );
   return {
     submit: async (rows) => {
       if (inRecording.size > 0) await waitForRecordings(rows);
-      return direct.submit(rows).catch((err) => {
-        if (isConnectionLost(err)) throw err;
-        return parked.submit(rows);
-      });
+      return direct.submit(rows).then(
+        () => undefined,
+        (err) => {
+          if (isConnectionLost(err)) throw err;
+          return parked.submit(rows);
+        },
+      );
     },
     recording: (workspaceId, channelId, references, committed) => {
       const keys = references.map((ref) => `${workspaceId}:${channelId}:${ref}`);

@@ -23,6 +23,7 @@ export interface SessionDeps {
   owner: string;
   log: Logger;
   clock: Clock;
+  /** Wakes the loop that applies provider events: reports a session wrote for later. */
   signal: Signal;
   connectors: Map<string, Connector>;
   allowPrivateUrls: boolean;

@@ -103,7 +103,7 @@ export function buildServer(ctx: AppContext): FastifyInstance {
         connectors: ctx.connectors,
         checkUrl: (url) => checkUrl(url, ctx.config.mediaAllowPrivateUrls),
         media: mediaOf(ctx).forConnectors(),
-        wake: () => ctx.workSignal.notify(),
+        wake: () => ctx.eventsSignal.notify(),
       }),
     { prefix: '/connectors' },
   );
