@@ -195,7 +195,9 @@ export class SmscSimulator extends EventEmitter {
     link.socket.setNoDelay(true);
     // One 'close' listener per deliver_sm awaiting its answer (deliver, below): as many as are in flight.
     link.setMaxListeners(0);
-    coalesceWrites(link);
+    // Answers and receipts are sent from timers (the configured delays): flushed once per turn of
+    // the event loop, not once per timer.
+    coalesceWrites(link, setImmediate);
     this.bound.add(b);
     link.on('error', (err: Error) => this.options.log?.debug({ err: err.message }, 'smsc link error'));
     link.on('close', () => {

@@ -38,15 +38,17 @@ export function concatInfo(udh: Buffer | undefined): { ref: number; total: numbe
  * submits that one read of responses frees the window for, the answers to a batch of receipts
  * committed together. Nothing waits for it: the socket is uncorked on the next tick. (In the drain
  * bench's profile, PDU writes were ~5% of the worker's busy time, most of it per-PDU syscalls.)
+ * `flush` may be setImmediate instead, for PDUs sent from timers: Node runs the next tick after each
+ * timer's callback, so answers due in the same millisecond would still leave one by one.
  */
-export function coalesceWrites(link: Link): void {
+export function coalesceWrites(link: Link, flush: (fn: () => void) => void = process.nextTick): void {
   const send = link.send.bind(link);
   let corked = false;
   link.send = (pdu, responseCallback, sendCallback) => {
     if (!corked && link.socket.writable) {
       corked = true;
       link.socket.cork();
-      process.nextTick(() => {
+      flush(() => {
         corked = false;
         link.socket.uncork();
       });
