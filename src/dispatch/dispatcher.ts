@@ -85,6 +85,8 @@ const channelShare = (window: number | undefined, maxInFlight: number) => Math.m
 const refillAt = (share: number) => Math.max(1, Math.floor(share / 8));
 /** The longest a claim loop sleeps without asking what is due next, while a hungry channel's sends will wake it. */
 const HUNGRY_SLEEP_MS = 250;
+/** The channel of a `workspace:channel` key (perChannel, hungry). */
+const channelIdOf = (key: string) => key.split(':')[1];
 
 export class Dispatcher implements TimedWork {
   readonly id = `${hostname()}:${process.pid}:${uuidv7().slice(-12)}`;
@@ -337,10 +339,10 @@ export class Dispatcher implements TimedWork {
       got.set(key, (got.get(key) ?? 0) + 1);
     }
     for (const [key, n] of got) {
-      if (n >= (asked.get(key.slice(key.indexOf(':') + 1)) ?? rooms.otherwise)) this.hungry.add(key);
+      if (n >= (asked.get(channelIdOf(key)) ?? rooms.otherwise)) this.hungry.add(key);
       else this.hungry.delete(key);
     }
-    for (const key of this.hungry) if (!got.has(key) && asked.has(key.slice(key.indexOf(':') + 1))) this.hungry.delete(key);
+    for (const key of this.hungry) if (!got.has(key) && asked.has(channelIdOf(key))) this.hungry.delete(key);
   }
 
   private hungryInFlight(): boolean {

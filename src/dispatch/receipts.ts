@@ -91,11 +91,10 @@ export async function applyReceipts(trx: Db, events: ConnectorEventRow[], now: D
     for (const row of rows.rows) known.set(`${row.workspace_id}|${row.channel_id}|${row.platform_reference}`, row.receipt_status);
   }
   // Under the 'all' rule: the sibling parts of each message a final receipt touched, as they are now.
-  // A part that is its message's (or receiver's) only one is its own sibling: nothing to read.
+  // A part that is its message's (or receiver's) only one has no siblings to read.
   const siblingsOf = new Map<string, (string | null)[]>();
   const needSiblings = [...chosen.values()].filter((e) => {
     const part = parts.get(keyOf(e));
-    if (part && part.part_count === 1) siblingsOf.set(`${part.workspace_id}|${part.message_id}|${part.receiver}`, [(e.payload as Receipt).status]);
     return part && part.part_count > 1 && FINAL.includes((e.payload as Receipt).status) && (e.payload as Receipt).settles === 'all';
   });
   if (needSiblings.length) {
@@ -122,7 +121,7 @@ export async function applyReceipts(trx: Db, events: ConnectorEventRow[], now: D
     const rule = receipt.settles ?? 'any';
     if (rule === 'last' && part.part_index !== part.part_count) continue;
     if (rule === 'all') {
-      const statuses = siblingsOf.get(`${part.workspace_id}|${part.message_id}|${part.receiver}`) ?? [];
+      const statuses = part.part_count === 1 ? [receipt.status] : (siblingsOf.get(`${part.workspace_id}|${part.message_id}|${part.receiver}`) ?? []);
       if (!statuses.every((st) => FINAL.includes(st ?? ''))) continue;
       // The worst part decides: one part that failed means the message did not arrive whole.
       if (receipt.status === 'delivered' && statuses.some((st) => st === 'delivery_failed')) continue;

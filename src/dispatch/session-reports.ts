@@ -38,29 +38,31 @@ export function sessionReportWriter(db: Db, outbox: Outbox, now: () => Date, aft
   // for that commit instead, a few milliseconds, and is applied directly. Only sends this process is
   // recording are known here; a receipt for one recorded elsewhere still takes the parked road.
   const inRecording = new Map<string, Promise<unknown>>();
-  const waitForRecordings = async (rows: ReportRow[]) => {
+  const waitForRecordings = async (events: ConnectorEventRow[]) => {
     // The submit response and the receipt may arrive in one read from the socket, the receipt handled
     // before the send's continuation registers its references: those run first (microtasks).
     await new Promise((r) => setImmediate(r));
     const waits: Promise<unknown>[] = [];
-    for (const r of rows) {
-      if (r.kind !== 'receipt') continue;
-      const pending = inRecording.get(`${r.workspace_id}:${r.channel_id}:${(JSON.parse(r.payload) as { reference: string }).reference}`);
+    for (const e of events) {
+      const event = e.payload as ProviderEvent;
+      if (event.kind !== 'receipt') continue;
+      const pending = inRecording.get(`${e.workspace_id}:${e.channel_id}:${event.reference}`);
       if (pending) waits.push(pending);
     }
     if (waits.length) await Promise.allSettled(waits);
   };
+  // A batch: the rows as reported, and those it applies with their payloads parsed (once, in submit).
   // Each batch says whether it parked anything: only then is there work for the events loop to wake to.
-  const direct = new GroupCommit<ReportRow[], boolean>(
+  const direct = new GroupCommit<{ rows: ReportRow[]; events: ConnectorEventRow[] }, boolean>(
     db,
     async (trx, batches) => {
-      const rows = batches.flat();
-      const claimed: ConnectorEventRow[] = rows.filter(applies).map((r) => ({ ...r, payload: JSON.parse(r.payload) as ProviderEvent }));
-      const later = await applyProviderEvents(trx, outbox, new Map(), claimed, now());
+      const rows = batches.flatMap((b) => b.rows);
+      const later = await applyProviderEvents(trx, outbox, new Map(), batches.flatMap((b) => b.events), now());
+      const byId = new Map(rows.map((r) => [r.id, r]));
       const park: ReportRow[] = [
         ...rows.filter((r) => !applies(r)),
         // Keeps its id, whose time says how long it has waited (receipts.ts RECEIPT_WAIT_MS).
-        ...later.map(({ event: e, dueAt }) => ({ workspace_id: e.workspace_id, id: e.id, channel_id: e.channel_id, message_id: e.message_id, kind: e.kind, payload: JSON.stringify(e.payload), due_at: dueAt, correlation: null })),
+        ...later.map(({ event: e, dueAt }) => ({ ...byId.get(e.id)!, due_at: dueAt })),
       ];
       await insertReports(trx, park, { notify: park.length > 0 });
       return batches.map(() => park.length > 0);
@@ -69,8 +71,9 @@ export function sessionReportWriter(db: Db, outbox: Outbox, now: () => Date, aft
   );
   return {
     submit: async (rows) => {
-      if (inRecording.size > 0) await waitForRecordings(rows);
-      return direct.submit(rows).then(
+      const events: ConnectorEventRow[] = rows.filter(applies).map((r) => ({ ...r, payload: JSON.parse(r.payload) as ProviderEvent }));
+      if (inRecording.size > 0) await waitForRecordings(events);
+      return direct.submit({ rows, events }).then(
         () => undefined,
         (err) => {
           if (isConnectionLost(err)) throw err;
