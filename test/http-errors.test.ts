@@ -48,7 +48,12 @@ describe('HTTP errors', () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.body.code, 'BadRequest');
     assert.equal((await t.request('POST', path, '')).status, 400);
-    assert.equal((await t.request('POST', path, '{"__proto__": {"x": 1}}')).status, 400);
+    const poisoned = await t.request('POST', path, '{"__proto__": {"x": 1}}');
+    assert.equal(poisoned.status, 400);
+    // Well-formed JSON refused for its key says so; broken JSON does not blame a key.
+    assert.match(poisoned.body.message, /__proto__/);
+    assert.match((await t.request('POST', path, '{"attributes": {"__proto__": ""}}')).body.message, /__proto__/);
+    assert.doesNotMatch(bad.body.message, /__proto__/);
     const form = await t.request('POST', path, 'a=b', { 'content-type': 'application/x-www-form-urlencoded' });
     assert.equal(form.status, 415);
     assert.equal(form.body.code, 'UnsupportedMediaType');

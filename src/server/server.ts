@@ -62,7 +62,18 @@ export function buildServer(ctx: AppContext): FastifyInstance {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body.length === 0) return done(null, undefined);
-    parseJson(request, body as string, done);
+    parseJson(request, body as string, (err, value) => {
+      if (!err) return done(null, value);
+      // Fastify's parser answers a `__proto__` key with the same error as broken JSON. Well-formed
+      // JSON it refused was refused for its keys: raised as secure-json-parse's own error, which the
+      // error handler turns into a 400 that says so.
+      try {
+        JSON.parse(body as string);
+      } catch {
+        return done(err, undefined);
+      }
+      done(Object.assign(new SyntaxError('Object contains forbidden prototype property'), { statusCode: 400 }), undefined);
+    });
   });
   // One rule for every string that enters, before any route reads it (http/validate.ts).
   app.addHook('preValidation', async (request) => checkRequestStrings(request));
