@@ -12,7 +12,7 @@ import { Signal } from './db/signal.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { channelEventSpecs } from './channels/channel-events.ts';
 import { interactionEventSpecs } from './interactions/interaction-events.ts';
-import { writeMessages, type PendingMessage } from './messages/accept-message.ts';
+import { acceptMessages, type PendingMessage } from './messages/accept-message.ts';
 import { messageEventSpecs } from './messages/message-events.ts';
 import { ChaosCache } from './sandbox/chaos-store.ts';
 import { SnapshotStore } from './sandbox/snapshots.ts';
@@ -73,12 +73,13 @@ export function createContext(config: Config, log: Logger, database: Database): 
     auth: new Authenticator(db, { failuresPerMinute: config.authFailureLimit }),
     rateLimiter: new RateLimiter({ get: config.rateLimitGet, write: config.rateLimitPost }),
     channels: new ChannelCache(db),
-    messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (trx, items) => writeMessages(trx, outbox, items, clock.now()), {
+    messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (db, items) => acceptMessages(db, outbox, items, clock.now()), {
       // Two batches in flight keep the database busy while the next one gathers; more would only
       // make each batch smaller (measured: bench/, BENCHMARKS.md).
       maxConcurrent: Math.min(2, database.concurrency),
       maxBatch: 500,
       afterCommit: () => workSignal.notify(),
+      ownTransaction: true,
     }),
     connectors: createConnectorRegistry(config, { chaos }),
     workSignal,

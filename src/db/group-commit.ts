@@ -25,6 +25,7 @@ interface Pending<I, O> {
   reject: (err: unknown) => void;
 }
 
+/** Writes a batch: in a transaction GroupCommit opens, or (`ownTransaction`) on the database itself. */
 export type BatchWork<I, O> = (trx: Db, items: I[]) => Promise<O[]>;
 
 export class GroupCommit<I, O> {
@@ -38,7 +39,17 @@ export class GroupCommit<I, O> {
   constructor(
     private readonly db: Db,
     private readonly work: BatchWork<I, O>,
-    private readonly opts: { maxConcurrent: number; maxBatch: number; afterCommit?: (items: I[], out: O[]) => void },
+    private readonly opts: {
+      maxConcurrent: number;
+      maxBatch: number;
+      afterCommit?: (items: I[], out: O[]) => void;
+      /**
+       * The work opens a transaction itself when it needs one: a batch that is a single statement
+       * commits on its own, without BEGIN and COMMIT round trips. The work must then keep each batch
+       * all-or-nothing (or safe to write again) as the bisection below expects.
+       */
+      ownTransaction?: boolean;
+    },
   ) {}
 
   submit(item: I): Promise<O> {
@@ -118,7 +129,7 @@ export class GroupCommit<I, O> {
   }
 
   private async write(items: I[]): Promise<O[]> {
-    const out = await this.db.transaction().execute((trx) => this.work(trx, items));
+    const out = this.opts.ownTransaction ? await this.work(this.db, items) : await this.db.transaction().execute((trx) => this.work(trx, items));
     this.opts.afterCommit?.(items, out);
     return out;
   }

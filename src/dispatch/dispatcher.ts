@@ -17,7 +17,7 @@ import { uuidv7 } from '../ids.ts';
 import { applyTransitions, reschedule } from '../messages/status-writer.ts';
 import type { Outbox } from '../webhooks/emit.ts';
 import { emitMessageEvents } from '../messages/message-events.ts';
-import { claimConnectorEvents, claimMessages, hasDueWork, nextDueAt, nextEventDueAt, nextMessageDueAt, type ClaimedMessage, type ClaimRoom } from './claim.ts';
+import { claimConnectorEvents, claimMessages, claimMessagesAndNextDue, hasDueWork, nextDueAt, nextEventDueAt, nextMessageDueAt, type ClaimedMessage, type ClaimRoom } from './claim.ts';
 import { outcomeWriter, type Outcome } from './outcomes.ts';
 import { prepare, type Prepared } from './prepare.ts';
 import { applyProviderEvents } from './provider-events.ts';
@@ -201,7 +201,7 @@ export class Dispatcher implements TimedWork {
       });
       return 'again';
     }
-    const claimed = await this.claimAndSend();
+    const { claimed, nextDueAt } = await this.claimAndSend();
     // A full batch means more may be due at once; otherwise sleep until the next due message, a
     // wake-up, or room in a channel that has filled its share (`hungry`). Claiming again after any
     // non-empty claim was tried: at 500 messages/s it kept the worker spinning on claims of one or
@@ -212,7 +212,7 @@ export class Dispatcher implements TimedWork {
     // (one statement per claim, as many as the claims: bench smpp-drain). The short sleep bounds how
     // late a message scheduled on another channel can be when those sends are slow.
     if (this.hungryInFlight()) return new Date(this.deps.clock.now().getTime() + HUNGRY_SLEEP_MS);
-    return nextMessageDueAt(this.deps.db, this.deps.clock.now());
+    return nextDueAt !== undefined ? nextDueAt : nextMessageDueAt(this.deps.db, this.deps.clock.now());
   }
 
   private async eventsRound(): Promise<RoundResult> {
@@ -220,38 +220,46 @@ export class Dispatcher implements TimedWork {
     return nextEventDueAt(this.deps.db, this.deps.clock.now());
   }
 
-  private async claimAndSend(): Promise<number> {
+  /** Claims and hands over; `nextDueAt` when the claim also asked what is due next (see round). */
+  private async claimAndSend(): Promise<{ claimed: number; nextDueAt?: Date | null }> {
     const { db } = this.deps;
     const now = this.deps.clock.now();
     // The claim's end in real time: a provider does not wait for a virtual clock.
     const leaseEnd = Date.now() + this.opts.leaseMs;
     const limit = Math.min(this.opts.batchSize, this.opts.maxInFlight - this.inFlight);
-    if (limit <= 0) return 0;
+    if (limit <= 0) return { claimed: 0 };
     const start = { connectorTypes: [...this.deps.connectors.keys()], until: new Date(now.getTime() + this.opts.leaseMs) };
-    const claim = (d: Db, rooms: ClaimRoom) => claimMessages(d, this.id, now, limit, this.opts.leaseMs, rooms, start);
+    // A loop that will sleep after this claim (see round) asks it what is due next as well; one with a
+    // hungry channel in flight will not ask.
+    const withNextDue = !this.hungryInFlight();
+    const claim = (d: Db, rooms: ClaimRoom): Promise<{ rows: ClaimedMessage[]; nextDueAt?: Date | null }> =>
+      withNextDue
+        ? claimMessagesAndNextDue(d, this.id, now, limit, this.opts.leaseMs, rooms, start)
+        : claimMessages(d, this.id, now, limit, this.opts.leaseMs, rooms, start).then((rows) => ({ rows }));
     // The messages a claim starts have their `processing` webhooks written with it; while no
     // subscription anywhere asks for `processing`, the claim runs alone, without a transaction.
     this.claimsBegun++;
     this.claiming++;
     let all: ClaimedMessage[];
     let shares: ReturnType<Dispatcher['withinShares']>;
+    let nextDueAt: Date | null | undefined;
     try {
-      ({ all, shares } = await this.oneClaimAtATime(async () => {
+      ({ all, shares, nextDueAt } = await this.oneClaimAtATime(async () => {
         const rooms = this.claimRoom();
-        const rows = !(await this.deps.outbox.mayWantOutbound(db, 'processing'))
+        const { rows, nextDueAt } = !(await this.deps.outbox.mayWantOutbound(db, 'processing'))
           ? await claim(db, rooms)
           : await db.transaction().execute(async (trx) => {
-              const rows = await claim(trx, rooms);
-              await emitMessageEvents(trx, this.deps.outbox, rows.filter((r) => r.started && r.claimed_status !== 'processing'));
-              return rows;
+              const claimed = await claim(trx, rooms);
+              await emitMessageEvents(trx, this.deps.outbox, claimed.rows.filter((r) => r.started && r.claimed_status !== 'processing'));
+              return claimed;
             });
         this.noteAppetite(rooms, rows);
-        return { all: rows, shares: this.withinShares(rows) };
+        return { all: rows, shares: this.withinShares(rows), nextDueAt };
       }));
     } finally {
       this.claiming--;
     }
-    if (all.length === 0) return 0;
+    if (all.length === 0) return { claimed: 0, nextDueAt };
     const { claimed, over } = shares;
     const sending = new Set<string>();
     try {
@@ -260,7 +268,7 @@ export class Dispatcher implements TimedWork {
       // it was; the next claims pass the channel by until it has room.
       // (A row the claim started is due again now, as the retry it has become.)
       if (over.length) await reschedule(db, over.map((r) => ({ workspaceId: r.workspace_id, messageId: r.id, nextAttemptAt: r.started ? now : r.next_attempt_at })));
-      if (claimed.length === 0) return all.length;
+      if (claimed.length === 0) return { claimed: all.length, nextDueAt };
       const prepared = await prepare(db, claimed, {
         channels: this.deps.channels,
         connectors: this.deps.connectors,
@@ -285,7 +293,7 @@ export class Dispatcher implements TimedWork {
         sending.add(s.row.id);
         this.startSend(s, leaseEnd);
       }
-      return all.length;
+      return { claimed: all.length, nextDueAt };
     } finally {
       // Claimed rows that are not being sent (scheduled, failed, cancelled, or an error on the way:
       // those come back when their claim ends) give their place back.

@@ -11,7 +11,7 @@ import { WORK_CHANNEL } from '../db/notify-channels.ts';
 import { errors } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import type { Outbox } from '../webhooks/emit.ts';
-import { emitMessageEvents } from './message-events.ts';
+import { messageEvents } from './message-events.ts';
 import type { CreateMessageRequest } from '../message-body/validate-message.ts';
 
 // Turning a validated send request into a stored message: resolve who it goes to, then write it.
@@ -123,11 +123,42 @@ async function identifierOfContact(db: Db, channel: Channel, contactId: string, 
   return pick;
 }
 
+/**
+ * Writes accepted messages with as few round trips as their durability allows, each batch of them
+ * (db/group-commit.ts) as a whole: one statement finds or creates their contacts, one stores them,
+ * and a transaction holds the second together with their `accepted` webhooks only when a subscription
+ * may want those. Without one, the store is a single statement that commits on its own (202 means
+ * committed just the same): no BEGIN and COMMIT round trips on every accept's path. The contacts
+ * may commit before the messages that name them; creating a contact for a send that then fails to
+ * store is what a retry would do anyway, and a retry finds it.
+ */
+export async function acceptMessages(db: Db, outbox: Outbox, pending: PendingMessage[], now: Date): Promise<MessageRow[]> {
+  const rows = await outgoingRows(db, pending, now);
+  const events = messageEvents(rows);
+  if (!(await outbox.mayEmit(db, events))) {
+    await insertMessages(db, rows);
+    return rows;
+  }
+  return db.transaction().execute(async (trx) => {
+    await insertMessages(trx, rows);
+    await outbox.emit(trx, events);
+    return rows;
+  });
+}
+
 /** Writes many accepted messages in the caller's transaction; returns their stored rows in order. */
-// Contacts are looked up in the write transaction every time, not from a per-process cache: since
-// the Contacts API can delete a contact or move an identifier, any process's cached id could be
-// stale. The lookup is one indexed statement per group of messages, not one per message.
 export async function writeMessages(trx: Db, outbox: Outbox, pending: PendingMessage[], now: Date): Promise<MessageRow[]> {
+  const rows = await outgoingRows(trx, pending, now);
+  await insertMessages(trx, rows);
+  // `<platform>.outbound` webhooks for `accepted` (or `rejected` batch entries), in the same transaction.
+  await outbox.emit(trx, messageEvents(rows));
+  return rows;
+}
+
+// Contacts are looked up every time, not from a per-process cache: since the Contacts API can delete
+// a contact or move an identifier, any process's cached id could be stale. The lookup is one indexed
+// statement per workspace in the batch, not one per message.
+async function outgoingRows(db: Db, pending: PendingMessage[], now: Date): Promise<MessageRow[]> {
   const byWorkspace = new Map<string, Identifier[]>();
   for (const p of pending) {
     const ws = p.channel.workspaceId;
@@ -139,18 +170,21 @@ export async function writeMessages(trx: Db, outbox: Outbox, pending: PendingMes
     }
   }
   const resolved = new Map<string, Map<string, string>>();
-  for (const [ws, ids] of byWorkspace) resolved.set(ws, await resolveContacts(trx, ws, ids));
+  for (const [ws, ids] of byWorkspace) resolved.set(ws, await resolveContacts(db, ws, ids));
 
-  const rows = pending.map((p) => {
+  return pending.map((p) => {
     const ws = p.channel.workspaceId;
     for (const r of p.recipients) {
       r.contactId ??= contactIdFor(resolved.get(ws)!, ws, r.identifier);
     }
     return buildOutgoingRow(p, now);
   });
-  // One statement stores the messages and the first entry of their status history, and asks to wake
-  // the workers of other processes when this commits (this process is woken by its own signal): the
-  // NOTIFY rides along rather than costing a round trip of its own on every accept's path.
+}
+
+// One statement stores the messages and the first entry of their status history, and asks to wake the
+// workers of other processes when this commits (this process is woken by its own signal): the NOTIFY
+// rides along rather than costing a round trip of its own on every accept's path.
+async function insertMessages(db: Db, rows: MessageRow[]): Promise<void> {
   await sql`
     with inserted as (
       insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(rows)}::json)
@@ -160,10 +194,7 @@ export async function writeMessages(trx: Db, outbox: Outbox, pending: PendingMes
       insert into message_status_history (workspace_id, message_id, status, at, reason, failure)
       select workspace_id, id, status, created_at, reason, failure from inserted
     )
-    select pg_notify(${WORK_CHANNEL}, '')`.execute(trx);
-  // `<platform>.outbound` webhooks for `accepted` (or `rejected` batch entries), in the same transaction.
-  await emitMessageEvents(trx, outbox, rows);
-  return rows;
+    select pg_notify(${WORK_CHANNEL}, '')`.execute(db);
 }
 
 function buildOutgoingRow(p: PendingMessage, now: Date): MessageRow {

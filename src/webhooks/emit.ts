@@ -162,6 +162,17 @@ export class Outbox {
     return wanted;
   }
 
+  /**
+   * Whether any of these events may go to a subscription, by the same per-workspace cache `emit` reads
+   * first: a writer whose change needs a transaction only for its events (an accept is one statement
+   * otherwise) asks this before it opens one. False means `emit` would write nothing.
+   */
+  async mayEmit(db: Db, all: Array<Omit<WebhookEvent, 'payload'>>): Promise<boolean> {
+    if (all.length === 0) return false;
+    const byWorkspace = await this.subscribedEvents(db, [...new Set(all.map((e) => e.workspaceId))]);
+    return all.some((e) => wanted(byWorkspace.get(e.workspaceId)!, e.event, e.messageStatus));
+  }
+
   /** Writes the deliveries of these events in the caller's transaction; returns how many. */
   async emit(trx: Db, all: WebhookEvent[]): Promise<number> {
     if (all.length === 0) return 0;
