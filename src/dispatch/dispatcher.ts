@@ -106,6 +106,11 @@ export class Dispatcher implements TimedWork {
    */
   private readonly hungry = new Set<string>();
   private claimTail: Promise<void> = Promise.resolve();
+  /** Claims queued behind the one under way, not yet begun; whether one is under way (oneClaimAtATime). */
+  private claimsQueued = 0;
+  private claimRunning = false;
+  /** The work signal's generation when the last claim's statement was sent: its snapshot saw every commit woken before. */
+  private claimedThrough = -1;
   private readonly settled = new Set<Promise<void>>();
   /** Claims under way, and begun in all (caughtUp: a claim's started messages are not due, nor yet in flight). */
   private claiming = 0;
@@ -232,6 +237,9 @@ export class Dispatcher implements TimedWork {
     // A loop that will sleep after this claim (see round) asks it what is due next as well; one with a
     // hungry channel in flight will not ask.
     const withNextDue = !this.hungryInFlight();
+    // Every wake-up so far is seen by a claim under way or one about to begin: another would find
+    // nothing, so this loop sleeps instead; the claim's own loop goes on as the claim says (see claimCovers).
+    if (this.claimCovers()) return { claimed: 0, nextDueAt: null };
     const claim = (d: Db, rooms: ClaimRoom): Promise<{ rows: ClaimedMessage[]; nextDueAt?: Date | null }> =>
       withNextDue
         ? claimMessagesAndNextDue(d, this.id, now, limit, this.opts.leaseMs, rooms, start)
@@ -246,7 +254,9 @@ export class Dispatcher implements TimedWork {
     try {
       ({ all, shares, nextDueAt } = await this.oneClaimAtATime(async () => {
         const rooms = this.claimRoom();
-        const { rows, nextDueAt } = !(await this.deps.outbox.mayWantOutbound(db, 'processing'))
+        const alone = !(await this.deps.outbox.mayWantOutbound(db, 'processing'));
+        this.claimedThrough = this.deps.signal.generation;
+        const { rows, nextDueAt } = alone
           ? await claim(db, rooms)
           : await db.transaction().execute(async (trx) => {
               const claimed = await claim(trx, rooms);
@@ -308,9 +318,29 @@ export class Dispatcher implements TimedWork {
    * nothing (bench smpp-drain: 269 of 2,728 claims). The loops still overlap in everything else.
    */
   private oneClaimAtATime<T>(claim: () => Promise<T>): Promise<T> {
-    const run = this.claimTail.then(claim, claim);
+    this.claimsQueued++;
+    const begin = () => {
+      this.claimsQueued--;
+      this.claimRunning = true;
+      return claim().finally(() => {
+        this.claimRunning = false;
+      });
+    };
+    const run = this.claimTail.then(begin, begin);
     this.claimTail = run.then(() => undefined, () => undefined);
     return run;
+  }
+
+  /**
+   * Whether a claim now would be covered by one under way or queued. Every committed message wakes every
+   * claim loop; without this, with two loops each wake-up cost two claims, the second empty and
+   * queued behind the first (bench send-latency: a claim's wait for the one before it was its p50, 11
+   * of the 25 ms from claim to sent). A queued claim begins later, so it sees all one could see now;
+   * one under way sees all that was committed before its statement was sent, and any wake-up since
+   * then (a newer generation) asks for a claim of its own.
+   */
+  private claimCovers(): boolean {
+    return this.claimsQueued > 0 || (this.claimRunning && this.claimedThrough === this.deps.signal.generation);
   }
 
   /**
