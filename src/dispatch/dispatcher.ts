@@ -228,22 +228,10 @@ export class Dispatcher implements TimedWork {
   /** Claims and hands over; `nextDueAt` when the claim also asked what is due next (see round). */
   private async claimAndSend(): Promise<{ claimed: number; nextDueAt?: Date | null }> {
     const { db } = this.deps;
-    const now = this.deps.clock.now();
-    // The claim's end in real time: a provider does not wait for a virtual clock.
-    const leaseEnd = Date.now() + this.opts.leaseMs;
-    const limit = Math.min(this.opts.batchSize, this.opts.maxInFlight - this.inFlight);
-    if (limit <= 0) return { claimed: 0 };
-    const start = { connectorTypes: [...this.deps.connectors.keys()], until: new Date(now.getTime() + this.opts.leaseMs) };
-    // A loop that will sleep after this claim (see round) asks it what is due next as well; one with a
-    // hungry channel in flight will not ask.
-    const withNextDue = !this.hungryInFlight();
+    if (this.opts.maxInFlight - this.inFlight <= 0) return { claimed: 0 };
     // Every wake-up so far is seen by a claim under way or one about to begin: another would find
     // nothing, so this loop sleeps instead; the claim's own loop goes on as the claim says (see claimCovers).
     if (this.claimCovers()) return { claimed: 0, nextDueAt: null };
-    const claim = (d: Db, rooms: ClaimRoom): Promise<{ rows: ClaimedMessage[]; nextDueAt?: Date | null }> =>
-      withNextDue
-        ? claimMessagesAndNextDue(d, this.id, now, limit, this.opts.leaseMs, rooms, start)
-        : claimMessages(d, this.id, now, limit, this.opts.leaseMs, rooms, start).then((rows) => ({ rows }));
     // The messages a claim starts have their `processing` webhooks written with it; while no
     // subscription anywhere asks for `processing`, the claim runs alone, without a transaction.
     this.claimsBegun++;
@@ -251,10 +239,27 @@ export class Dispatcher implements TimedWork {
     let all: ClaimedMessage[];
     let shares: ReturnType<Dispatcher['withinShares']>;
     let nextDueAt: Date | null | undefined;
+    let now: Date;
+    let leaseEnd: number;
     try {
-      ({ all, shares, nextDueAt } = await this.oneClaimAtATime(async () => {
-        const rooms = this.claimRoom();
+      ({ all, shares, nextDueAt, now, leaseEnd } = await this.oneClaimAtATime(async () => {
         const alone = !(await this.deps.outbox.mayWantOutbound(db, 'processing'));
+        // Taken when the claim begins, not when it was queued: a message committed while it waited is
+        // due by then, and the room left is what the claims before it left.
+        const now = this.deps.clock.now();
+        // The claim's end in real time: a provider does not wait for a virtual clock.
+        const leaseEnd = Date.now() + this.opts.leaseMs;
+        const limit = Math.min(this.opts.batchSize, this.opts.maxInFlight - this.inFlight);
+        if (limit <= 0) return { all: [], shares: { claimed: [], over: [] }, nextDueAt: undefined, now, leaseEnd };
+        const start = { connectorTypes: [...this.deps.connectors.keys()], until: new Date(now.getTime() + this.opts.leaseMs) };
+        // A loop that will sleep after this claim (see round) asks it what is due next as well; one
+        // with a hungry channel in flight will not ask.
+        const withNextDue = !this.hungryInFlight();
+        const claim = (d: Db, rooms: ClaimRoom): Promise<{ rows: ClaimedMessage[]; nextDueAt?: Date | null }> =>
+          withNextDue
+            ? claimMessagesAndNextDue(d, this.id, now, limit, this.opts.leaseMs, rooms, start)
+            : claimMessages(d, this.id, now, limit, this.opts.leaseMs, rooms, start).then((rows) => ({ rows }));
+        const rooms = this.claimRoom();
         this.claimedThrough = this.deps.signal.generation;
         const { rows, nextDueAt } = alone
           ? await claim(db, rooms)
@@ -264,7 +269,7 @@ export class Dispatcher implements TimedWork {
               return claimed;
             });
         this.noteAppetite(rooms, rows);
-        return { all: rows, shares: this.withinShares(rows), nextDueAt };
+        return { all: rows, shares: this.withinShares(rows), nextDueAt, now, leaseEnd };
       }));
     } finally {
       this.claiming--;
