@@ -35,6 +35,8 @@ export async function createBenchDatabase(tag: string): Promise<{ name: string; 
 }
 
 export async function dropBenchDatabase(name: string): Promise<void> {
+  // BENCH_KEEP_DB=1 keeps the databases for a look afterwards (EXPLAIN a statement on the data it ran on).
+  if (process.env.BENCH_KEEP_DB) return;
   if (!/^aviary_bench_[a-z0-9_]+$/.test(name)) throw new Error(`refusing to drop ${name}`);
   await withAdmin((c) => c.query(`drop database if exists ${name} with (force)`));
   created.delete(name);

@@ -62,6 +62,7 @@ export async function startAviary(config: Config, log: Logger = createLogger(con
       dispatcher = new Dispatcher(
         {
           db: database.db,
+          claims: database.claims,
           log,
           clock: ctx.clock,
           channels: ctx.channels,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { PreparingClient } from '../src/db/prepared-statements.ts';
+import { GenericPlanClient, PreparingClient } from '../src/db/prepared-statements.ts';
 import { freshPostgresDatabase } from './support/harness.ts';
 
 // The client that runs parameterised statements as named prepared statements (src/db/prepared-statements.ts),
@@ -39,6 +39,30 @@ describe('prepared statements (postgres)', { skip }, () => {
 
   test('plans are made for every execution (force_custom_plan), not cached generic', async () => {
     assert.equal((await client.query('show plan_cache_mode')).rows[0].plan_cache_mode, 'force_custom_plan');
+  });
+
+  test("the claims' client keeps the index walk of a generic plan made while its table was small (a plain generic plan scans)", async () => {
+    // A claim's shape: the rows to take, limited, joined to the table they update.
+    await client.query('create table g (id int primary key, v int)');
+    await client.query('insert into g select i, 0 from generate_series(1, 70) i');
+    await client.query('analyze g');
+    const text = 'update g set v = v + 1 from (select * from unnest($1::int[]) as d(id) limit 9) d where g.id = d.id';
+    const planAfterGrowth = async (c: PreparingClient) => {
+      await c.connect();
+      try {
+        await c.query(text, [[1, 2]]); // the generic plan is made here, with 70 rows
+        await client.query('insert into g select i, 0 from generate_series(71, 20000) i');
+        const { name } = (await c.query('select name from pg_prepared_statements where statement = $1', [text])).rows[0];
+        return (await c.query(`explain execute ${name}('{1,2}')`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      } finally {
+        await client.query('delete from g where id > 70');
+        await c.end();
+      }
+    };
+    assert.match(await planAfterGrowth(new PreparingClient({ connectionString: database.url }, '-c plan_cache_mode=force_generic_plan')), /Seq Scan on g/);
+    const claims = await planAfterGrowth(new GenericPlanClient({ connectionString: database.url }));
+    assert.doesNotMatch(claims, /Seq Scan on g/);
+    assert.match(claims, /Index Scan using g_pkey|Bitmap Index Scan on g_pkey/);
   });
 
   test('a table changed under a prepared `select *` fails that statement once, then the connection runs unprepared', async () => {

@@ -11,7 +11,8 @@ import pg from 'pg';
 // the parameters' values, and for queries whose best plan depends on them (`next_attempt_at <= $1`)
 // that was worse (bench smpp-pipeline: PostgreSQL 0.72 -> 1.02 ms of CPU a message, the sandbox run
 // 1,154 -> 953 msgs/s). With custom plans it is 0.72 -> 0.63 ms and 1,166 msgs/s; smpp-drain 0.55 ->
-// 0.50 ms. A plan_cache_mode in DATABASE_URL's `options` replaces ours.
+// 0.50 ms. A plan_cache_mode in DATABASE_URL's `options` replaces ours. The exception is the
+// dispatcher's claim, which costs more to plan than to run: GenericPlanClient below.
 //
 // The trade-offs:
 // - A prepared statement lives in its connection's server memory until the connection closes; only
@@ -42,8 +43,8 @@ const PLAN_CHANGED = 'cached plan must not change result type';
 export class PreparingClient extends pg.Client {
   private unprepared = false;
 
-  constructor(config: pg.ClientConfig = {}) {
-    super({ ...config, options: [config.options, '-c plan_cache_mode=force_custom_plan'].filter(Boolean).join(' ') });
+  constructor(config: pg.ClientConfig = {}, settings = '-c plan_cache_mode=force_custom_plan') {
+    super({ ...config, options: [config.options, settings].filter(Boolean).join(' ') });
   }
 
   // pg's query() has many overloads; Kysely calls query(text, values) and awaits the promise.
@@ -58,5 +59,20 @@ export class PreparingClient extends pg.Client {
       if (err?.message?.includes(PLAN_CHANGED)) this.unprepared = true;
       throw err;
     });
+  }
+}
+
+/**
+ * A PreparingClient whose plans are made once per statement and connection: for statements that cost
+ * more to plan than to run and are written to walk indexes whatever their values (database.ts
+ * `claims`). Sequential scans are off on these connections: a generic plan is made at a statement's
+ * first run, and one made while a table was still small (a new database) joined it by a sequential
+ * scan, which then grew with the table (bench send-latency: the claim's execution went from 0.7 to
+ * 5.8 ms, its UPDATE hash-joined over a scan of every message). Without the choice, the plan is the
+ * index walk it is written as, however small the table was.
+ */
+export class GenericPlanClient extends PreparingClient {
+  constructor(config: pg.ClientConfig = {}) {
+    super(config, '-c plan_cache_mode=force_generic_plan -c enable_seqscan=off');
   }
 }

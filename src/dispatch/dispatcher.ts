@@ -48,6 +48,8 @@ export interface DispatcherOptions {
 
 export interface DispatcherDeps {
   db: Db;
+  /** Where claims of messages outside a transaction run (database.ts `claims`: generic plans); `db` if not given. */
+  claims?: Db;
   log: Logger;
   /** Due times, leases and stamps; real durations (send timeouts, a claim's deadline) stay on the system's time. */
   clock: Clock;
@@ -262,7 +264,7 @@ export class Dispatcher implements TimedWork {
         const rooms = this.claimRoom();
         this.claimedThrough = this.deps.signal.generation;
         const { rows, nextDueAt } = alone
-          ? await claim(db, rooms)
+          ? await claim(this.deps.claims ?? db, rooms)
           : await db.transaction().execute(async (trx) => {
               const claimed = await claim(trx, rooms);
               await emitMessageEvents(trx, this.deps.outbox, claimed.rows.filter((r) => r.started && r.claimed_status !== 'processing'));
