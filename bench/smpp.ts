@@ -21,7 +21,8 @@ import { smsBody } from './bodies.ts';
 //   smpp-drain     the SMSC answers every submit_sm after 50 ms, window 100 (bound: 2,000/s): a backlog
 //                  accepted by an api-only Aviary, then one worker process drains it. Baseline: the same
 //                  drain with the SMSC answering at once, and through the sandbox.
-//   send-latency   accept -> sent p50/p99 at a paced rate (API and worker in two processes), from each
+//   send-latency   accept -> sent p50/p99 at a paced rate (API and worker in two processes, then one
+//                  process with both roles), from each
 //                  message's status history (accepted at, sent at); sandbox and SMPP alike.
 
 export interface SmppBenchOptions {
@@ -241,13 +242,19 @@ interface DrainRow extends DrainResult {
 
 // --------------------------------------------------------------------------------------- send-latency
 
-async function latency(kind: ChannelKind, o: SmppBenchOptions): Promise<LatencyResult & { busyBefore: number }> {
-  const p = await openPipeline({ tag: `lat${kind}`, kind, windowSize: o.window, sandboxReceiptDelayMs: 0 });
+// `processes` 2: API and worker apart, woken across processes by NOTIFY; 1: one `aviary serve` with
+// both roles (as it runs by default), woken in-process when its own accept commits.
+async function latency(kind: ChannelKind, processes: 1 | 2, o: SmppBenchOptions): Promise<LatencyResult & { busyBefore: number; processes: number }> {
+  const p = await openPipeline({ tag: `lat${kind}${processes}`, kind, windowSize: o.window, sandboxReceiptDelayMs: 0 });
   try {
-    await p.startAviary(['--roles', 'api']);
-    await p.startAviary(['--roles', 'worker'], profileArgs(o, `latency-${kind}`));
+    if (processes === 2) {
+      await p.startAviary(['--roles', 'api']);
+      await p.startAviary(['--roles', 'worker'], profileArgs(o, `latency-${kind}`));
+    } else {
+      await p.startAviary(['--roles', 'api,worker'], profileArgs(o, `latency-${kind}-one-process`));
+    }
     const busyBefore = await quiet(o.log);
-    return { ...(await acceptToSent(p, { rate: o.rate, seconds: o.seconds })), busyBefore };
+    return { ...(await acceptToSent(p, { rate: o.rate, seconds: o.seconds })), busyBefore, processes };
   } finally {
     await p.close();
   }
@@ -297,19 +304,21 @@ export async function runSmppBenchmarks(o: SmppBenchOptions): Promise<{ text: st
     out.push(`\nTarget (drain >= 1,800/s with 50 ms answers): ${slow.sentPerSec >= 1800 ? 'MET' : 'MISSED'} (${f(slow.sentPerSec, 0)}/s sent; ${f(slow.deliveredPerSec, 0)}/s delivered)`);
   }
   if (o.scenarios.includes('send-latency')) {
-    const rows: Array<LatencyResult & { busyBefore: number }> = [];
-    for (const kind of ['sandbox', 'smpp'] as const) {
-      o.log(`send-latency: ${kind}, ${o.rate}/s for ${o.seconds} s`);
-      rows.push(await latency(kind, o));
+    const rows: Array<LatencyResult & { busyBefore: number; processes: number }> = [];
+    for (const processes of [2, 1] as const) {
+      for (const kind of ['sandbox', 'smpp'] as const) {
+        o.log(`send-latency: ${kind}, ${processes === 2 ? 'API and worker processes' : 'one process'}, ${o.rate}/s for ${o.seconds} s`);
+        rows.push(await latency(kind, processes, o));
+      }
     }
     json.latency = rows;
-    out.push(`\n## send-latency: accept -> sent at a paced ${o.rate}/s for ${o.seconds} s (API and worker processes, PostgreSQL)\n`);
+    out.push(`\n## send-latency: accept -> sent at a paced ${o.rate}/s for ${o.seconds} s (PostgreSQL; API and worker processes, then one process with both roles)\n`);
     out.push('| run | achieved/s | messages (not sent) | accept -> sent p50 ms | p90 | p99 | max | accept -> claim p50 / p99 | claim -> sent p50 / p99 | POST p50 / p99 ms | busy before |');
     out.push('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
-      out.push(`| ${r.kind} | ${f(r.achieved, 0)} | ${r.messages} (${r.notSent}) | **${f(r.acceptToSentP50)}** | ${f(r.acceptToSentP90)} | **${f(r.acceptToSentP99)}** | ${f(r.acceptToSentMax)} | ${f(r.toClaimP50)} / ${f(r.toClaimP99)} | ${f(r.claimToSentP50)} / ${f(r.claimToSentP99)} | ${f(r.postP50)} / ${f(r.postP99)} | ${f(r.busyBefore, 2)} |`);
+      out.push(`| ${r.kind}${r.processes === 1 ? ', one process' : ''} | ${f(r.achieved, 0)} | ${r.messages} (${r.notSent}) | **${f(r.acceptToSentP50)}** | ${f(r.acceptToSentP90)} | **${f(r.acceptToSentP99)}** | ${f(r.acceptToSentMax)} | ${f(r.toClaimP50)} / ${f(r.toClaimP99)} | ${f(r.claimToSentP50)} / ${f(r.claimToSentP99)} | ${f(r.postP50)} / ${f(r.postP99)} | ${f(r.busyBefore, 2)} |`);
     }
-    for (const r of rows) out.push(`Target ${r.kind} (p50 < 10 ms, p99 < 50 ms): ${r.acceptToSentP50 < 10 && r.acceptToSentP99 < 50 ? 'MET' : 'MISSED'}`);
+    for (const r of rows) out.push(`Target ${r.kind}${r.processes === 1 ? ', one process' : ''} (p50 < 10 ms, p99 < 50 ms): ${r.acceptToSentP50 < 10 && r.acceptToSentP99 < 50 ? 'MET' : 'MISSED'}`);
   }
   if (o.profileDir) {
     for (const dir of safeList(o.profileDir)) {

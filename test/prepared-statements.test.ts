@@ -53,7 +53,7 @@ describe('prepared statements (postgres)', { skip }, () => {
         await c.query(text, [[1, 2]]); // the generic plan is made here, with 70 rows
         await client.query('insert into g select i, 0 from generate_series(71, 20000) i');
         const { name } = (await c.query('select name from pg_prepared_statements where statement = $1', [text])).rows[0];
-        return (await c.query(`explain execute ${name}('{1,2}')`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+        return (await c.query(`explain execute ${name}('{1,2}')`)).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
       } finally {
         await client.query('delete from g where id > 70');
         await c.end();
