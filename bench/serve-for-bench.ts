@@ -147,7 +147,9 @@ function injectFailures(aviary: Aviary): void {
       if (bad.length) await sql`insert into messages select * from json_populate_recordset(null::messages, ${JSON.stringify(bad)}::json)`.execute(trx);
       return rows;
     },
-    current.opts,
+    // writeMessages writes in the caller's transaction: the writer opens it, so the failing insert
+    // rolls back its whole batch (the product's writer opens one only when webhooks need it).
+    { ...current.opts, ownTransaction: false },
   );
 }
 
