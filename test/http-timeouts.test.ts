@@ -190,7 +190,11 @@ for (const kind of storeKinds()) {
           health.push(Date.now() - started);
           await sleep(50);
         }
-        assert.ok(health.length >= 3 && Math.max(...health) < 500, `slow /health while slow clients were held: ${health.join(', ')} ms`);
+        // Held, they would keep /health waiting until they are closed (T.headers): every answer must
+        // come well before that. Two answers at least: on a loaded machine (PGlite runs queries on this
+        // process's thread, behind the workers' statements) the first one alone has taken ~480 ms of the
+        // 600 ms window.
+        assert.ok(health.length >= 2 && Math.max(...health) < 500, `slow /health while slow clients were held: ${health.join(', ')} ms`);
 
         const closed = await Promise.all([
           ...silent.map((c) => within(c.closed, T.headers + SLACK, 'silent connection')),
