@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startSmsc, type SmscSimulator } from '../src/smsc/simulator.ts';
 import { startTestAviary, storeKinds, type TestAviary } from './support/harness.ts';
@@ -53,6 +54,24 @@ for (const kind of storeKinds()) {
       assert.deepEqual(delivered.parts.map((p: any) => p.platformReference).sort(), ours.map((s) => s.messageId).sort());
       assert.equal(sent.id, id);
       assert.deepEqual(await t.history(id), ['accepted', 'processing', 'sent', 'delivered']);
+    });
+
+    test('a receipt that comes with its submit response is applied in the transaction that records the send', async () => {
+      // The simulator writes the receipt and the submit_sm_resp in one flush (a receipt sent after the
+      // response comes a timer later, and may find the send committed): the receipt rides with the
+      // send's outcome (session-reports.ts), so `sent` and `delivered` are written by one transaction.
+      sim.setFaults({ receipts: { beforeResponse: true } });
+      const ids = await Promise.all(['one', 'two', 'three'].map((x) => post(x)));
+      for (const id of ids) await t.waitForStatus(id, 'delivered');
+      const { rows } = await sql<{ message_id: string; status: string; tx: string }>`
+        select message_id, status, xmin::text as tx from message_status_history
+        where workspace_id = ${t.workspaceId} and message_id = any (${ids}::uuid[]) and status in ('sent', 'delivered')`.execute(t.aviary.ctx.db);
+      for (const id of ids) {
+        const tx = new Set(rows.filter((r) => r.message_id === id).map((r) => r.tx));
+        assert.equal(tx.size, 1, `sent and delivered of ${id} in ${[...tx].join(', ')}`);
+      }
+      const parked = await t.aviary.ctx.db.selectFrom('connector_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+      assert.equal(Number(parked.n), 0);
     });
 
     test('an UNDELIV receipt with err 001 makes it delivery_failed, unknown subscriber', async () => {

@@ -96,7 +96,7 @@ export class Dispatcher implements TimedWork {
   private loops: Promise<void>[] = [];
   private readonly sendRate = new SendRateLimiter();
   private readonly sessions: Sessions;
-  private readonly outcomes: GroupCommit<Outcome, void>;
+  private readonly outcomes: GroupCommit<Outcome, boolean>;
   private sweeper?: NodeJS.Timeout;
   /** Claimed, not yet recorded: in all, and per channel (by channel id). */
   private inFlight = 0;
@@ -124,7 +124,7 @@ export class Dispatcher implements TimedWork {
     private readonly opts: DispatcherOptions,
   ) {
     this.sessions = new Sessions({ db: deps.db, owner: this.id, log: deps.log, clock: deps.clock, signal: deps.eventsSignal, connectors: deps.connectors, allowPrivateUrls: deps.allowPrivateUrls ?? false, media: deps.media, outbox: deps.outbox });
-    this.outcomes = outcomeWriter(deps.db, deps.outbox, opts, Math.max(1, opts.concurrency), () => deps.eventsSignal.notify());
+    this.outcomes = outcomeWriter(deps.db, deps.outbox, opts, Math.max(1, opts.concurrency), () => deps.clock.now(), () => deps.eventsSignal.notify());
   }
 
   start(): void {
@@ -457,13 +457,34 @@ export class Dispatcher implements TimedWork {
     // What the provider answered exists only here until this commits: if the database connection is
     // lost, retry for as long as the message is held (its claim), rather than let it become due again
     // and be sent a second time.
+    const outcome: Outcome = { row, message, connector, result, at: this.deps.clock.now() };
+    // The first write carries the receipts that rode with it (session-reports.ts); should the write
+    // fail for a reason other than the connection, they may be why: the send is recorded alone, and
+    // they go to connector_events (their ride rejects).
+    let withRiders: Promise<unknown> | undefined;
+    const write = () => {
+      const attempt = this.outcomes.submit(outcome);
+      withRiders ??= attempt;
+      return attempt.catch((err: unknown) => {
+        if (!outcome.riders?.length || isConnectionLost(err)) throw err;
+        outcome.riders = [];
+        return this.outcomes.submit(outcome);
+      });
+    };
     try {
-      const recorded = retryWhileConnectionLost(() => this.outcomes.submit({ row, message, connector, result, at: this.deps.clock.now() }), {
+      const recorded = retryWhileConnectionLost(write, {
         deadline: leaseEnd,
         log: this.deps.log,
         what: 'recording sends',
       });
-      if (result.ok) this.sessions.recording(message.channel, result.parts.flatMap((p) => (p.platformReference ? [p.platformReference] : [])), recorded);
+      if (result.ok) {
+        const references = result.parts.flatMap((p) => (p.platformReference ? [p.platformReference] : []));
+        this.sessions.recording(message.channel, references, recorded, (batch) => {
+          if (outcome.ridersClosed) return null;
+          (outcome.riders ??= []).push(batch);
+          return withRiders ?? null;
+        });
+      }
       await recorded;
     } catch (err) {
       // Not recorded: the message comes back when its claim ends and is sent again (at least once).

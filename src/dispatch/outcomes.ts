@@ -7,6 +7,7 @@ import { applyTransitions, reschedule, type Transition } from '../messages/statu
 import type { Outbox } from '../webhooks/emit.ts';
 import { recordParts, type PartRecord } from './receipts.ts';
 import type { ReceiverOutcomes } from './receivers.ts';
+import { applyReportBatches, type ReportBatch } from './session-reports.ts';
 
 // What a provider answered to a send, written down. Sends finish one by one, each on its own
 // channel's session, so their outcomes are group-committed (db/group-commit.ts): whatever finished
@@ -20,6 +21,12 @@ export interface Outcome {
   connector: Connector;
   result: SendResult;
   at: Date;
+  /**
+   * Receipts for this send that arrived before its batch began (session-reports.ts `Ride`): applied
+   * in the same transaction, right after the send is recorded. `ridersClosed` once a batch has read them.
+   */
+  riders?: ReportBatch[];
+  ridersClosed?: boolean;
 }
 
 export interface OutcomeRules {
@@ -27,16 +34,23 @@ export interface OutcomeRules {
   maxAttempts: number;
 }
 
-/** `reportsWritten`: after a commit that scheduled reports (the sandbox's receipts), for the events loop. */
-export function outcomeWriter(db: Db, outbox: Outbox, rules: OutcomeRules, maxConcurrent: number, reportsWritten: () => void): GroupCommit<Outcome, void> {
-  return new GroupCommit<Outcome, void>(db, async (trx, items) => {
+/** `reportsWritten`: after a commit that wrote reports for the events loop (the sandbox's receipts, receipts parked). */
+export function outcomeWriter(db: Db, outbox: Outbox, rules: OutcomeRules, maxConcurrent: number, now: () => Date, reportsWritten: () => void): GroupCommit<Outcome, boolean> {
+  // Each item's output: whether its batch wrote anything for the events loop.
+  return new GroupCommit<Outcome, boolean>(db, async (trx, items) => {
     await recordOutcomes(trx, outbox, items, rules);
-    return items.map(() => undefined);
+    const riding = items.flatMap((i) => {
+      i.ridersClosed = true;
+      return i.riders ?? [];
+    });
+    const parked = riding.length > 0 && (await applyReportBatches(trx, outbox, riding, now()));
+    const forEventsLoop = parked || items.some((i) => i.result.ok && i.result.followUps?.length);
+    return items.map(() => forEventsLoop);
   }, {
     maxConcurrent,
     maxBatch: 500,
-    afterCommit: (items) => {
-      if (items.some((i) => i.result.ok && i.result.followUps?.length)) reportsWritten();
+    afterCommit: (_, forEventsLoop) => {
+      if (forEventsLoop[0]) reportsWritten();
     },
   });
 }

@@ -23,11 +23,41 @@ import { applyProviderEvents } from './provider-events.ts';
 
 const applies = (r: ReportRow) => r.kind === 'receipt' || r.kind === 'status';
 
+/** Receipts as reported (`rows`) and those of them to apply, their payloads parsed. */
+export interface ReportBatch {
+  rows: ReportRow[];
+  events: ConnectorEventRow[];
+}
+
+/**
+ * Hands receipts to the send being recorded, to be applied in its transaction, right after it
+ * (outcomes.ts): the promise settles with that commit. Null when that transaction has begun already.
+ */
+export type Ride = (batch: ReportBatch) => Promise<unknown> | null;
+
 export interface SessionReportWriter {
   submit(rows: ReportRow[]): Promise<void>;
-  /** The send of these references is being recorded until `committed` settles: their receipts wait for it. */
-  recording(workspaceId: string, channelId: string, references: string[], committed: Promise<unknown>): void;
+  /** The send of these references is being recorded until `committed` settles: their receipts wait for it, or `ride` with it. */
+  recording(workspaceId: string, channelId: string, references: string[], committed: Promise<unknown>, ride?: Ride): void;
   drain(): Promise<void>;
+}
+
+/**
+ * Applies report batches in `trx`: receipts and statuses now, what cannot be applied yet (inbound
+ * messages, a receipt whose send is not recorded) written to connector_events for the events loop.
+ * Returns whether anything was written there (the events loop then has work to wake to).
+ */
+export async function applyReportBatches(trx: Db, outbox: Outbox, batches: ReportBatch[], now: Date): Promise<boolean> {
+  const rows = batches.flatMap((b) => b.rows);
+  const later = await applyProviderEvents(trx, outbox, new Map(), batches.flatMap((b) => b.events), now);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const park: ReportRow[] = [
+    ...rows.filter((r) => !applies(r)),
+    // Keeps its id, whose time says how long it has waited (receipts.ts RECEIPT_WAIT_MS).
+    ...later.map(({ event: e, dueAt }) => ({ ...byId.get(e.id)!, due_at: dueAt })),
+  ];
+  await insertReports(trx, park, { notify: park.length > 0 });
+  return park.length > 0;
 }
 
 export function sessionReportWriter(db: Db, outbox: Outbox, now: () => Date, afterCommit: () => void): SessionReportWriter {
@@ -37,54 +67,60 @@ export function sessionReportWriter(db: Db, outbox: Outbox, now: () => Date, aft
   // matched and deleted by the events loop (bench smpp-drain: a receipt batch in six parked). It waits
   // for that commit instead, a few milliseconds, and is applied directly. Only sends this process is
   // recording are known here; a receipt for one recorded elsewhere still takes the parked road.
-  const inRecording = new Map<string, Promise<unknown>>();
-  const waitForRecordings = async (events: ConnectorEventRow[]) => {
+  const inRecording = new Map<string, { committed: Promise<unknown>; ride?: Ride }>();
+  // Resolves when the batch may be applied; or at once with `riding`, the commit it rode with (wrapped:
+  // an async function's promise would wait for the one it returns).
+  const waitForRecordings = async ({ rows, events }: ReportBatch): Promise<{ riding?: Promise<unknown> }> => {
     // The submit response and the receipt may arrive in one read from the socket, the receipt handled
     // before the send's continuation registers its references: those run first (microtasks).
     await new Promise((r) => setImmediate(r));
-    const waits: Promise<unknown>[] = [];
+    const pending = new Set<{ committed: Promise<unknown>; ride?: Ride }>();
+    let receipts = 0;
     for (const e of events) {
       const event = e.payload as ProviderEvent;
       if (event.kind !== 'receipt') continue;
-      const pending = inRecording.get(`${e.workspace_id}:${e.channel_id}:${event.reference}`);
-      if (pending) waits.push(pending);
+      receipts++;
+      const recording = inRecording.get(`${e.workspace_id}:${e.channel_id}:${event.reference}`);
+      if (recording) pending.add(recording);
     }
-    if (waits.length) await Promise.allSettled(waits);
+    // Receipts that all name one send still queued to be recorded (the SMSC's receipt right behind
+    // its submit response, as most are) ride with it: one transaction for both, instead of a second
+    // one after the first commits (bench smpp-pipeline: as many receipt batches as outcome batches).
+    const [only] = pending;
+    if (pending.size === 1 && receipts === rows.length) {
+      const riding = only.ride?.({ rows, events });
+      if (riding) return { riding };
+    }
+    if (pending.size) await Promise.allSettled([...pending].map((p) => p.committed));
+    return {};
   };
   // A batch: the rows as reported, and those it applies with their payloads parsed (once, in submit).
   // Each batch says whether it parked anything: only then is there work for the events loop to wake to.
-  const direct = new GroupCommit<{ rows: ReportRow[]; events: ConnectorEventRow[] }, boolean>(
+  const direct = new GroupCommit<ReportBatch, boolean>(
     db,
     async (trx, batches) => {
-      const rows = batches.flatMap((b) => b.rows);
-      const later = await applyProviderEvents(trx, outbox, new Map(), batches.flatMap((b) => b.events), now());
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      const park: ReportRow[] = [
-        ...rows.filter((r) => !applies(r)),
-        // Keeps its id, whose time says how long it has waited (receipts.ts RECEIPT_WAIT_MS).
-        ...later.map(({ event: e, dueAt }) => ({ ...byId.get(e.id)!, due_at: dueAt })),
-      ];
-      await insertReports(trx, park, { notify: park.length > 0 });
-      return batches.map(() => park.length > 0);
+      const parkedAny = await applyReportBatches(trx, outbox, batches, now());
+      return batches.map(() => parkedAny);
     },
     { maxConcurrent: 1, maxBatch: 500, afterCommit: (_, parkedAny) => parkedAny[0] && afterCommit() },
   );
+  const orPark = (rows: ReportRow[]) => (err: unknown) => {
+    if (isConnectionLost(err)) throw err;
+    return parked.submit(rows);
+  };
   return {
     submit: async (rows) => {
       const events: ConnectorEventRow[] = rows.filter(applies).map((r) => ({ ...r, payload: JSON.parse(r.payload) as ProviderEvent }));
-      if (inRecording.size > 0) await waitForRecordings(events);
-      return direct.submit({ rows, events }).then(
-        () => undefined,
-        (err) => {
-          if (isConnectionLost(err)) throw err;
-          return parked.submit(rows);
-        },
-      );
+      // (Whether a send is being recorded is known only after a turn: see waitForRecordings.)
+      const { riding } = events.some((e) => (e.payload as ProviderEvent).kind === 'receipt') ? await waitForRecordings({ rows, events }) : {};
+      if (riding) return riding.then(() => undefined, orPark(rows));
+      return direct.submit({ rows, events }).then(() => undefined, orPark(rows));
     },
-    recording: (workspaceId, channelId, references, committed) => {
+    recording: (workspaceId, channelId, references, committed, ride) => {
       const keys = references.map((ref) => `${workspaceId}:${channelId}:${ref}`);
-      for (const k of keys) inRecording.set(k, committed);
-      const forget = () => { for (const k of keys) if (inRecording.get(k) === committed) inRecording.delete(k); };
+      const recording = { committed, ride };
+      for (const k of keys) inRecording.set(k, recording);
+      const forget = () => { for (const k of keys) if (inRecording.get(k) === recording) inRecording.delete(k); };
       committed.then(forget, forget);
     },
     drain: async () => {

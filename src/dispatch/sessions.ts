@@ -9,7 +9,7 @@ import type { Db } from '../db/database.ts';
 import type { Signal } from '../db/signal.ts';
 import { failures } from '../connectors/failures.ts';
 import type { Outbox } from '../webhooks/emit.ts';
-import { sessionReportWriter } from './session-reports.ts';
+import { sessionReportWriter, type Ride } from './session-reports.ts';
 
 // Connector sessions of this process, one per channel: opened by the first send that needs it (or,
 // for connectors that receive, by the sweep below for every active channel), reopened when the
@@ -73,9 +73,9 @@ export class Sessions {
     this.reports = sessionReportWriter(deps.db, deps.outbox, () => deps.clock.now(), () => deps.signal.notify());
   }
 
-  /** The outcome of a send with these part references is being committed until `committed` settles (session-reports.ts). */
-  recording(channel: { workspaceId: string; id: string }, references: string[], committed: Promise<unknown>): void {
-    if (references.length) this.reports.recording(channel.workspaceId, channel.id, references, committed);
+  /** The outcome of a send with these part references is being committed until `committed` settles; its receipts may `ride` with it (session-reports.ts). */
+  recording(channel: { workspaceId: string; id: string }, references: string[], committed: Promise<unknown>, ride?: Ride): void {
+    if (references.length) this.reports.recording(channel.workspaceId, channel.id, references, committed, ride);
   }
 
   /**
