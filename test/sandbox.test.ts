@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startTestAviary, storeKinds, type TestAviary } from './support/harness.ts';
 
@@ -45,6 +46,25 @@ for (const kind of storeKinds()) {
       assert.deepEqual(await t.history(m.id), ['accepted', 'processing', 'sent', 'delivery_failed']);
       const listed = await t.request('GET', `/workspaces/${t.workspaceId}/messages?failureCode=15004`);
       assert.deepEqual(listed.body.results.map((r: any) => r.id), [m.id]);
+    });
+
+    test('with no receipt delay the receipt is applied in the transaction that records the send', async () => {
+      // Due at once, it is not written to connector_events for the events loop (outcomes.ts dueNow).
+      await setReceiptDelay(0);
+      const ids = await Promise.all(['+31612340001', '+31612340002', '+31612340003'].map(async (to) => (await send(to)).id as string));
+      for (const id of ids) assert.equal((await t.waitForQuiet(id)).status, 'delivered');
+      const rows = await t.aviary.ctx.db
+        .selectFrom('message_status_history')
+        .select(['message_id', 'status', sql<string>`xmin::text`.as('tx')])
+        .where('workspace_id', '=', t.workspaceId)
+        .where('message_id', 'in', ids)
+        .where('status', 'in', ['sent', 'delivered'])
+        .execute();
+      for (const id of ids) {
+        assert.deepEqual(await t.history(id), ['accepted', 'processing', 'sent', 'delivered']);
+        const tx = new Set(rows.filter((r) => r.message_id === id).map((r) => r.tx));
+        assert.equal(tx.size, 1, `sent and delivered of ${id} in ${[...tx].join(', ')}`);
+      }
     });
 
     test('slow (…1009): delivered 20 times the channel receipt delay after it was sent', async () => {

@@ -38,13 +38,14 @@ export interface OutcomeRules {
 export function outcomeWriter(db: Db, outbox: Outbox, rules: OutcomeRules, maxConcurrent: number, now: () => Date, reportsWritten: () => void): GroupCommit<Outcome, boolean> {
   // Each item's output: whether its batch wrote anything for the events loop.
   return new GroupCommit<Outcome, boolean>(db, async (trx, items) => {
-    await recordOutcomes(trx, outbox, items, rules);
+    const { dueNow, scheduled } = await recordOutcomes(trx, outbox, items, rules);
     const riding = items.flatMap((i) => {
       i.ridersClosed = true;
       return i.riders ?? [];
     });
-    const parked = riding.length > 0 && (await applyReportBatches(trx, outbox, riding, now()));
-    const forEventsLoop = parked || items.some((i) => i.result.ok && i.result.followUps?.length);
+    const reports = [...dueNow, ...riding];
+    const parked = reports.length > 0 && (await applyReportBatches(trx, outbox, reports, now()));
+    const forEventsLoop = parked || scheduled > 0;
     return items.map(() => forEventsLoop);
   }, {
     maxConcurrent,
@@ -55,11 +56,17 @@ export function outcomeWriter(db: Db, outbox: Outbox, rules: OutcomeRules, maxCo
   });
 }
 
-/** Turns send results into status changes, retries, part references and scheduled reports, and writes them. */
-export async function recordOutcomes(trx: Db, outbox: Outbox, items: Outcome[], rules: OutcomeRules): Promise<void> {
+/**
+ * Turns send results into status changes, retries, part references and scheduled reports, and writes
+ * them. Returns the reports due at once (a sandbox receipt with no delay), for the caller to apply in
+ * the same transaction (written for the events loop, each would cost an insert, a claim, a delete
+ * and a transaction of its own), and how many it scheduled for later.
+ */
+export async function recordOutcomes(trx: Db, outbox: Outbox, items: Outcome[], rules: OutcomeRules): Promise<{ dueNow: ReportBatch[]; scheduled: number }> {
   const transitions: Transition[] = [];
   const retries: Parameters<typeof reschedule>[1] = [];
   const followUps: ReportRow[] = [];
+  const dueNow: ReportBatch[] = [];
   const parts: PartRecord[] = [];
   for (const { row, message, connector, result: r, at } of items) {
     const base = { workspaceId: row.workspace_id, messageId: row.id, at, from: ['processing'] };
@@ -75,7 +82,9 @@ export async function recordOutcomes(trx: Db, outbox: Outbox, items: Outcome[], 
         nextAttemptAt: null,
       });
       for (const f of r.followUps ?? []) {
-        followUps.push({ ...reportRow(message.channel, f.event, new Date(at.getTime() + f.afterMs), at), message_id: f.event.kind === 'status' ? f.event.messageId : row.id });
+        const report = { ...reportRow(message.channel, f.event, new Date(at.getTime() + f.afterMs), at), message_id: f.event.kind === 'status' ? f.event.messageId : row.id };
+        if (f.afterMs <= 0 && f.event.kind === 'status') dueNow.push({ rows: [report], events: [{ ...report, payload: f.event }] });
+        else followUps.push(report);
       }
       if (connector.receiptsByReference) {
         parts.push({ workspaceId: row.workspace_id, channelId: row.channel_id, messageId: row.id, references: r.parts.map((p) => p.platformReference), receivers: (r as { partReceivers?: number[] }).partReceivers });
@@ -109,6 +118,7 @@ export async function recordOutcomes(trx: Db, outbox: Outbox, items: Outcome[], 
   await reschedule(trx, retries);
   await recordParts(trx, parts);
   await insertReports(trx, followUps);
+  return { dueNow, scheduled: followUps.length };
 }
 
 /** What sendPerReceiver already knows about each receiver (nothing for a single-receiver send). */
