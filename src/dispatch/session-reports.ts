@@ -17,7 +17,10 @@ import { applyProviderEvents } from './provider-events.ts';
 // transaction). Acknowledged still means committed, by either road.
 //
 // One batch at a time per process: two concurrent transactions could each settle one part of a
-// two-part message and neither see the other's, leaving it `sent` under the 'all' rule. A batch that
+// two-part message and neither see the other's, leaving it `sent` under the 'all' rule. Receipts
+// that ride with their send's outcome (outcomes.ts) are written by the outcome writer, beside these
+// batches, and keep that rule all the same: a receipt rides only while its send is still queued, so
+// the other parts' receipts either ride in the same batch or wait for its commit. A batch that
 // fails (a deadlock with the outcome writer, say) is not lost either: its rows are written as plain
 // connector_events for the events loop, as before.
 
@@ -64,9 +67,10 @@ export function sessionReportWriter(db: Db, outbox: Outbox, now: () => Date, aft
   const parked = reportWriter(db, afterCommit);
   // An SMSC often sends the receipt right behind the submit response, before the send's outcome (and
   // with it the part the receipt names) is committed: such a receipt would be parked, then claimed,
-  // matched and deleted by the events loop (bench smpp-drain: a receipt batch in six parked). It waits
-  // for that commit instead, a few milliseconds, and is applied directly. Only sends this process is
-  // recording are known here; a receipt for one recorded elsewhere still takes the parked road.
+  // matched and deleted by the events loop (bench smpp-drain: a receipt batch in six parked). It rides
+  // with the send instead while the send is still queued, or waits for that commit, a few
+  // milliseconds, and is applied directly. Only sends this process is recording are known here; a
+  // receipt for one recorded elsewhere still takes the parked road.
   const inRecording = new Map<string, { committed: Promise<unknown>; ride?: Ride }>();
   // Resolves when the batch may be applied; or at once with `riding`, the commit it rode with (wrapped:
   // an async function's promise would wait for the one it returns).
