@@ -17,6 +17,7 @@ import { uuidv7 } from '../ids.ts';
 import { applyTransitions, reschedule } from '../messages/status-writer.ts';
 import type { Outbox } from '../webhooks/emit.ts';
 import { emitMessageEvents } from '../messages/message-events.ts';
+import { ChannelShares } from './channel-shares.ts';
 import { claimConnectorEvents, claimMessages, claimMessagesAndNextDue, hasDueWork, nextDueAt, nextEventDueAt, nextMessageDueAt, type ClaimedMessage, type ClaimRoom } from './claim.ts';
 import { outcomeWriter, type Outcome } from './outcomes.ts';
 import { prepare, type Prepared } from './prepare.ts';
@@ -31,7 +32,8 @@ import { Sessions, type SessionDeps } from './sessions.ts';
 // group-committed (outcomes.ts) as soon as it is known, so a slow provider holds only its own
 // channel's messages. What is claimed but not yet recorded is bounded twice: in all (maxInFlight,
 // the memory bound whatever the backlog) and per channel (a few windows' worth), so one slow
-// channel cannot take the whole budget: the claim skips channels that already hold their share.
+// channel cannot take the whole budget: the claim skips channels that already hold their share
+// (channel-shares.ts).
 // The loop sleeps only when there is nothing due, until the next scheduled moment or a wake-up (a
 // new message in this process, NOTIFY from another, a channel with room again): db/worker-loop.ts.
 
@@ -70,25 +72,8 @@ export interface DispatcherDeps {
 
 /** How often sessions are brought in line with their channels (opened for receiving, closed when gone). */
 const SESSION_SWEEP_MS = 5_000;
-/**
- * Messages a channel may hold claimed: two windows' worth, so its window stays full while the next
- * claim comes, and at least a small batch for a session not open yet; more would only wait in memory
- * (and near the end of their claim be handed back unsent, see Sessions.send). Never more than a
- * quarter of the process's budget, so a slow channel leaves room for the others. The trade-off: four
- * or more slow channels together can fill the budget, and the others then wait for their sends.
- */
-const channelShare = (window: number | undefined, maxInFlight: number) => Math.min(Math.max(2 * (window ?? 0), 32), Math.max(1, Math.floor(maxInFlight / 4)));
-/**
- * How much of its share a hungry channel must have free before a send recorded wakes a claim: an
- * eighth (25 of an SMPP window of 100's share of 200), so that a claim takes a batch rather than
- * one or two rows per send recorded, while the half of the share waiting for a slot keeps the window
- * full in between.
- */
-const refillAt = (share: number) => Math.max(1, Math.floor(share / 8));
 /** The longest a claim loop sleeps without asking what is due next, while a hungry channel's sends will wake it. */
 const HUNGRY_SLEEP_MS = 250;
-/** The channel of a `workspace:channel` key (perChannel, hungry). */
-const channelIdOf = (key: string) => key.split(':')[1];
 
 export class Dispatcher implements TimedWork {
   readonly id = `${hostname()}:${process.pid}:${uuidv7().slice(-12)}`;
@@ -96,17 +81,9 @@ export class Dispatcher implements TimedWork {
   private loops: Promise<void>[] = [];
   private readonly sendRate = new SendRateLimiter();
   private readonly sessions: Sessions;
+  private readonly shares: ChannelShares;
   private readonly outcomes: GroupCommit<Outcome, boolean>;
   private sweeper?: NodeJS.Timeout;
-  /** Claimed, not yet recorded: in all, and per channel (by channel id). */
-  private inFlight = 0;
-  private readonly perChannel = new Map<string, number>();
-  /**
-   * Channels that may have more due than this process holds: the last claim took all the room it
-   * asked of them, or passed them by full. Once a channel has refillAt of its share free again, each
-   * send recorded wakes a claim (wake-ups during a claim fold into one more round after it).
-   */
-  private readonly hungry = new Set<string>();
   private claimTail: Promise<void> = Promise.resolve();
   /** Claims queued behind the one under way, not yet begun; whether one is under way (oneClaimAtATime). */
   private claimsQueued = 0;
@@ -124,6 +101,7 @@ export class Dispatcher implements TimedWork {
     private readonly opts: DispatcherOptions,
   ) {
     this.sessions = new Sessions({ db: deps.db, owner: this.id, log: deps.log, clock: deps.clock, signal: deps.eventsSignal, connectors: deps.connectors, allowPrivateUrls: deps.allowPrivateUrls ?? false, media: deps.media, outbox: deps.outbox });
+    this.shares = new ChannelShares(this.sessions, opts.maxInFlight);
     this.outcomes = outcomeWriter(deps.db, deps.outbox, opts, Math.max(1, opts.concurrency), () => deps.clock.now(), () => deps.eventsSignal.notify());
   }
 
@@ -168,9 +146,9 @@ export class Dispatcher implements TimedWork {
     // A claim under way may have started messages (no longer due, not yet counted in flight): not
     // caught up while one runs, nor if one began while hasDueWork was reading.
     const begun = this.claimsBegun;
-    if (this.inFlight > 0 || this.claiming > 0) return false;
+    if (this.shares.inFlight > 0 || this.claiming > 0) return false;
     if (await hasDueWork(this.deps.db, now)) return false;
-    return this.claimsBegun === begun && this.claiming === 0 && this.inFlight === 0;
+    return this.claimsBegun === begun && this.claiming === 0 && this.shares.inFlight === 0;
   }
 
   wake(): void {
@@ -180,7 +158,7 @@ export class Dispatcher implements TimedWork {
 
   /** Messages claimed by this process and not yet recorded (for tools and tests of the bound). */
   get pending(): number {
-    return this.inFlight;
+    return this.shares.inFlight;
   }
 
   private loop(index: number, signal: Signal, round: () => Promise<RoundResult>): Promise<void> {
@@ -200,7 +178,7 @@ export class Dispatcher implements TimedWork {
 
   /** One round: claim and hand over what there is room for, apply due provider events. */
   private async round(): Promise<RoundResult> {
-    if (this.inFlight >= this.opts.maxInFlight) {
+    if (this.shares.free <= 0) {
       // Full: wait for room (a send recorded) rather than poll; `again` then claims at once.
       await new Promise<void>((r) => {
         this.roomWaiters.push(r);
@@ -218,7 +196,7 @@ export class Dispatcher implements TimedWork {
     // claim takes whatever else has come due meanwhile: no need to ask when the next thing is due
     // (one statement per claim, as many as the claims: bench smpp-drain). The short sleep bounds how
     // late a message scheduled on another channel can be when those sends are slow.
-    if (this.hungryInFlight()) return new Date(this.deps.clock.now().getTime() + HUNGRY_SLEEP_MS);
+    if (this.shares.hungryInFlight()) return new Date(this.deps.clock.now().getTime() + HUNGRY_SLEEP_MS);
     return nextDueAt !== undefined ? nextDueAt : nextMessageDueAt(this.deps.db, this.deps.clock.now());
   }
 
@@ -230,7 +208,7 @@ export class Dispatcher implements TimedWork {
   /** Claims and hands over; `nextDueAt` when the claim also asked what is due next (see round). */
   private async claimAndSend(): Promise<{ claimed: number; nextDueAt?: Date | null }> {
     const { db } = this.deps;
-    if (this.opts.maxInFlight - this.inFlight <= 0) return { claimed: 0 };
+    if (this.shares.free <= 0) return { claimed: 0 };
     // Every wake-up so far is seen by a claim under way or one about to begin: another would find
     // nothing, so this loop sleeps instead; the claim's own loop goes on as the claim says (see claimCovers).
     if (this.claimCovers()) return { claimed: 0, nextDueAt: null };
@@ -239,7 +217,7 @@ export class Dispatcher implements TimedWork {
     this.claimsBegun++;
     this.claiming++;
     let all: ClaimedMessage[];
-    let shares: ReturnType<Dispatcher['withinShares']>;
+    let shares: ReturnType<ChannelShares['take']>;
     let nextDueAt: Date | null | undefined;
     let now: Date;
     let leaseEnd: number;
@@ -251,17 +229,17 @@ export class Dispatcher implements TimedWork {
         const now = this.deps.clock.now();
         // The claim's end in real time: a provider does not wait for a virtual clock.
         const leaseEnd = Date.now() + this.opts.leaseMs;
-        const limit = Math.min(this.opts.batchSize, this.opts.maxInFlight - this.inFlight);
+        const limit = Math.min(this.opts.batchSize, this.shares.free);
         if (limit <= 0) return { all: [], shares: { claimed: [], over: [] }, nextDueAt: undefined, now, leaseEnd };
         const start = { connectorTypes: [...this.deps.connectors.keys()], until: new Date(now.getTime() + this.opts.leaseMs) };
         // A loop that will sleep after this claim (see round) asks it what is due next as well; one
         // with a hungry channel in flight will not ask.
-        const withNextDue = !this.hungryInFlight();
+        const withNextDue = !this.shares.hungryInFlight();
         const claim = (d: Db, rooms: ClaimRoom): Promise<{ rows: ClaimedMessage[]; nextDueAt?: Date | null }> =>
           withNextDue
             ? claimMessagesAndNextDue(d, this.id, now, limit, this.opts.leaseMs, rooms, start)
             : claimMessages(d, this.id, now, limit, this.opts.leaseMs, rooms, start).then((rows) => ({ rows }));
-        const rooms = this.claimRoom();
+        const rooms = this.shares.claimRoom();
         this.claimedThrough = this.deps.signal.generation;
         const { rows, nextDueAt } = alone
           ? await claim(this.deps.claims ?? db, rooms)
@@ -270,8 +248,8 @@ export class Dispatcher implements TimedWork {
               await emitMessageEvents(trx, this.deps.outbox, claimed.rows.filter((r) => r.started && r.claimed_status !== 'processing'));
               return claimed;
             });
-        this.noteAppetite(rooms, rows);
-        return { all: rows, shares: this.withinShares(rows), nextDueAt, now, leaseEnd };
+        this.shares.noteAppetite(rooms, rows);
+        return { all: rows, shares: this.shares.take(rows), nextDueAt, now, leaseEnd };
       }));
     } finally {
       this.claiming--;
@@ -320,7 +298,7 @@ export class Dispatcher implements TimedWork {
 
   /**
    * Claims in this process run one at a time, each from the room the last one left: claimRoom reads
-   * what withinShares booked. Two at once (two dispatch loops) each saw the same room, together took
+   * what the last one took (ChannelShares.take). Two at once (two dispatch loops) each saw the same room, together took
    * more than a channel's share, and the excess went straight back: every row of it written twice for
    * nothing (bench smpp-drain: 269 of 2,728 claims). The loops still overlap in everything else.
    */
@@ -350,96 +328,19 @@ export class Dispatcher implements TimedWork {
     return this.claimsQueued > 0 || (this.claimRunning && this.claimedThrough === this.deps.signal.generation);
   }
 
-  /**
-   * Splits a claim into what this process keeps and what is over a channel's share, and reserves the
-   * kept rows' places at once, before any await: the other claim loops of this process must see them.
-   */
-  private withinShares(rows: ClaimedMessage[]): { claimed: ClaimedMessage[]; over: ClaimedMessage[] } {
-    const claimed: ClaimedMessage[] = [];
-    const over: ClaimedMessage[] = [];
-    for (const r of rows) {
-      const key = `${r.workspace_id}:${r.channel_id}`;
-      const n = this.perChannel.get(key) ?? 0;
-      const share = this.shareOf({ workspaceId: r.workspace_id, id: r.channel_id });
-      if (n >= share) {
-        over.push(r);
-        continue;
-      }
-      this.perChannel.set(key, n + 1);
-      this.inFlight++;
-      claimed.push(r);
-    }
-    return { claimed, over };
-  }
-
-  /**
-   * Which channels may have more due (see `hungry`): those the claim took all the room it asked of
-   * (or more), not those it asked of and took less (their due backlog is drained).
-   */
-  private noteAppetite(rooms: ClaimRoom, rows: ClaimedMessage[]): void {
-    const asked = new Map(rooms.room.map((r) => [r.channelId, r.n]));
-    const got = new Map<string, number>();
-    for (const r of rows) {
-      const key = `${r.workspace_id}:${r.channel_id}`;
-      got.set(key, (got.get(key) ?? 0) + 1);
-    }
-    for (const [key, n] of got) {
-      if (n >= (asked.get(channelIdOf(key)) ?? rooms.otherwise)) this.hungry.add(key);
-      else this.hungry.delete(key);
-    }
-    for (const key of this.hungry) if (!got.has(key) && asked.has(channelIdOf(key))) this.hungry.delete(key);
-  }
-
-  private hungryInFlight(): boolean {
-    for (const key of this.hungry) if (this.perChannel.has(key)) return true;
-    return false;
-  }
-
-  private release(row: MessageRow): void {
-    const key = `${row.workspace_id}:${row.channel_id}`;
-    this.inFlight--;
-    const left = (this.perChannel.get(key) ?? 1) - 1;
-    if (left > 0) this.perChannel.set(key, left);
-    else this.perChannel.delete(key);
-    if (this.hungry.has(key)) {
-      const share = this.shareOf({ workspaceId: row.workspace_id, id: row.channel_id });
-      if (share - left >= refillAt(share)) this.deps.signal.notify();
-    }
-    this.wakeRoomWaiters();
-  }
-
-  private shareOf(channel: { workspaceId: string; id: string }): number {
-    return channelShare(this.sessions.windowOf(channel), this.opts.maxInFlight);
-  }
-
-  /**
-   * What the next claim may take of each channel: nothing of those sent by another process or
-   * holding their share, what is left of its share of any other.
-   */
-  private claimRoom(): ClaimRoom {
-    const skip = this.sessions.heldElsewhere();
-    const room: ClaimRoom['room'] = [];
-    for (const [key, n] of this.perChannel) {
-      const [workspaceId, id] = key.split(':');
-      const share = this.shareOf({ workspaceId, id });
-      if (n >= share) {
-        skip.push(id);
-        this.hungry.add(key);
-      } else room.push({ channelId: id, n: share - n });
-    }
-    for (const w of this.sessions.openWindows()) {
-      if (!this.perChannel.has(`${w.workspaceId}:${w.id}`)) room.push({ channelId: w.id, n: channelShare(w.window, this.opts.maxInFlight) });
-    }
-    return { skip, room, otherwise: channelShare(undefined, this.opts.maxInFlight) };
-  }
-
-  /** Runs one send in the background; its place (reserved by withinShares) is given back once recorded. */
+  /** Runs one send in the background; its place (reserved by ChannelShares.take) is given back once recorded. */
   private startSend(s: Prepared['sends'][number], leaseEnd: number): void {
     const p = this.sendAndRecord(s, leaseEnd).finally(() => {
       this.settled.delete(p);
       this.release(s.row);
     });
     this.settled.add(p);
+  }
+
+  /** Gives a claimed row's place back; a hungry channel with room again wakes a claim. */
+  private release(row: MessageRow): void {
+    if (this.shares.release(row)) this.deps.signal.notify();
+    this.wakeRoomWaiters();
   }
 
   private wakeRoomWaiters(): void {
