@@ -381,9 +381,10 @@ export class Dispatcher implements TimedWork {
       if (result.ok) {
         const references = result.parts.flatMap((p) => (p.platformReference ? [p.platformReference] : []));
         this.sessions.recording(message.channel, references, recorded, (batch) => {
-          if (outcome.ridersClosed) return null;
+          // (Not before the first write is queued: a receipt taken here and also applied on its own would be applied twice.)
+          if (outcome.ridersClosed || !withRiders) return null;
           (outcome.riders ??= []).push(batch);
-          return withRiders ?? null;
+          return withRiders;
         });
       }
       await recorded;
