@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { startServer } from './child.ts';
 import { machineCoresBetween, processCpuSec, snapshot, waitForQuiet } from './cpu.ts';
 import { runAutocannon, type LoadResult } from './load.ts';
-import { postgresPids } from './pg.ts';
+import { diffCounters, pgCounters, postgresPids } from './pg.ts';
 import { acceptToSent, countByStatus, drainBacklog, openPipeline, sentTwice, waitForCount, type ChannelKind, type DrainResult, type LatencyResult, type Pipeline } from './pipeline.ts';
 import { formatProfile, summarizeProfile } from './profile.ts';
 import { smsBody } from './bodies.ts';
@@ -122,6 +122,29 @@ export interface EndToEndResult {
   sentTwice: number;
   busyBefore: number;
   cpu: CpuSplit;
+  /** WAL bytes per message, and the share of `messages` updates that were HOT (no index touched). */
+  walBytesPerMsg?: number;
+  hotPct?: number;
+}
+
+/**
+ * Updates of the messages table so far, and how many of them were HOT. Backends publish their
+ * statistics when a transaction ends at most once a second (and an idle one within 10 s), so this
+ * waits until at least `atLeast` updates show and the count holds still for a second.
+ */
+async function messageUpdates(p: Pipeline, atLeast = 0): Promise<{ upd: number; hot: number }> {
+  const read = async () => {
+    const r = await sql<{ upd: string; hot: string }>`select n_tup_upd as upd, n_tup_hot_upd as hot from pg_stat_user_tables where relname = 'messages'`.execute(p.store.db.db);
+    return { upd: Number(r.rows[0]?.upd ?? 0), hot: Number(r.rows[0]?.hot ?? 0) };
+  };
+  let last = await read();
+  for (const until = Date.now() + 12_000; Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const now = await read();
+    if (now.upd === last.upd && now.upd >= atLeast) return now;
+    last = now;
+  }
+  return last;
 }
 
 async function endToEnd(kind: ChannelKind, o: SmppBenchOptions): Promise<EndToEndResult> {
@@ -135,6 +158,8 @@ async function endToEnd(kind: ChannelKind, o: SmppBenchOptions): Promise<EndToEn
     // A receipt lost to the receipt race (BENCHMARKS.md) would stall it: counted from what arrived.
     const warmed = await waitForCount(received, warm, 5_000);
     const busyBefore = await quiet(o.log);
+    const upd0 = await messageUpdates(p);
+    const wal0 = await pgCounters(p.store.name);
     const cpu = await cpuWindow(p);
     const t0 = Date.now();
     const load = await postRun(p, o.messages, 'run', o.connections);
@@ -142,6 +167,8 @@ async function endToEnd(kind: ChannelKind, o: SmppBenchOptions): Promise<EndToEn
     await waitForCount(received, warmed + accepted);
     const stats = await p.receiver!.stats();
     const split = await cpu.end(accepted);
+    const wal = diffCounters(wal0, await pgCounters(p.store.name));
+    const upd1 = await messageUpdates(p, upd0.upd + accepted);
     const seconds = (stats.lastAt - t0) / 1000;
     const delivered = await countByStatus(p, 'delivered', 'run');
     if (delivered < accepted) o.log(`  ${accepted - delivered} accepted messages not delivered: ${JSON.stringify(await statusCounts(p))}`);
@@ -158,6 +185,8 @@ async function endToEnd(kind: ChannelKind, o: SmppBenchOptions): Promise<EndToEn
       sentTwice: await sentTwice(p),
       busyBefore,
       cpu: split,
+      walBytesPerMsg: wal.walBytes / accepted,
+      hotPct: (100 * (upd1.hot - upd0.hot)) / Math.max(1, upd1.upd - upd0.upd),
     };
   } finally {
     await p.close();
@@ -221,13 +250,13 @@ async function helloWorld(o: SmppBenchOptions): Promise<EndToEndResult> {
 function endToEndTable(rows: EndToEndResult[]): string {
   const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '–');
   const lines = [
-    '| run | messages | POST req/s | msgs/s (POST -> delivered webhook) | seconds | CPU ms/msg: Aviary | PostgreSQL | SMSC | receiver | load gen | cores busy (machine / ours) | delivered, webhooks, dup, sent twice, non-2xx |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| run | messages | POST req/s | msgs/s (POST -> delivered webhook) | seconds | CPU ms/msg: Aviary | PostgreSQL | SMSC | receiver | load gen | cores busy (machine / ours) | WAL KB/msg | HOT updates of messages | delivered, webhooks, dup, sent twice, non-2xx |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const c = r.cpu;
     lines.push(
-      `| ${r.kind} | ${r.messages} | ${f(r.postRps)} | **${f(r.perSec)}** | ${f(r.seconds, 1)} | ${f(c.aviary, 3)} | ${f(c.postgres, 3)} | ${r.kind === 'smpp' ? f(c.smsc, 3) : '–'} | ${f(c.receiver, 3)} | ${f(c.loadgen, 3)} | ${f(c.machineCores, 2)} / ${f(c.oursCores, 2)} | ${r.kind === 'hello-world POST' ? '–' : `${r.delivered}, ${r.webhooks}, ${r.duplicates}, ${r.sentTwice}, ${r.non2xx}`} |`,
+      `| ${r.kind} | ${r.messages} | ${f(r.postRps)} | **${f(r.perSec)}** | ${f(r.seconds, 1)} | ${f(c.aviary, 3)} | ${f(c.postgres, 3)} | ${r.kind === 'smpp' ? f(c.smsc, 3) : '–'} | ${f(c.receiver, 3)} | ${f(c.loadgen, 3)} | ${f(c.machineCores, 2)} / ${f(c.oursCores, 2)} | ${f((r.walBytesPerMsg ?? NaN) / 1024, 1)} | ${r.hotPct === undefined ? '–' : `${f(r.hotPct, 0)}%`} | ${r.kind === 'hello-world POST' ? '–' : `${r.delivered}, ${r.webhooks}, ${r.duplicates}, ${r.sentTwice}, ${r.non2xx}`} |`,
     );
   }
   return lines.join('\n');
