@@ -34,6 +34,15 @@ export function uuidv7(now = Date.now()): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+/** `bytes` random bytes as hex, from the same pool (MIME boundaries: nodemailer draws 8 from OpenSSL per part). */
+export function randomHex(bytes: number): string {
+  if (poolAt + bytes > POOL.length) {
+    randomFillSync(POOL);
+    poolAt = 0;
+  }
+  return POOL.toString('hex', poolAt, (poolAt += bytes));
+}
+
 export const uuidv4 = randomUUID;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

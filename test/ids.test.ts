@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isUuid, uuidv7, uuidv7Time } from '../src/ids.ts';
+import { isUuid, randomHex, uuidv7, uuidv7Time } from '../src/ids.ts';
 
 // Ids draw their random bits from a pool refilled 4 KiB at a time (256 ids): across several refills
 // they stay distinct, strictly increasing, version 7 with the RFC 4122 variant, and carry their time.
@@ -17,4 +17,15 @@ test('uuidv7: distinct, increasing, version 7, its time recoverable, across refi
   assert.ok(uuidv7Time(ids[0]) === at && uuidv7Time(ids.at(-1)!) >= at);
   // The random tails differ (not one pool slice reused).
   assert.equal(new Set(ids.map((id) => id.slice(-12))).size, ids.length);
+});
+
+test('randomHex: the asked length, hex, distinct across refills of the pool it shares with uuidv7', () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
+    const h = randomHex(8);
+    assert.match(h, /^[0-9a-f]{16}$/);
+    seen.add(h);
+    if (i % 7 === 0) uuidv7();
+  }
+  assert.equal(seen.size, 2000);
 });

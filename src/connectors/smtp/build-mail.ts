@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 import type { ConnectorContext, OutboundMessage } from '../connector.ts';
 import type { SmtpChannelConfig } from './config-schema.ts';
 
@@ -80,8 +81,17 @@ export async function buildMail(msg: OutboundMessage, config: SmtpChannelConfig,
     text, html, replyTo, headers,
     messageId: `<${messageIdFor(msg.id, config)}>`,
     attachments,
-    envelope: { from: returnPathFor(msg.id, config), to: [...to, ...cc, ...bcc] },
+    envelope: { from: envelopeAddress(returnPathFor(msg.id, config)), to: [...to, ...cc, ...bcc].map(envelopeAddress) },
   };
+}
+
+/** An address as MAIL FROM / RCPT TO carry it: an internationalised domain in its ASCII (punycode) form. */
+function envelopeAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  const domain = address.slice(at + 1);
+  // eslint-disable-next-line no-control-regex
+  if (at < 0 || /^[\x00-\x7f]*$/.test(domain)) return address;
+  return `${address.slice(0, at)}@${domainToASCII(domain) || domain}`;
 }
 
 async function attachmentOf(a: Attachment, ctx: ConnectorContext): Promise<MailAttachment> {
