@@ -27,7 +27,8 @@ import nodemailer from 'nodemailer';
 import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
 import { startHelloWorld } from './hello-world.ts';
-import { createBenchDatabase, dropBenchDatabase } from './pg.ts';
+import { coresBetween, machineCoresBetween, snapshot } from './cpu.ts';
+import { createBenchDatabase, dropBenchDatabase, postgresPids } from './pg.ts';
 import { startSink, type Sink } from './smtp-sink.ts';
 import { target, type ScenarioResult } from './scenario.ts';
 
@@ -171,6 +172,8 @@ async function measureOut(o: EmailBenchOptions, sink: Sink, N: number, pool: num
     const sink0 = await sink.count();
     const pids = [av.child.pid!, ...(worker ? [worker.child.pid!] : [])];
     const cpus0 = await Promise.all(pids.map(cpuOf));
+    const pgPids = await postgresPids(db.name);
+    const snap0 = snapshot([...pids, ...pgPids]);
     const t0 = Date.now();
     const r = await post(N, 2000);
     // The sink's count first: a count(*) over messages every 50 ms cost PostgreSQL ~90 µs of CPU a
@@ -179,6 +182,8 @@ async function measureOut(o: EmailBenchOptions, sink: Sink, N: number, pool: num
     await waitFor(async () => (await sink.count()) - sink0 >= N - r.non2xx - r.errors, 600_000);
     await waitFor(async () => (await sentCount()) >= 2000 + N - r.non2xx - r.errors, 600_000);
     const wall = (Date.now() - t0) / 1000;
+    const pgAll = [...new Set([...pgPids, ...(await postgresPids(db.name))])];
+    const snap1 = snapshot([...pids, ...pgAll]);
     const perProcess = (await Promise.all(pids.map(cpuOf))).map((c, i) => c - cpus0[i]);
     const cpu = perProcess.reduce((a, b) => a + b, 0);
     const cores = `${(cpu / wall).toFixed(2)} cores${split ? ` (api ${(perProcess[0] / wall).toFixed(2)}, worker ${(perProcess[1] / wall).toFixed(2)})` : ''}`;
@@ -190,7 +195,10 @@ async function measureOut(o: EmailBenchOptions, sink: Sink, N: number, pool: num
     const sent = Number(span.rows[0].sent);
     const perSec = sent / seconds;
     const received = (await sink.count()) - sink0;
-    o.log(`email-out (${label}): ${sent} sent in ${seconds.toFixed(2)} s = ${perSec.toFixed(0)} emails/s (POST ${r.requests.average}/s, sink got ${received}, Aviary CPU ${cores})`);
+    // CPU per mail over the whole measured window (POSTs, sends, and the wait for the last one).
+    const msPerMail = (cores: number) => ((cores * wall * 1000) / N).toFixed(3);
+    const split_ = `CPU ms/mail: Aviary ${msPerMail(coresBetween(snap0, snap1, pids))}, PostgreSQL ${msPerMail(coresBetween(snap0, snap1, pgAll))}, machine ${msPerMail(machineCoresBetween(snap0, snap1))}`;
+    o.log(`email-out (${label}): ${sent} sent in ${seconds.toFixed(2)} s = ${perSec.toFixed(0)} emails/s (POST ${r.requests.average}/s, sink got ${received}, Aviary CPU ${cores}; ${split_})`);
     return {
       group: 'post', name: `email-out: POST -> sent over SMTP (2 KB html + text), ${label}`, store: 'postgres', settings: `${N} emails, channel poolSize ${pool}, 50 HTTP connections`,
       writer: { sent: N, ok: sent, failed: N - sent, wallSec: seconds, perSec, p50: Number(lat.rows[0].p[0]), p99: Number(lat.rows[0].p[1]) },
@@ -198,7 +206,7 @@ async function measureOut(o: EmailBenchOptions, sink: Sink, N: number, pool: num
       check: { expected: N, rows: sent, ok: sent === N && received === N && r.non2xx === 0, detail: `sent ${sent}, sink received ${received}, POST non-2xx ${r.non2xx + r.errors}` },
       notes: [
         `${perSec.toFixed(0)} emails/s accepted -> sent (${seconds.toFixed(2)} s); POST ${r.requests.average} req/s while sending; accept -> sent p50 ${Number(lat.rows[0].p[0]).toFixed(0)} ms, p99 ${Number(lat.rows[0].p[1]).toFixed(0)} ms`,
-        `Aviary ${label} ${cores} (of 2; PostgreSQL, sink and load generator share the rest)`,
+        `Aviary ${label} ${cores} (of 2; PostgreSQL, sink and load generator share the rest); ${split_}`,
         baselines,
       ],
     };
