@@ -297,6 +297,42 @@ for (const kind of storeKinds()) {
       assert.ok(delivered.lastStatusAt && delivered.createdAt && delivered.updatedAt);
     });
 
+    // A receipt applied in the transaction that records its send (the sandbox's with no delay, an
+    // SMSC's right behind its submit response) moves the row once (status-writer.ts `next`): history
+    // and webhooks still show `sent` and then the receipt's status, each as it was.
+    test('a send and its receipt in one transaction: the row updated once, both statuses in history and webhooks', async () => {
+      const db = t.aviary.ctx.db;
+      await sql`create table test_message_updates (id uuid, status text)`.execute(db);
+      await sql`create function test_message_updated() returns trigger language plpgsql as $$
+        begin insert into test_message_updates values (new.id, new.status); return new; end $$`.execute(db);
+      await sql`create trigger test_message_updated after update on messages for each row execute function test_message_updated()`.execute(db);
+      try {
+        const res = await t.request('PATCH', `${ws()}/channels/${t.channel('sms')}`, { connector: { config: { receiptDelayMs: 0 } } });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        await subscribe({ event: 'sms.outbound' });
+        // …1005: the sandbox reports it expired (delivery_failed with a failure and a reason).
+        const m = await send('sms', sms('+31612341005'));
+        assert.equal((await t.waitForQuiet(m.id)).status, 'delivery_failed');
+        const got = await receiver.waitFor((g) => statusesOf(g, m.id).length >= 4);
+        assert.deepEqual(statusesOf(got, m.id), ['accepted', 'processing', 'sent', 'delivery_failed']);
+        const [sent, failed] = got.filter((g) => g.body.payload.id === m.id).slice(2).map((g) => g.body.payload);
+        assert.equal(sent.failure, undefined, 'the sent event shows no failure yet');
+        assert.equal(sent.reason, undefined);
+        assert.equal(sent.chargeableUnits, 1, 'what the send recorded');
+        assert.equal(failed.reason, 'expired');
+        assert.equal(failed.failure.code, 15004);
+        assert.ok(sent.lastStatusAt <= failed.lastStatusAt);
+        const history = await db.selectFrom('message_status_history').select(['status', 'reason']).where('workspace_id', '=', t.workspaceId).where('message_id', '=', m.id).orderBy('seq').execute();
+        assert.deepEqual(history.map((h) => [h.status, h.reason]), [['accepted', null], ['processing', null], ['sent', null], ['delivery_failed', 'expired']]);
+        const updates = await sql<{ status: string }>`select status from test_message_updates where id = ${m.id}`.execute(db);
+        assert.deepEqual(updates.rows.map((u) => u.status).filter((st) => st !== 'processing'), ['delivery_failed'], 'sent and delivery_failed in one update');
+      } finally {
+        await sql`drop trigger test_message_updated on messages`.execute(db);
+        await sql`drop function test_message_updated`.execute(db);
+        await sql`drop table test_message_updates`.execute(db);
+      }
+    });
+
     // After a channel's first send, the claim itself moves its messages to `processing` (dispatch/claim.ts
     // ClaimStart), with their webhooks in the same transaction, or with none when nothing subscribed wants them.
     const sendSix = async () => {

@@ -38,14 +38,11 @@ export interface OutcomeRules {
 export function outcomeWriter(db: Db, outbox: Outbox, rules: OutcomeRules, maxConcurrent: number, now: () => Date, reportsWritten: () => void): GroupCommit<Outcome, boolean> {
   // Each item's output: whether its batch wrote anything for the events loop.
   return new GroupCommit<Outcome, boolean>(db, async (trx, items) => {
-    const { dueNow, scheduled } = await recordOutcomes(trx, outbox, items, rules);
     const riding = items.flatMap((i) => {
       i.ridersClosed = true;
       return i.riders ?? [];
     });
-    const reports = [...dueNow, ...riding];
-    const parked = reports.length > 0 && (await applyReportBatches(trx, outbox, reports, now()));
-    const forEventsLoop = parked || scheduled > 0;
+    const forEventsLoop = await recordOutcomes(trx, outbox, items, rules, riding, now());
     return items.map(() => forEventsLoop);
   }, {
     maxConcurrent,
@@ -58,11 +55,13 @@ export function outcomeWriter(db: Db, outbox: Outbox, rules: OutcomeRules, maxCo
 
 /**
  * Turns send results into status changes, retries, part references and scheduled reports, and writes
- * them. Returns the reports due at once (a sandbox receipt with no delay), for the caller to apply in
- * the same transaction (written for the events loop, each would cost an insert, a claim, a delete
- * and a transaction of its own), and how many it scheduled for later.
+ * them, with `riding` (receipts that came while these sends were queued) and the reports due at once
+ * (a sandbox receipt with no delay): written for the events loop, each of those would cost an insert,
+ * a claim, a delete and a transaction of its own. A send and its receipt applied here move the message
+ * in one update (status-writer.ts `next`). Returns whether anything was written for the events loop
+ * (reports scheduled for later, receipts parked).
  */
-export async function recordOutcomes(trx: Db, outbox: Outbox, items: Outcome[], rules: OutcomeRules): Promise<{ dueNow: ReportBatch[]; scheduled: number }> {
+export async function recordOutcomes(trx: Db, outbox: Outbox, items: Outcome[], rules: OutcomeRules, riding: ReportBatch[], now: Date): Promise<boolean> {
   const transitions: Transition[] = [];
   const retries: Parameters<typeof reschedule>[1] = [];
   const followUps: ReportRow[] = [];
@@ -114,11 +113,17 @@ export async function recordOutcomes(trx: Db, outbox: Outbox, items: Outcome[], 
       });
     }
   }
-  await applyTransitions(trx, outbox, transitions);
   await reschedule(trx, retries);
+  // Before the receipts below, which name these parts.
   await recordParts(trx, parts);
   await insertReports(trx, followUps);
-  return { dueNow, scheduled: followUps.length };
+  const reports = [...dueNow, ...riding];
+  if (reports.length === 0) {
+    await applyTransitions(trx, outbox, transitions);
+    return followUps.length > 0;
+  }
+  const parked = await applyReportBatches(trx, outbox, reports, now, transitions);
+  return parked || followUps.length > 0;
 }
 
 /** What sendPerReceiver already knows about each receiver (nothing for a single-receiver send). */

@@ -3,6 +3,7 @@ import type { ProviderEvent } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
 import type { Outbox } from '../webhooks/emit.ts';
 import type { ConnectorEventRow } from './claim.ts';
+import { allowedFrom } from '../messages/lifecycle.ts';
 import { applyTransitions, type Transition } from '../messages/status-writer.ts';
 import { applyReceiverReceipts } from './receivers.ts';
 import { inboundFrom } from './inbound-events.ts';
@@ -23,9 +24,11 @@ export interface Later {
  * Applies claimed events; returns those to try again later: receipts that overtook their send
  * (receipts.ts), pieces of an inbound message waiting for the rest (inbound-events.ts). `channels`
  * holds the channels of the inbound events, loaded before the transaction (PGlite has one session:
- * a cache miss queried from inside it would wait for itself).
+ * a cache miss queried from inside it would wait for itself). `sends`: status changes of sends not
+ * yet written (outcomes.ts), applied first; the first receipt status of a message being sent is
+ * written with its `sent` as one update (status-writer.ts `next`).
  */
-export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Map<string, Channel>, claimed: ConnectorEventRow[], now = new Date()): Promise<Later[]> {
+export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Map<string, Channel>, claimed: ConnectorEventRow[], now = new Date(), sends: Transition[] = []): Promise<Later[]> {
   // Receipts by reference become status events of the message they settle, in the order claimed.
   const receipts = await applyReceipts(trx, claimed.filter((e) => (e.payload as ProviderEvent).kind === 'receipt'), now);
   const settled = new Map(receipts.settled.map((s, i) => [i, s]));
@@ -44,6 +47,27 @@ export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Map
       events.push({ ...e, message_id: s.messageId, payload });
     }
   }
+  // A message's first status after its `sent` in this batch rides in the same update (a receiver's
+  // receipt does not: its message's status follows from all its receivers, read from the row).
+  const sending = new Map(sends.filter((t) => t.status === 'sent').map((t) => [`${t.workspaceId}:${t.messageId}`, t]));
+  const folded = new Set<ConnectorEventRow>();
+  for (const e of events) {
+    const event = e.payload as ProviderEvent;
+    if (event.kind !== 'status' || event.receiver !== undefined) continue;
+    const key = `${e.workspace_id}:${event.messageId}`;
+    const send = sending.get(key);
+    if (!send || !allowedFrom(event.status).includes('sent')) continue;
+    sending.delete(key);
+    send.next = {
+      status: event.status,
+      at: e.due_at,
+      ...(event.failure ? { failure: event.failure } : {}),
+      ...(event.reason !== undefined ? { reason: event.reason } : {}),
+      ...(event.details !== undefined ? { details: event.details } : {}),
+    };
+    folded.add(e);
+  }
+  await applyTransitions(trx, outbox, sends);
   // Receipts for one receiver of a message sent receiver by receiver: the message's status follows
   // from all its receivers (receivers.ts).
   const perReceiver = events.filter((e) => (e.payload as ProviderEvent).kind === 'status' && (e.payload as { receiver?: number }).receiver !== undefined);
@@ -52,7 +76,7 @@ export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Map
   const later: Later[] = receipts.later.map((event) => ({ event, dueAt: new Date(now.getTime() + RECEIPT_RETRY_MS) }));
   for (const e of events) {
     const event = e.payload as ProviderEvent;
-    if (event.kind === 'status' && event.receiver !== undefined) continue;
+    if ((event.kind === 'status' && event.receiver !== undefined) || folded.has(e)) continue;
     if (event.kind === 'status') {
       transitions.push({
         workspaceId: e.workspace_id,
