@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startSmsc, type SmscSimulator } from '../src/smsc/simulator.ts';
+import { watchUpdates } from './support/row-updates.ts';
 import { startTestAviary, storeKinds, type TestAviary } from './support/harness.ts';
 
 // SMS over SMPP through the real server: a channel with connector smpp binds to the simulator, a
@@ -61,17 +62,31 @@ for (const kind of storeKinds()) {
       // response comes a timer later, and may find the send committed): the receipt rides with the
       // send's outcome (session-reports.ts), so `sent` and `delivered` are written by one transaction.
       sim.setFaults({ receipts: { beforeResponse: true } });
-      const ids = await Promise.all(['one', 'two', 'three'].map((x) => post(x)));
-      for (const id of ids) await t.waitForStatus(id, 'delivered');
-      const { rows } = await sql<{ message_id: string; status: string; tx: string }>`
-        select message_id, status, xmin::text as tx from message_status_history
-        where workspace_id = ${t.workspaceId} and message_id = any (${ids}::uuid[]) and status in ('sent', 'delivered')`.execute(t.aviary.ctx.db);
-      for (const id of ids) {
-        const tx = new Set(rows.filter((r) => r.message_id === id).map((r) => r.tx));
-        assert.equal(tx.size, 1, `sent and delivered of ${id} in ${[...tx].join(', ')}`);
+      const db = t.aviary.ctx.db;
+      const messageUpdates = await watchUpdates(db, 'messages', 'id');
+      const partUpdates = await watchUpdates(db, 'message_parts', 'message_id');
+      try {
+        const ids = await Promise.all(['one', 'two', 'x'.repeat(200)].map((x) => post(x)));
+        for (const id of ids) await t.waitForStatus(id, 'delivered');
+        const { rows } = await sql<{ message_id: string; status: string; tx: string }>`
+          select message_id, status, xmin::text as tx from message_status_history
+          where workspace_id = ${t.workspaceId} and message_id = any (${ids}::uuid[]) and status in ('sent', 'delivered')`.execute(db);
+        for (const id of ids) {
+          const tx = new Set(rows.filter((r) => r.message_id === id).map((r) => r.tx));
+          assert.equal(tx.size, 1, `sent and delivered of ${id} in ${[...tx].join(', ')}`);
+          assert.deepEqual(await t.history(id), ['accepted', 'processing', 'sent', 'delivered']);
+          // One update for both (status-writer.ts `next`), and each part written with its receipt.
+          assert.deepEqual((await messageUpdates.of(id)).filter((st) => st !== 'processing'), ['delivered']);
+          assert.deepEqual(await partUpdates.of(id), []);
+        }
+        const parts = await db.selectFrom('message_parts').select(['message_id', 'receipt_status']).where('workspace_id', '=', t.workspaceId).execute();
+        assert.deepEqual(parts.filter((p) => p.message_id === ids[2]).map((p) => p.receipt_status), ['delivered', 'delivered']);
+        const parked = await db.selectFrom('connector_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+        assert.equal(Number(parked.n), 0);
+      } finally {
+        await messageUpdates.stop();
+        await partUpdates.stop();
       }
-      const parked = await t.aviary.ctx.db.selectFrom('connector_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-      assert.equal(Number(parked.n), 0);
     });
 
     test('an UNDELIV receipt with err 001 makes it delivery_failed, unknown subscriber', async () => {

@@ -8,6 +8,7 @@ import { matchSubscriptions } from '../src/webhooks/emit.ts';
 import { birdSignature } from '../src/webhooks/sign.ts';
 import { pruneDeliveries } from '../src/webhooks/deliveries.ts';
 import { startTestAviary, storeKinds, type TestAviary } from './support/harness.ts';
+import { watchUpdates } from './support/row-updates.ts';
 
 // Webhooks end to end: Bird's subscriptions API on both path forms, every event kind delivered to a
 // real HTTP receiver on loopback that checks each signature with its own implementation of Bird's
@@ -302,10 +303,7 @@ for (const kind of storeKinds()) {
     // and webhooks still show `sent` and then the receipt's status, each as it was.
     test('a send and its receipt in one transaction: the row updated once, both statuses in history and webhooks', async () => {
       const db = t.aviary.ctx.db;
-      await sql`create table test_message_updates (id uuid, status text)`.execute(db);
-      await sql`create function test_message_updated() returns trigger language plpgsql as $$
-        begin insert into test_message_updates values (new.id, new.status); return new; end $$`.execute(db);
-      await sql`create trigger test_message_updated after update on messages for each row execute function test_message_updated()`.execute(db);
+      const updates = await watchUpdates(db, 'messages', 'id');
       try {
         const res = await t.request('PATCH', `${ws()}/channels/${t.channel('sms')}`, { connector: { config: { receiptDelayMs: 0 } } });
         assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -324,12 +322,9 @@ for (const kind of storeKinds()) {
         assert.ok(sent.lastStatusAt <= failed.lastStatusAt);
         const history = await db.selectFrom('message_status_history').select(['status', 'reason']).where('workspace_id', '=', t.workspaceId).where('message_id', '=', m.id).orderBy('seq').execute();
         assert.deepEqual(history.map((h) => [h.status, h.reason]), [['accepted', null], ['processing', null], ['sent', null], ['delivery_failed', 'expired']]);
-        const updates = await sql<{ status: string }>`select status from test_message_updates where id = ${m.id}`.execute(db);
-        assert.deepEqual(updates.rows.map((u) => u.status).filter((st) => st !== 'processing'), ['delivery_failed'], 'sent and delivery_failed in one update');
+        assert.deepEqual((await updates.of(m.id)).filter((st) => st !== 'processing'), ['delivery_failed'], 'sent and delivery_failed in one update');
       } finally {
-        await sql`drop trigger test_message_updated on messages`.execute(db);
-        await sql`drop function test_message_updated`.execute(db);
-        await sql`drop table test_message_updates`.execute(db);
+        await updates.stop();
       }
     });
 

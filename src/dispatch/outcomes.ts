@@ -5,7 +5,7 @@ import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
 import { applyTransitions, reschedule, type Transition } from '../messages/status-writer.ts';
 import type { Outbox } from '../webhooks/emit.ts';
-import { recordParts, type PartRecord } from './receipts.ts';
+import { chosenReceipts, recordParts, type PartRecord } from './receipts.ts';
 import type { ReceiverOutcomes } from './receivers.ts';
 import { applyReportBatches, type ReportBatch } from './session-reports.ts';
 
@@ -114,15 +114,15 @@ export async function recordOutcomes(trx: Db, outbox: Outbox, items: Outcome[], 
     }
   }
   await reschedule(trx, retries);
-  // Before the receipts below, which name these parts.
-  await recordParts(trx, parts);
+  // The parts the riding receipts name are written with them.
+  const written = await recordParts(trx, parts, chosenReceipts(riding.flatMap((b) => b.events)), now);
   await insertReports(trx, followUps);
   const reports = [...dueNow, ...riding];
   if (reports.length === 0) {
     await applyTransitions(trx, outbox, transitions);
     return followUps.length > 0;
   }
-  const parked = await applyReportBatches(trx, outbox, reports, now, transitions);
+  const parked = await applyReportBatches(trx, outbox, reports, now, { transitions, parts: written });
   return parked || followUps.length > 0;
 }
 

@@ -8,12 +8,23 @@ import { applyTransitions, type Transition } from '../messages/status-writer.ts'
 import { applyReceiverReceipts } from './receivers.ts';
 import { inboundFrom } from './inbound-events.ts';
 import { recordInbounds, type InboundInput } from '../messages/inbound.ts';
-import { applyReceipts, RECEIPT_RETRY_MS } from './receipts.ts';
+import { applyReceipts, RECEIPT_RETRY_MS, type PartRow } from './receipts.ts';
 
 // What providers report after a send. Receipts only move a message forward (messages/lifecycle.ts):
 // `delivered` and `delivery_failed` apply to a message that is `sent`; a duplicate, or a stale `sent`
 // arriving after the delivery receipt, finds the message no longer in the expected status and changes
 // nothing.
+
+/**
+ * Sends recorded in the same transaction as these events (outcomes.ts): their status changes, not
+ * written yet, go first, and the first receipt status of a message being sent is written with its
+ * `sent` as one update (status-writer.ts `next`); their parts written with their receipt already
+ * (receipts.ts recordParts).
+ */
+export interface SendsInBatch {
+  transitions: Transition[];
+  parts: Map<string, PartRow>;
+}
 
 export interface Later {
   event: ConnectorEventRow;
@@ -24,13 +35,12 @@ export interface Later {
  * Applies claimed events; returns those to try again later: receipts that overtook their send
  * (receipts.ts), pieces of an inbound message waiting for the rest (inbound-events.ts). `channels`
  * holds the channels of the inbound events, loaded before the transaction (PGlite has one session:
- * a cache miss queried from inside it would wait for itself). `sends`: status changes of sends not
- * yet written (outcomes.ts), applied first; the first receipt status of a message being sent is
- * written with its `sent` as one update (status-writer.ts `next`).
+ * a cache miss queried from inside it would wait for itself). `sends`: what the outcome writer
+ * records in the same transaction (outcomes.ts).
  */
-export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Map<string, Channel>, claimed: ConnectorEventRow[], now = new Date(), sends: Transition[] = []): Promise<Later[]> {
+export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Map<string, Channel>, claimed: ConnectorEventRow[], now = new Date(), sends?: SendsInBatch): Promise<Later[]> {
   // Receipts by reference become status events of the message they settle, in the order claimed.
-  const receipts = await applyReceipts(trx, claimed.filter((e) => (e.payload as ProviderEvent).kind === 'receipt'), now);
+  const receipts = await applyReceipts(trx, claimed.filter((e) => (e.payload as ProviderEvent).kind === 'receipt'), now, sends?.parts);
   const settled = new Map(receipts.settled.map((s, i) => [i, s]));
   let next = 0;
   const events: ConnectorEventRow[] = [];
@@ -49,7 +59,7 @@ export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Map
   }
   // A message's first status after its `sent` in this batch rides in the same update (a receiver's
   // receipt does not: its message's status follows from all its receivers, read from the row).
-  const sending = new Map(sends.filter((t) => t.status === 'sent').map((t) => [`${t.workspaceId}:${t.messageId}`, t]));
+  const sending = new Map((sends?.transitions ?? []).filter((t) => t.status === 'sent').map((t) => [`${t.workspaceId}:${t.messageId}`, t]));
   const folded = new Set<ConnectorEventRow>();
   for (const e of events) {
     const event = e.payload as ProviderEvent;
@@ -67,7 +77,7 @@ export async function applyProviderEvents(trx: Db, outbox: Outbox, channels: Map
     };
     folded.add(e);
   }
-  await applyTransitions(trx, outbox, sends);
+  await applyTransitions(trx, outbox, sends?.transitions ?? []);
   // Receipts for one receiver of a message sent receiver by receiver: the message's status follows
   // from all its receivers (receivers.ts).
   const perReceiver = events.filter((e) => (e.payload as ProviderEvent).kind === 'status' && (e.payload as { receiver?: number }).receiver !== undefined);

@@ -26,8 +26,27 @@ export interface PartRecord {
   receivers?: number[];
 }
 
-/** Records every part's reference of sends just made, with the status change that records the send. */
-export async function recordParts(trx: Db, records: PartRecord[]): Promise<void> {
+/** A part, as the receipts below read it. */
+export interface PartRow {
+  workspace_id: string;
+  channel_id: string;
+  platform_reference: string;
+  message_id: string;
+  part_index: number;
+  part_count: number;
+  receiver: number | null;
+}
+
+export const partKey = (workspaceId: string, channelId: string, reference: string) => `${workspaceId}|${channelId}|${reference}`;
+
+/**
+ * Records every part's reference of sends just made, with the status change that records the send.
+ * `receipts`: receipts of these parts applied in the same transaction (they rode with the send,
+ * session-reports.ts), by partKey: each part is written with its receipt rather than written and then
+ * updated by applyReceipts. Returns the parts so written, for applyReceipts (`written`).
+ */
+export async function recordParts(trx: Db, records: PartRecord[], receipts = new Map<string, ConnectorEventRow>(), now = new Date()): Promise<Map<string, PartRow>> {
+  const written = new Map<string, PartRow>();
   const rows = records.flatMap((r) => {
     const counts = new Map<number | null, number>();
     for (let i = 0; i < r.references.length; i++) counts.set(r.receivers?.[i] ?? null, (counts.get(r.receivers?.[i] ?? null) ?? 0) + 1);
@@ -36,16 +55,37 @@ export async function recordParts(trx: Db, records: PartRecord[]): Promise<void>
       const receiver = r.receivers?.[i] ?? null;
       const index = (seen.get(receiver) ?? 0) + 1;
       seen.set(receiver, index);
-      return { workspace_id: r.workspaceId, channel_id: r.channelId, platform_reference: ref, message_id: r.messageId, part_index: index, part_count: counts.get(receiver)!, receiver };
+      const part = { workspace_id: r.workspaceId, channel_id: r.channelId, platform_reference: ref, message_id: r.messageId, part_index: index, part_count: counts.get(receiver)!, receiver };
+      const key = partKey(r.workspaceId, r.channelId, ref);
+      const receipt = receipts.get(key);
+      if (receipt) written.set(key, part);
+      return { ...part, receipt_status: receipt ? (receipt.payload as Receipt).status : null, receipt_at: receipt ? now : null };
     });
   });
-  if (rows.length === 0) return;
+  if (rows.length === 0) return written;
   await sql`
-    insert into message_parts (workspace_id, channel_id, platform_reference, message_id, part_index, part_count, receiver)
-    select * from json_to_recordset(${JSON.stringify(rows)}::json) as t(workspace_id uuid, channel_id uuid, platform_reference text, message_id uuid, part_index integer, part_count integer, receiver integer)
+    insert into message_parts (workspace_id, channel_id, platform_reference, message_id, part_index, part_count, receiver, receipt_status, receipt_at)
+    select * from json_to_recordset(${JSON.stringify(rows)}::json) as t(workspace_id uuid, channel_id uuid, platform_reference text, message_id uuid, part_index integer, part_count integer, receiver integer, receipt_status text, receipt_at timestamptz)
     on conflict (workspace_id, channel_id, platform_reference) do update set
       message_id = excluded.message_id, part_index = excluded.part_index, part_count = excluded.part_count, receiver = excluded.receiver,
-      receipt_status = null, receipt_at = null`.execute(trx);
+      receipt_status = excluded.receipt_status, receipt_at = excluded.receipt_at`.execute(trx);
+  return written;
+}
+
+/**
+ * The receipt of each part that a batch applies, by partKey: the first final one if any, else the
+ * first. The others of the same part are its duplicates (or intermediate states it overtakes).
+ */
+export function chosenReceipts(events: ConnectorEventRow[]): Map<string, ConnectorEventRow> {
+  const chosen = new Map<string, ConnectorEventRow>();
+  for (const e of events) {
+    const receipt = e.payload as ProviderEvent;
+    if (receipt.kind !== 'receipt') continue;
+    const key = partKey(e.workspace_id, e.channel_id, receipt.reference);
+    const had = chosen.get(key);
+    if (!had || (!FINAL.includes((had.payload as Receipt).status) && FINAL.includes(receipt.status))) chosen.set(key, e);
+  }
+  return chosen;
 }
 
 export type SettledReceipt = { messageId: string; receiver: number | null; event: Extract<ProviderEvent, { kind: 'receipt' }> };
@@ -57,38 +97,36 @@ export type SettledReceipt = { messageId: string; receiver: number | null; event
  * not update (duplicate, or not recorded yet?), one read of sibling parts for the 'all' rule (of
  * messages in several parts).
  */
-export async function applyReceipts(trx: Db, events: ConnectorEventRow[], now: Date): Promise<{ settled: SettledReceipt[]; later: ConnectorEventRow[] }> {
+export async function applyReceipts(trx: Db, events: ConnectorEventRow[], now: Date, written = new Map<string, PartRow>()): Promise<{ settled: SettledReceipt[]; later: ConnectorEventRow[] }> {
   const settled: SettledReceipt[] = [];
   const later: ConnectorEventRow[] = [];
   if (events.length === 0) return { settled, later };
-  const keyOf = (e: ConnectorEventRow) => `${e.workspace_id}|${e.channel_id}|${(e.payload as Receipt).reference}`;
-  // One event per part takes part in the UPDATE: the first final one if any, else the first. The
-  // others of the same part in this batch are its duplicates (or intermediate states it overtakes).
-  const chosen = new Map<string, ConnectorEventRow>();
-  for (const e of events) {
-    const key = keyOf(e);
-    const had = chosen.get(key);
-    if (!had || (!FINAL.includes((had.payload as Receipt).status) && FINAL.includes((e.payload as Receipt).status))) chosen.set(key, e);
-  }
-  const input = [...chosen.values()].map((e) => ({ w: e.workspace_id, c: e.channel_id, r: (e.payload as Receipt).reference, s: (e.payload as Receipt).status }));
-  const updated = await sql<{ workspace_id: string; channel_id: string; platform_reference: string; message_id: string; part_index: number; part_count: number; receiver: number | null }>`
+  const keyOf = (e: ConnectorEventRow) => partKey(e.workspace_id, e.channel_id, (e.payload as Receipt).reference);
+  // One event per part takes part in the UPDATE; parts written with their receipt (recordParts) need none.
+  const chosen = chosenReceipts(events);
+  const input = [...chosen.entries()].filter(([key]) => !written.has(key)).map(([, e]) => ({ w: e.workspace_id, c: e.channel_id, r: (e.payload as Receipt).reference, s: (e.payload as Receipt).status }));
+  const updated = input.length === 0 ? { rows: [] as PartRow[] } : await sql<PartRow>`
     update message_parts p set receipt_status = t.s, receipt_at = ${now}
     from json_to_recordset(${JSON.stringify(input)}::json) as t(w uuid, c uuid, r text, s text)
     where p.workspace_id = t.w and p.channel_id = t.c and p.platform_reference = t.r
       and (p.receipt_status is null or p.receipt_status not in ('delivered', 'delivery_failed'))
     returning p.workspace_id, p.channel_id, p.platform_reference, p.message_id, p.part_index, p.part_count, p.receiver`.execute(trx);
-  const parts = new Map(updated.rows.map((row) => [`${row.workspace_id}|${row.channel_id}|${row.platform_reference}`, row]));
+  const parts = new Map(updated.rows.map((row) => [partKey(row.workspace_id, row.channel_id, row.platform_reference), row]));
+  for (const key of chosen.keys()) {
+    const part = written.get(key);
+    if (part) parts.set(key, part);
+  }
   // Nothing updated: a duplicate (the part has its final receipt), or a part not recorded yet. Read
   // again to tell which; the send's commit can land between the two statements (each sees what was
   // committed when it began), and a part that has appeared without a final receipt is tried again,
   // not taken for a duplicate.
-  const missed = input.filter((i) => !parts.has(`${i.w}|${i.c}|${i.r}`));
+  const missed = input.filter((i) => !parts.has(partKey(i.w, i.c, i.r)));
   const known = new Map<string, string | null>();
   if (missed.length) {
     const rows = await sql<{ workspace_id: string; channel_id: string; platform_reference: string; receipt_status: string | null }>`
       select p.workspace_id, p.channel_id, p.platform_reference, p.receipt_status from message_parts p
       join json_to_recordset(${JSON.stringify(missed)}::json) as t(w uuid, c uuid, r text) on p.workspace_id = t.w and p.channel_id = t.c and p.platform_reference = t.r`.execute(trx);
-    for (const row of rows.rows) known.set(`${row.workspace_id}|${row.channel_id}|${row.platform_reference}`, row.receipt_status);
+    for (const row of rows.rows) known.set(partKey(row.workspace_id, row.channel_id, row.platform_reference), row.receipt_status);
   }
   // Under the 'all' rule: the sibling parts of each message a final receipt touched, as they are now.
   // A part that is its message's (or receiver's) only one has no siblings to read.

@@ -3,10 +3,9 @@ import { insertReports, reportWriter, type ReportRow } from '../connectors/repor
 import { isConnectionLost } from '../db/connection-loss.ts';
 import type { Db } from '../db/database.ts';
 import { GroupCommit } from '../db/group-commit.ts';
-import type { Transition } from '../messages/status-writer.ts';
 import type { Outbox } from '../webhooks/emit.ts';
 import type { ConnectorEventRow } from './claim.ts';
-import { applyProviderEvents } from './provider-events.ts';
+import { applyProviderEvents, type SendsInBatch } from './provider-events.ts';
 
 // Receipts from a live session (an SMPP deliver_sm) are applied in the transaction that makes them
 // durable, before the session acknowledges them: the part, the message's status, its history and its
@@ -49,11 +48,10 @@ export interface SessionReportWriter {
 /**
  * Applies report batches in `trx`: receipts and statuses now, what cannot be applied yet (inbound
  * messages, a receipt whose send is not recorded) written to connector_events for the events loop.
- * `sends`: the status changes of the sends these reports rode with, applied here too (a receipt
- * folds into its send's: provider-events.ts). Returns whether anything was written for the events
- * loop (it then has work to wake to).
+ * `sends`: the sends these reports rode with (provider-events.ts). Returns whether anything was
+ * written for the events loop (it then has work to wake to).
  */
-export async function applyReportBatches(trx: Db, outbox: Outbox, batches: ReportBatch[], now: Date, sends: Transition[] = []): Promise<boolean> {
+export async function applyReportBatches(trx: Db, outbox: Outbox, batches: ReportBatch[], now: Date, sends?: SendsInBatch): Promise<boolean> {
   const rows = batches.flatMap((b) => b.rows);
   const later = await applyProviderEvents(trx, outbox, new Map(), batches.flatMap((b) => b.events), now, sends);
   const byId = new Map(rows.map((r) => [r.id, r]));
