@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { ProviderEvent } from '../connectors/connector.ts';
 import type { Db } from '../db/database.ts';
+import type { MessagePartsTable } from '../db/tables/messages.ts';
 import { uuidv7Time } from '../ids.ts';
 import type { ConnectorEventRow } from './claim.ts';
 
@@ -27,15 +28,7 @@ export interface PartRecord {
 }
 
 /** A part, as the receipts below read it. */
-export interface PartRow {
-  workspace_id: string;
-  channel_id: string;
-  platform_reference: string;
-  message_id: string;
-  part_index: number;
-  part_count: number;
-  receiver: number | null;
-}
+export type PartRow = Omit<MessagePartsTable, 'receipt_status' | 'receipt_at'>;
 
 export const partKey = (workspaceId: string, channelId: string, reference: string) => `${workspaceId}|${channelId}|${reference}`;
 

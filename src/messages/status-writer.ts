@@ -178,7 +178,6 @@ const twoStepHistory = sql`
     select u.*, mid.mid_status, mid.mid_at, mid.mid_reason, mid.mid_details, mid.mid_failure
     from updated u left join mid on mid.workspace_id = u.workspace_id and mid.id = u.id`;
 
-
 /**
  * Puts messages back for later without a status change (retry backoff, rate limits, early wake-up),
  * or releases them (nextAttemptAt null). A message that reached a final status meanwhile (cancelled
