@@ -198,7 +198,10 @@ describe('SMPP connector: submit_sm', () => {
 
   test('throttled until the send times out: a throttled result, which spends no attempt', async (t) => {
     const { send } = await setup(t, { faults: { throttle: { count: 1000 } } });
-    const r = failed(await send('never', TO, 400));
+    // Submits go out at about 0, 100, 300, 700 and 1,500 ms (the pause doubles from 100 ms). The
+    // timeout falls 400 ms into the 800 ms pause, so it finds the session paused, not a submit in
+    // flight (which would be an unknown outcome: retryable, not throttled), even on a loaded host.
+    const r = failed(await send('never', TO, 1_100));
     assert.equal(r.throttled, true);
     assert.equal(r.retryable, true);
   });
