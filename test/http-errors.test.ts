@@ -153,11 +153,19 @@ describe('rate limits', () => {
   after(() => t.close());
 
   test('429 beyond the per-workspace GET rate, with Retry-After', async () => {
+    // A bucket of 5 a second lets 5 through at once and 5 more each second after: on a loaded host
+    // the 12 requests may spread over a second or more, so the bound is what the elapsed time allows.
+    const started = performance.now();
     const results = await Promise.all(Array.from({ length: 12 }, () => t.request('GET', `/workspaces/${t.workspaceId}/channels`)));
+    const seconds = (performance.now() - started) / 1000;
     const limited = results.filter((r) => r.status === 429);
-    assert.ok(limited.length >= 6, `expected most of 12 to be limited, got ${limited.length}`);
-    assert.equal(limited[0].body.code, 'TooManyRequests');
-    assert.ok(Number(limited[0].headers.get('retry-after')) >= 1);
+    const allowed = 5 + Math.ceil(seconds * 5);
+    assert.ok(12 - limited.length <= allowed, `${12 - limited.length} of 12 passed in ${seconds.toFixed(2)} s; at most ${allowed} may`);
+    if (allowed < 12) assert.ok(limited.length >= 1);
+    if (limited.length > 0) {
+      assert.equal(limited[0].body.code, 'TooManyRequests');
+      assert.ok(Number(limited[0].headers.get('retry-after')) >= 1);
+    }
     assert.equal(results.filter((r) => r.status === 200).length, 12 - limited.length);
   });
 });
