@@ -65,12 +65,18 @@ export interface PgCounters {
   walBytes: number;
   walSync: number;
   walWrite: number;
+  /** Full-page images (the first change of a page after a checkpoint writes all of it). */
+  walFpi: number;
+  /** Where the WAL stood, for walBreakdown. */
+  lsn: string;
 }
 
 export async function pgCounters(db: string): Promise<PgCounters> {
   return withAdmin(async (c) => {
     const d = await c.query('select xact_commit::bigint as x, tup_inserted::bigint as t from pg_stat_database where datname = $1', [db]);
-    const w = await c.query('select wal_records::bigint as r, wal_bytes::bigint as b, wal_sync::bigint as s, wal_write::bigint as w from pg_stat_wal');
+    const w = await c.query(
+      'select wal_records::bigint as r, wal_bytes::bigint as b, wal_sync::bigint as s, wal_write::bigint as w, wal_fpi::bigint as f, pg_current_wal_lsn()::text as lsn from pg_stat_wal',
+    );
     return {
       xactCommit: Number(d.rows[0]?.x ?? 0),
       tupInserted: Number(d.rows[0]?.t ?? 0),
@@ -78,6 +84,8 @@ export async function pgCounters(db: string): Promise<PgCounters> {
       walBytes: Number(w.rows[0]?.b ?? 0),
       walSync: Number(w.rows[0]?.s ?? 0),
       walWrite: Number(w.rows[0]?.w ?? 0),
+      walFpi: Number(w.rows[0]?.f ?? 0),
+      lsn: String(w.rows[0]?.lsn ?? '0/0'),
     };
   });
 }
@@ -90,5 +98,36 @@ export function diffCounters(a: PgCounters, b: PgCounters): PgCounters {
     walBytes: b.walBytes - a.walBytes,
     walSync: b.walSync - a.walSync,
     walWrite: b.walWrite - a.walWrite,
+    walFpi: b.walFpi - a.walFpi,
+    lsn: b.lsn,
   };
+}
+
+export interface WalShare {
+  kind: string;
+  records: number;
+  /** Record and full-page-image bytes together. */
+  bytes: number;
+  fpiBytes: number;
+}
+
+/**
+ * The WAL written between two counters, by record type (pg_walinspect, PostgreSQL 15+; contrib
+ * ships it, and the admin database gets the extension on first use). The whole server's WAL, like
+ * pg_stat_wal: run nothing else beside a bench. Undefined where the extension cannot be had.
+ */
+export async function walBreakdown(from: PgCounters, to: PgCounters, top = 12): Promise<WalShare[] | undefined> {
+  try {
+    return await withAdmin(async (c) => {
+      await c.query('create extension if not exists pg_walinspect');
+      const r = await c.query<{ kind: string; records: string; bytes: string; fpi: string }>(
+        `select "resource_manager/record_type" as kind, count::bigint as records, combined_size::bigint as bytes, fpi_size::bigint as fpi
+         from pg_get_wal_stats($1::pg_lsn, $2::pg_lsn, true) order by combined_size desc limit $3`,
+        [from.lsn, to.lsn, top],
+      );
+      return r.rows.map((x) => ({ kind: x.kind, records: Number(x.records), bytes: Number(x.bytes), fpiBytes: Number(x.fpi) }));
+    });
+  } catch {
+    return undefined;
+  }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { startServer } from './child.ts';
 import { machineCoresBetween, processCpuSec, snapshot, waitForQuiet } from './cpu.ts';
 import { runAutocannon, type LoadResult } from './load.ts';
-import { diffCounters, pgCounters, postgresPids } from './pg.ts';
+import { diffCounters, pgCounters, postgresPids, walBreakdown, type WalShare } from './pg.ts';
 import { acceptToSent, countByStatus, drainBacklog, openPipeline, sentTwice, waitForCount, type ChannelKind, type DrainResult, type LatencyResult, type Pipeline } from './pipeline.ts';
 import { formatProfile, summarizeProfile } from './profile.ts';
 import { smsBody } from './bodies.ts';
@@ -124,6 +124,8 @@ export interface EndToEndResult {
   cpu: CpuSplit;
   /** WAL bytes per message, and the share of `messages` updates that were HOT (no index touched). */
   walBytesPerMsg?: number;
+  /** The run's WAL by record type, per message (pg_walinspect; absent where it is not installed). */
+  walKinds?: WalShare[];
   hotPct?: number;
 }
 
@@ -167,7 +169,9 @@ async function endToEnd(kind: ChannelKind, o: SmppBenchOptions): Promise<EndToEn
     await waitForCount(received, warmed + accepted);
     const stats = await p.receiver!.stats();
     const split = await cpu.end(accepted);
-    const wal = diffCounters(wal0, await pgCounters(p.store.name));
+    const wal1 = await pgCounters(p.store.name);
+    const wal = diffCounters(wal0, wal1);
+    const walKinds = await walBreakdown(wal0, wal1);
     const upd1 = await messageUpdates(p, upd0.upd + accepted);
     const seconds = (stats.lastAt - t0) / 1000;
     const delivered = await countByStatus(p, 'delivered', 'run');
@@ -186,6 +190,7 @@ async function endToEnd(kind: ChannelKind, o: SmppBenchOptions): Promise<EndToEn
       busyBefore,
       cpu: split,
       walBytesPerMsg: wal.walBytes / accepted,
+      walKinds: walKinds?.map((k) => ({ ...k, records: k.records / accepted, bytes: k.bytes / accepted, fpiBytes: k.fpiBytes / accepted })),
       hotPct: (100 * (upd1.hot - upd0.hot)) / Math.max(1, upd1.upd - upd0.upd),
     };
   } finally {
@@ -262,6 +267,26 @@ function endToEndTable(rows: EndToEndResult[]): string {
   return lines.join('\n');
 }
 
+/** Where each run's WAL went, per message: the record types that wrote the most, with their full-page images. */
+function walTable(rows: EndToEndResult[]): string {
+  const kinds = [...new Set(rows.flatMap((r) => r.walKinds?.map((k) => k.kind) ?? []))];
+  if (!kinds.length) return '\nWAL by record type: pg_walinspect is not available.';
+  const f = (n: number | undefined, d: number) => (n === undefined ? '–' : n.toFixed(d));
+  const lines = [
+    `\nWAL per message by record type (pg_walinspect; the whole server's WAL during the run):\n`,
+    `| record type | ${rows.map((r) => `${r.kind}: records | bytes | of it full pages`).join(' | ')} |`,
+    `|---|${rows.map(() => '---|---|---|').join('')}`,
+  ];
+  for (const kind of kinds) {
+    const cells = rows.map((r) => {
+      const k = r.walKinds?.find((x) => x.kind === kind);
+      return `${f(k?.records, 2)} | ${f(k?.bytes, 0)} | ${f(k?.fpiBytes, 0)}`;
+    });
+    lines.push(`| ${kind} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 // ----------------------------------------------------------------------------------------- smpp-drain
 
 interface DrainRow extends DrainResult {
@@ -307,6 +332,7 @@ export async function runSmppBenchmarks(o: SmppBenchOptions): Promise<{ text: st
     const [sandbox, smpp] = rows.slice(1);
     out.push(`\n## smpp-pipeline: POST -> delivered webhook, ${o.messages} messages, ${o.connections} clients, PostgreSQL\n`);
     out.push(endToEndTable(rows));
+    out.push(walTable(rows.slice(1)));
     out.push(`\nTarget (SMPP not slower than the sandbox run): ${smpp.perSec >= sandbox.perSec ? 'MET' : 'MISSED'} (${f(smpp.perSec, 0)} vs ${f(sandbox.perSec, 0)} msgs/s, ${f((100 * smpp.perSec) / sandbox.perSec, 0)}%)`);
   }
   if (o.scenarios.includes('smpp-drain')) {
