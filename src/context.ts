@@ -3,7 +3,7 @@ import { Authenticator } from './auth/authenticate.ts';
 import { ChannelCache } from './channels/channel-cache.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import type { Database, Db } from './db/database.ts';
+import { ACCEPT_CONNECTIONS, type Database, type Db } from './db/database.ts';
 import { GroupCommit } from './db/group-commit.ts';
 import type { MessageRow } from './db/schema.ts';
 import { createConnectorRegistry } from './connectors/registry.ts';
@@ -73,10 +73,10 @@ export function createContext(config: Config, log: Logger, database: Database): 
     auth: new Authenticator(db, { failuresPerMinute: config.authFailureLimit }),
     rateLimiter: new RateLimiter({ get: config.rateLimitGet, write: config.rateLimitPost }),
     channels: new ChannelCache(db),
-    messageWriter: new GroupCommit<PendingMessage, MessageRow>(db, (db, items) => acceptMessages(db, outbox, items, clock.now()), {
+    messageWriter: new GroupCommit<PendingMessage, MessageRow>(database.accepts, (db, items) => acceptMessages(db, outbox, items, clock.now()), {
       // Two batches in flight keep the database busy while the next one gathers; more would only
       // make each batch smaller (measured: bench/, BENCHMARKS.md).
-      maxConcurrent: Math.min(2, database.concurrency),
+      maxConcurrent: Math.min(ACCEPT_CONNECTIONS, database.concurrency),
       maxBatch: 500,
       afterCommit: () => workSignal.notify(),
       ownTransaction: true,

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { openDatabase } from '../src/db/database.ts';
 import { GenericPlanClient, PreparingClient } from '../src/db/prepared-statements.ts';
 import { freshPostgresDatabase } from './support/harness.ts';
 
@@ -71,5 +73,18 @@ describe('prepared statements (postgres)', { skip }, () => {
     await client.query('alter table t add column b text');
     await assert.rejects(read(), /cached plan must not change result type/);
     assert.deepEqual((await read()).rows, [{ id: 1, a: 'one', b: null }]);
+  });
+
+  test("openDatabase: the claims' and the accept's connections plan once, without sequential scans; the rest plan every execution", async () => {
+    const opened = await openDatabase({ databaseUrl: database.url, memory: false, dataDir: '', pgPoolSize: 2 });
+    try {
+      const settings = async (db: typeof opened.db) =>
+        (await sql<{ mode: string; seq: string }>`select current_setting('plan_cache_mode') as mode, current_setting('enable_seqscan') as seq`.execute(db)).rows[0];
+      assert.deepEqual(await settings(opened.db), { mode: 'force_custom_plan', seq: 'on' });
+      assert.deepEqual(await settings(opened.claims), { mode: 'force_generic_plan', seq: 'off' });
+      assert.deepEqual(await settings(opened.accepts), { mode: 'force_generic_plan', seq: 'off' });
+    } finally {
+      await opened.close();
+    }
   });
 });
