@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { ACCEPT_CONNECTIONS } from '../db/database.ts';
 import { errors } from '../errors.ts';
 import { UPLOAD_PATH } from '../media/service.ts';
 
@@ -34,12 +35,16 @@ export function openFileSoftLimit(limitsFile = '/proc/self/limits'): number {
 
 /**
  * The connection cap when none is configured: what the open-file limit leaves after the database
- * pool (and its LISTEN connection), the webhook sockets of a worker and a fixed headroom for files.
+ * connections, the webhook sockets of a worker and a fixed headroom for files.
  * Staying below the limit is what matters: at the limit accept() fails with EMFILE and every client,
  * /health included, waits; below it, connections over the cap are closed at once and the rest work.
  */
 export function defaultMaxConnections(config: Config, softLimit = openFileSoftLimit()): number {
-  const pool = config.databaseUrl ? config.pgPoolSize + 1 : 0;
+  // The pool, its LISTEN connection, a worker's claims connection and an API's accept connections
+  // (db/database.ts).
+  const pool = config.databaseUrl
+    ? config.pgPoolSize + 1 + (config.roles.includes('worker') ? 1 : 0) + (config.roles.includes('api') ? ACCEPT_CONNECTIONS : 0)
+    : 0;
   const webhooks = config.roles.includes('worker') ? config.webhookConcurrency : 0;
   return Math.max(MIN_CONNECTIONS, softLimit - pool - webhooks - FILES_HEADROOM);
 }
