@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sql } from 'kysely';
-import { openDatabase } from '../src/db/database.ts';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { openDatabase, type Db } from '../src/db/database.ts';
+import { acceptMessages, resolveRecipients } from '../src/messages/accept-message.ts';
 import { GenericPlanClient, PreparingClient } from '../src/db/prepared-statements.ts';
-import { freshPostgresDatabase } from './support/harness.ts';
+import { freshPostgresDatabase, startTestAviary } from './support/harness.ts';
 
 // The client that runs parameterised statements as named prepared statements (src/db/prepared-statements.ts),
 // against a real PostgreSQL: what its server session holds, and the one failure a schema change causes.
@@ -85,6 +87,40 @@ describe('prepared statements (postgres)', { skip }, () => {
       assert.deepEqual(await settings(opened.accepts), { mode: 'force_generic_plan', seq: 'off' });
     } finally {
       await opened.close();
+    }
+  });
+
+  test("the accept's generic plan, made on empty tables, still finds contacts by their key once the workspace has 20,000", async () => {
+    const t = await startTestAviary('postgres');
+    const notices: string[] = [];
+    const pool = new pg.Pool({ Client: GenericPlanClient, connectionString: t.aviary.ctx.database.location.replace(':***@', '@'), max: 1 });
+    pool.on('connect', (c) => c.on('notice', (n) => notices.push(n.message ?? '')));
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) }) as unknown as Db;
+    try {
+      const channel = (await t.aviary.ctx.channels.get(t.workspaceId, t.channel('sms')))!;
+      const accept = async (to: string) => {
+        const request = { receiver: { contacts: [{ identifierValue: to }] }, body: { type: 'text', text: { text: 'x' } } } as any;
+        await acceptMessages(db, t.aviary.ctx.outbox, [{ channel, request, recipients: await resolveRecipients(db, channel, request) }], new Date());
+      };
+      await accept('+31600000001'); // the plan is made here, with next to no contacts
+      await sql`insert into contacts (workspace_id, id) select ${t.workspaceId}::uuid, gen_random_uuid() from generate_series(1, 20000)`.execute(db);
+      await sql`insert into contact_identifiers (workspace_id, identifier_key, identifier_value, contact_id)
+        select workspace_id, 'phonenumber', '+3170' || lpad(row_number() over ()::text, 7, '0'), id from contacts where workspace_id = ${t.workspaceId}`.execute(db);
+      await sql`analyze contacts, contact_identifiers`.execute(db);
+      // auto_explain hands each statement's plan to this client as a notice: the plan the accept runs.
+      await sql`load 'auto_explain'`.execute(db);
+      await sql`set auto_explain.log_min_duration = 0`.execute(db);
+      await sql`set auto_explain.log_level = notice`.execute(db);
+      await sql`set client_min_messages = notice`.execute(db);
+      notices.length = 0;
+      await accept('+31600000002');
+      const plan = notices.find((n) => n.includes('contact_identifiers'));
+      assert.ok(plan, `no plan seen: ${notices.join('\n')}`);
+      assert.doesNotMatch(plan, /Seq Scan on contact_identifiers|contact_identifiers_contact/);
+      assert.match(plan, /contact_identifiers_pkey|contact_identifiers_value/);
+    } finally {
+      await db.destroy();
+      await t.close();
     }
   });
 });
