@@ -28,7 +28,7 @@ export interface Database {
    * message writer's group commit): on PostgreSQL, two connections whose plans are generic, as the
    * claims' are. The accept is one large CTE that finds or creates contacts and stores the batch;
    * it walks indexes whatever its values, and planning it cost 1.3 ms a batch against 4.5 ms to
-   * run it, a quarter of PostgreSQL's planning in the pipeline (bench smpp-pipeline,
+   * run it, two fifths of PostgreSQL's planning in the pipeline (bench smpp-pipeline,
    * pg_stat_statements). PGlite: `db` itself.
    */
   accepts: Db;
