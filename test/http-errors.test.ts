@@ -161,7 +161,6 @@ describe('rate limits', () => {
     const limited = results.filter((r) => r.status === 429);
     const allowed = 5 + Math.ceil(seconds * 5);
     assert.ok(12 - limited.length <= allowed, `${12 - limited.length} of 12 passed in ${seconds.toFixed(2)} s; at most ${allowed} may`);
-    if (allowed < 12) assert.ok(limited.length >= 1);
     if (limited.length > 0) {
       assert.equal(limited[0].body.code, 'TooManyRequests');
       assert.ok(Number(limited[0].headers.get('retry-after')) >= 1);

@@ -90,10 +90,10 @@ describe('prepared statements (postgres)', { skip }, () => {
     }
   });
 
-  test("the accept's generic plan, made on empty tables, still finds contacts by their key once the workspace has 20,000", async () => {
+  test("the accept's generic plan, made on empty tables, still finds contacts through an index once the workspace has 20,000", async () => {
     const t = await startTestAviary('postgres');
     const notices: string[] = [];
-    const pool = new pg.Pool({ Client: GenericPlanClient, connectionString: t.aviary.ctx.database.location.replace(':***@', '@'), max: 1 });
+    const pool = new pg.Pool({ Client: GenericPlanClient, connectionString: t.databaseUrl, max: 1 });
     pool.on('connect', (c) => c.on('notice', (n) => notices.push(n.message ?? '')));
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) }) as unknown as Db;
     try {

@@ -40,6 +40,8 @@ export async function freshPostgresDatabase(): Promise<{ url: string; drop: () =
 export interface TestAviary {
   kind: StoreKind;
   aviary: Aviary;
+  /** The PostgreSQL database's URL (postgres only), for a test's own connections to it. */
+  databaseUrl?: string;
   url: string;
   key: string;
   workspaceId: string;
@@ -70,6 +72,7 @@ export async function startTestAviary(kind: StoreKind, overrides: Partial<Config
   const t: TestAviary = {
     kind,
     aviary,
+    databaseUrl: pgdb?.url,
     url: emulator.baseUrl,
     boot: aviary.bootstrap!,
     key: emulator.accessKey,
