@@ -1,3 +1,4 @@
+import { transaction } from './after-commit.ts';
 import type { Db } from './database.ts';
 
 // Group commit: requests that arrive while a transaction is in flight are gathered and written
@@ -129,7 +130,7 @@ export class GroupCommit<I, O> {
   }
 
   private async write(items: I[]): Promise<O[]> {
-    const out = this.opts.ownTransaction ? await this.work(this.db, items) : await this.db.transaction().execute((trx) => this.work(trx, items));
+    const out = this.opts.ownTransaction ? await this.work(this.db, items) : await transaction(this.db, (trx) => this.work(trx, items));
     this.opts.afterCommit?.(items, out);
     return out;
   }

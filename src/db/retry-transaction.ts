@@ -1,3 +1,4 @@
+import { transaction } from './after-commit.ts';
 import { errors } from '../errors.ts';
 import type { Db } from './database.ts';
 
@@ -18,7 +19,7 @@ const RETRYABLE = new Set(['40P01', '40001']);
 export async function transactionWithRetry<T>(db: Db, fn: (trx: Db) => Promise<T>, attempts = 4): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction().execute(fn);
+      return await transaction(db, fn);
     } catch (err) {
       const retryable = err instanceof RetryTransaction || RETRYABLE.has((err as { code?: string }).code ?? '');
       if (err instanceof RetryTransaction && attempt >= attempts) throw errors.conflict(`The request lost a race with concurrent changes ${attempts} times: ${err.message}`);

@@ -1,3 +1,4 @@
+import { transaction } from '../db/after-commit.ts';
 import { hostname } from 'node:os';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
@@ -243,7 +244,7 @@ export class Dispatcher implements TimedWork {
         this.claimedThrough = this.deps.signal.generation;
         const { rows, nextDueAt } = alone
           ? await claim(this.deps.claims ?? db, rooms)
-          : await db.transaction().execute(async (trx) => {
+          : await transaction(db, async (trx) => {
               const claimed = await claim(trx, rooms);
               await emitMessageEvents(trx, this.deps.outbox, claimed.rows.filter((r) => r.started && r.claimed_status !== 'processing'));
               return claimed;
@@ -276,7 +277,7 @@ export class Dispatcher implements TimedWork {
       const applied =
         prepared.transitions.length === 0 && prepared.reschedules.length === 0
           ? []
-          : await db.transaction().execute(async (trx) => {
+          : await transaction(db, async (trx) => {
               const rows = await applyTransitions(trx, this.deps.outbox, prepared.transitions);
               await reschedule(trx, prepared.reschedules);
               return rows;
@@ -406,7 +407,7 @@ export class Dispatcher implements TimedWork {
       const channel = await this.deps.channels.get(e.workspace_id, e.channel_id);
       if (channel) channels.set(key, channel);
     }
-    await db.transaction().execute(async (trx) => {
+    await transaction(db, async (trx) => {
       const later = await applyProviderEvents(trx, this.deps.outbox, channels, events, now);
       const keep = new Set(later.map((l) => l.event.id));
       const done = events.filter((e) => !keep.has(e.id));

@@ -1,3 +1,4 @@
+import { transaction } from '../db/after-commit.ts';
 import { sql } from 'kysely';
 import parsePhoneNumber from 'libphonenumber-js';
 import metadata from 'libphonenumber-js/min/metadata';
@@ -137,7 +138,7 @@ export async function acceptMessages(db: Db, outbox: Outbox, pending: PendingMes
     await storeMessages(db, pending, rows);
     return rows;
   }
-  return db.transaction().execute(async (trx) => {
+  return transaction(db, async (trx) => {
     await storeMessages(trx, pending, rows);
     await outbox.emit(trx, events);
     return rows;

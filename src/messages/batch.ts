@@ -1,3 +1,4 @@
+import { transaction } from '../db/after-commit.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { ApiError, errors } from '../errors.ts';
@@ -45,7 +46,7 @@ export function batchRoutes(app: FastifyInstance, ctx: AppContext): void {
         rejection: { code: 11002, description: 'Invalid input', details: JSON.stringify(problems) },
       });
     }
-    const rows = await ctx.db.transaction().execute((trx) => writeMessages(trx, ctx.outbox, pending, ctx.clock.now()));
+    const rows = await transaction(ctx.db, (trx) => writeMessages(trx, ctx.outbox, pending, ctx.clock.now()));
     ctx.workSignal.notify();
     return reply.code(202).send({ batchId, results: rows.map(messageJson) });
   });

@@ -1,3 +1,4 @@
+import { transaction } from '../db/after-commit.ts';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import type { MessageRow } from '../db/schema.ts';
@@ -47,7 +48,7 @@ export type Step = Pick<Transition, 'status' | 'at' | 'reason' | 'details' | 'fa
 export async function applyTransitions(trx: Db, outbox: Outbox, transitions: Transition[]): Promise<MessageRow[]> {
   if (transitions.length === 0) return [];
   // The webhook events below must commit with the change: give a lone call its own transaction.
-  if (!trx.isTransaction) return trx.transaction().execute((t) => applyTransitions(t, outbox, transitions));
+  if (!trx.isTransaction) return transaction(trx, (t) => applyTransitions(t, outbox, transitions));
   const rows = transitions.map((t) => {
     const n = t.next;
     if (n && !allowedFrom(n.status).includes(t.status)) throw new Error(`a move from ${t.status} to ${n.status} is not allowed`);

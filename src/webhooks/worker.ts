@@ -18,7 +18,7 @@ import {
   type AttemptOutcome,
   type ClaimedDelivery,
 } from './deliveries.ts';
-import type { Outbox } from './emit.ts';
+import type { DeliveryTaker, Outbox } from './emit.ts';
 import { HttpSender, type AttemptResult } from './http-sender.ts';
 import type { TimedWork } from '../virtual-clock.ts';
 
@@ -58,6 +58,8 @@ export interface WebhookWorkerOptions {
    * NOTIFY wakes every worker on commit instead; an earlier wake would only claim before the commit.
    */
   wakeOnLocalEmit: boolean;
+  /** Take deliveries as the outbox writes them, when there is room (emit.ts DeliveryTaker); else only by claims. */
+  takeAtEmit: boolean;
   batchSize?: number;
 }
 
@@ -89,6 +91,7 @@ export function webhookWorkerOptions(config: Config, kind: 'pglite' | 'postgres'
     // One statement at a time: outcomes that finish meanwhile are written together by the next.
     recordConcurrency: 1,
     wakeOnLocalEmit: kind === 'pglite',
+    takeAtEmit: true,
   };
 }
 
@@ -96,7 +99,7 @@ export function retryDelayMs(attempt: number, opts: Pick<WebhookWorkerOptions, '
   return Math.min(opts.retryBaseMs * 2 ** Math.min(attempt - 1, 40), opts.retryMaxDelayMs);
 }
 
-export class WebhookWorker implements TimedWork {
+export class WebhookWorker implements TimedWork, DeliveryTaker {
   readonly id = `${hostname()}:${process.pid}:wh:${uuidv7().slice(-12)}`;
   private readonly signal = new Signal();
   private readonly sender: HttpSender;
@@ -110,7 +113,10 @@ export class WebhookWorker implements TimedWork {
   private readonly perSubscription = new Map<string, number>();
   private readonly attempts = new Set<Promise<void>>();
   private readonly aborted: { workspaceId: string; subscriptionId: string; id: string }[] = [];
-  private readonly leaseMs: number;
+  readonly leaseMs: number;
+  /** Slots booked by the outbox for deliveries being written (DeliveryTaker.reserve), not yet taken or given back. */
+  private reserved = 0;
+  private untake: (() => void) | undefined;
   private readonly perSubscriptionCap: number;
   private readonly saturated = new Set<string>();
   private readonly lowWater: number;
@@ -142,6 +148,7 @@ export class WebhookWorker implements TimedWork {
     if (!this.stopped) return;
     this.stopped = false;
     if (this.opts.wakeOnLocalEmit) this.unsubscribe = this.deps.outbox.onWork(() => this.wake());
+    if (this.opts.takeAtEmit) this.untake = this.deps.outbox.setTaker(this);
     this.loopDone = this.loop();
   }
 
@@ -156,6 +163,7 @@ export class WebhookWorker implements TimedWork {
     if (this.stopped) return;
     this.stopped = true;
     this.unsubscribe?.();
+    this.untake?.();
     this.signal.notify();
     await this.loopDone;
     if (this.attempts.size > 0) {
@@ -178,7 +186,45 @@ export class WebhookWorker implements TimedWork {
   }
 
   async caughtUp(now: Date): Promise<boolean> {
-    return this.claiming === 0 && this.inFlight.size === 0 && this.outcomes.length === 0 && this.recording === 0 && !(await hasDueDeliveries(this.deps.db, now));
+    return this.claiming === 0 && this.reserved === 0 && this.inFlight.size === 0 && this.outcomes.length === 0 && this.recording === 0 && !(await hasDueDeliveries(this.deps.db, now));
+  }
+
+  get owner(): string {
+    return this.id;
+  }
+
+  // The outbox's side (emit.ts DeliveryTaker): a booked slot counts as in flight for the room of
+  // claims and for each subscription's share, from the booking until the delivery is taken or given back.
+  reserve(subscriptionId: string): boolean {
+    if (this.stopped || this.inFlight.size + this.reserved >= this.opts.concurrency) return false;
+    const n = this.perSubscription.get(subscriptionId) ?? 0;
+    if (n >= this.perSubscriptionCap) return false;
+    this.reserved++;
+    this.perSubscription.set(subscriptionId, n + 1);
+    if (n + 1 >= this.perSubscriptionCap) this.saturated.add(subscriptionId);
+    return true;
+  }
+
+  unreserve(subscriptionId: string): void {
+    this.reserved--;
+    this.leave(subscriptionId);
+  }
+
+  take(deliveries: ClaimedDelivery[]): void {
+    const late: ClaimedDelivery[] = [];
+    for (const d of deliveries) {
+      this.reserved--;
+      if (this.stopped) {
+        late.push(d);
+        this.leave(d.subscription_id);
+      } else this.launch(d, true);
+    }
+    // Committed after stop() began: put them back for any worker at once rather than at the lease's end.
+    if (late.length > 0) {
+      releaseDeliveries(this.deps.db, this.id, late.map((d) => ({ workspaceId: d.workspace_id, subscriptionId: d.subscription_id, id: d.id }))).catch((err) =>
+        this.deps.log.warn({ err }, 'could not release webhook deliveries; they are retried when their lease ends'),
+      );
+    }
   }
 
   /** Deliveries whose attempt is under way in this process. */
@@ -213,7 +259,7 @@ export class WebhookWorker implements TimedWork {
 
   /** One claim: returns how many deliveries it started (0 when none were due or there is no room). */
   async claim(): Promise<number> {
-    const room = Math.min(this.opts.concurrency - this.inFlight.size, this.opts.batchSize ?? 500);
+    const room = Math.min(this.opts.concurrency - this.inFlight.size - this.reserved, this.opts.batchSize ?? 500);
     if (room <= 0) return 0;
     const now = this.deps.clock.now();
     const exclude = [...this.saturated];
@@ -234,12 +280,15 @@ export class WebhookWorker implements TimedWork {
 
   // A subscription with perSubscriptionCap attempts in flight is skipped by claims until half of them
   // finished (hysteresis again: claims come in batches, not one per finished attempt).
-  private launch(d: ClaimedDelivery): void {
+  // (A delivery taken from the outbox had its share counted when its slot was booked.)
+  private launch(d: ClaimedDelivery, booked = false): void {
     const key = `${d.workspace_id}|${d.id}`;
     this.inFlight.set(key, d);
-    const n = (this.perSubscription.get(d.subscription_id) ?? 0) + 1;
-    this.perSubscription.set(d.subscription_id, n);
-    if (n >= this.perSubscriptionCap) this.saturated.add(d.subscription_id);
+    if (!booked) {
+      const n = (this.perSubscription.get(d.subscription_id) ?? 0) + 1;
+      this.perSubscription.set(d.subscription_id, n);
+      if (n >= this.perSubscriptionCap) this.saturated.add(d.subscription_id);
+    }
     const p: Promise<void> = this.attempt(d)
       .then((outcome) => {
         if (outcome) this.record(outcome);
@@ -248,14 +297,18 @@ export class WebhookWorker implements TimedWork {
       .finally(() => {
         this.inFlight.delete(key);
         this.attempts.delete(p);
-        const left = (this.perSubscription.get(d.subscription_id) ?? 1) - 1;
-        if (left <= 0) this.perSubscription.delete(d.subscription_id);
-        else this.perSubscription.set(d.subscription_id, left);
-        let wake = this.inFlight.size === this.lowWater;
-        if (left <= this.perSubscriptionCap / 2 && this.saturated.delete(d.subscription_id)) wake = true;
-        if (wake) this.signal.notify();
+        this.leave(d.subscription_id, this.inFlight.size === this.lowWater);
       });
     this.attempts.add(p);
+  }
+
+  /** A slot of this subscription is free again (an attempt finished, a booking was given back). */
+  private leave(subscriptionId: string, wake = false): void {
+    const left = (this.perSubscription.get(subscriptionId) ?? 1) - 1;
+    if (left <= 0) this.perSubscription.delete(subscriptionId);
+    else this.perSubscription.set(subscriptionId, left);
+    if (left <= this.perSubscriptionCap / 2 && this.saturated.delete(subscriptionId)) wake = true;
+    if (wake) this.signal.notify();
   }
 
   private async attempt(d: ClaimedDelivery): Promise<AttemptOutcome | undefined> {
