@@ -119,9 +119,13 @@ export interface RecordOptions {
   disableAfterMs: number;
 }
 
-/** Records a batch of attempts on their deliveries (one statement, or two when some are dropped). */
-export async function recordOutcomes(db: Db, outcomes: AttemptOutcome[]): Promise<void> {
-  if (outcomes.length === 0) return;
+/**
+ * Records a batch of attempts on their deliveries (one statement, or two when some are dropped).
+ * Returns whether a finished one had a later delivery of its chain waiting (the claims can take that
+ * one now): a worker claims after recording only then, not after every batch of outcomes.
+ */
+export async function recordOutcomes(db: Db, outcomes: AttemptOutcome[]): Promise<boolean> {
+  if (outcomes.length === 0) return false;
   const dropped = outcomes.filter((o) => o.drop);
   if (dropped.length) {
     await sql`
@@ -129,7 +133,7 @@ export async function recordOutcomes(db: Db, outcomes: AttemptOutcome[]): Promis
       using json_to_recordset(${JSON.stringify(dropped.map((o) => ({ w: o.workspaceId, s: o.subscriptionId, id: o.id })))}::json) as t(w uuid, s uuid, id uuid)
       where d.workspace_id = t.w and d.subscription_id = t.s and d.id = t.id`.execute(db);
     outcomes = outcomes.filter((o) => !o.drop);
-    if (outcomes.length === 0) return;
+    if (outcomes.length === 0) return false;
   }
   const rows = outcomes.map((o) => ({
     w: o.workspaceId,
@@ -141,8 +145,9 @@ export async function recordOutcomes(db: Db, outcomes: AttemptOutcome[]): Promis
     a: o.attempt,
   }));
   // A success recorded by a slower, earlier worker is never undone by a later failure of the same
-  // delivery (both can happen after a lease expired: at-least-once).
-  await sql`
+  // delivery (both can happen after a lease expired: at-least-once). A successor committed after this
+  // statement began is not seen here; the NOTIFY of its own commit or the poll finds it.
+  const r = await sql<{ unblocks: boolean }>`
     update webhook_deliveries d set
       attempt_count = d.attempt_count + case when t.a is null then 0 else 1 end,
       http_status_code = case when t.a is null then d.http_status_code else t.code end,
@@ -152,7 +157,12 @@ export async function recordOutcomes(db: Db, outcomes: AttemptOutcome[]): Promis
       attempts = case when t.a is null then d.attempts else d.attempts || jsonb_build_array(t.a) end,
       updated_at = now()
     from json_to_recordset(${JSON.stringify(rows)}::json) as t(w uuid, s uuid, id uuid, st text, code int, next timestamptz, a jsonb)
-    where d.workspace_id = t.w and d.subscription_id = t.s and d.id = t.id`.execute(db);
+    where d.workspace_id = t.w and d.subscription_id = t.s and d.id = t.id
+    returning d.next_attempt_at is null and d.order_key is not null and exists (
+      select 1 from webhook_deliveries n
+      where n.workspace_id = d.workspace_id and n.subscription_id = d.subscription_id and n.order_key = d.order_key
+        and n.seq > d.seq and n.next_attempt_at is not null) as unblocks`.execute(db);
+  return r.rows.some((row) => row.unblocks);
 }
 
 /**

@@ -121,6 +121,8 @@ export class WebhookWorker implements TimedWork, DeliveryTaker {
   private readonly saturated = new Set<string>();
   private readonly lowWater: number;
   private excludingFoundNothingAt = 0;
+  /** The earliest retry this worker scheduled that is not yet due (clock ms): when a busy loop wakes for it. */
+  private retryAt: number | null = null;
   /** New events were committed since the last claim that skipped saturated subscriptions. */
   private newWork = true;
   private stopped = true;
@@ -249,12 +251,16 @@ export class WebhookWorker implements TimedWork, DeliveryTaker {
   private async round(): Promise<RoundResult> {
     // Busy: wait until half the slots are free, then claim them in one go (one claim per slot
     // freed would cost a round trip per delivery).
-    if (this.inFlight.size > this.lowWater) return null;
+    const now = this.deps.clock.now().getTime();
+    if (this.retryAt !== null && this.retryAt <= now) this.retryAt = null;
+    if (this.inFlight.size > this.lowWater) return this.retryAt === null ? null : new Date(this.retryAt);
     if ((await this.claim()) > 0) return 'again';
     if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) this.prune();
-    // With attempts in flight, their outcomes wake the loop; only an idle worker needs to know
-    // when the next retry is due.
-    return this.inFlight.size > 0 ? null : nextDeliveryDueAt(this.deps.db, this.deps.clock.now());
+    // A busy worker (attempts in flight) sleeps until the retries it scheduled itself are due, or a
+    // wake-up: an attempt finishing that frees half the slots or a saturated subscription, a
+    // finished delivery with a successor waiting, new events. Only an idle one asks the table.
+    if (this.inFlight.size > 0) return this.retryAt === null ? null : new Date(this.retryAt);
+    return nextDeliveryDueAt(this.deps.db, this.deps.clock.now());
   }
 
   /** One claim: returns how many deliveries it started (0 when none were due or there is no room). */
@@ -392,10 +398,11 @@ export class WebhookWorker implements TimedWork, DeliveryTaker {
   }
 
   private async writeOutcomes(batch: AttemptOutcome[]): Promise<void> {
+    let unblocks: boolean;
     try {
       // Unrecorded outcomes are sent again once their leases (2 x timeout, counted from the claim)
       // run out: through a lost connection, keep retrying for one timeout, which is still within them.
-      await retryWhileConnectionLost(() => recordOutcomes(this.deps.db, batch), {
+      unblocks = await retryWhileConnectionLost(() => recordOutcomes(this.deps.db, batch), {
         deadline: Date.now() + this.opts.timeoutMs,
         log: this.deps.log,
         what: 'recording webhook attempts',
@@ -404,8 +411,10 @@ export class WebhookWorker implements TimedWork, DeliveryTaker {
       this.deps.log.error({ err, count: batch.length }, 'could not record webhook attempts; they are retried when their lease ends');
       return;
     }
-    // Recorded outcomes may unblock the next event of a message: look for it at once.
-    this.signal.notify();
+    // A finished delivery whose chain has a next one waiting (an event emitted while it was in
+    // flight): claim that at once. A retry scheduled: the loop must know when it is due.
+    for (const o of batch) if (o.nextAttemptAt && (this.retryAt === null || o.nextAttemptAt.getTime() < this.retryAt)) this.retryAt = o.nextAttemptAt.getTime();
+    if (unblocks || batch.some((o) => o.nextAttemptAt)) this.wake();
     // Subscription health: every failure is written (it may deactivate), a success at most every
     // HEALTHY_REFRESH_MS per subscription (it only clears failingSince, which stays null meanwhile
     // unless a failure, here or in another process, set it: then a success is written at once).
